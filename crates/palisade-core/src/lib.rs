@@ -1,0 +1,63 @@
+//! What every Palisade layer shares.
+//!
+//! - [`Outcome`] and [`Classify`]: one way to decide whether a finished call
+//!   succeeded, failed, or does not count — used by the breaker, adaptive
+//!   limits and latency tracking. [`ErrorsAsFailures`] is the default;
+//!   [`http::HttpServerErrors`] and [`grpc::GrpcErrors`] (features `http`,
+//!   `grpc`) adapt `tower-http`'s classifiers.
+//! - [`Rejected`]: the one error a Palisade layer returns when it refuses a
+//!   request, with a [`RejectKind`], the name of the refusing layer and an
+//!   optional retry-after. [`http::ErrorResponseLayer`] turns it into a `503`
+//!   / `504` / `429` response and [`grpc::StatusLayer`] into a `tonic::Status`.
+//! - [`ConfigError`]: the error of every Palisade builder, naming the field.
+//!
+//! # Example
+//!
+//! A layer refuses a request; the error tells the caller why, who refused,
+//! and when to come back:
+//!
+//! ```
+//! use std::time::Duration;
+//! use palisade_core::{BoxError, Classify, ErrorsAsFailures, Outcome, RejectKind, Rejected};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // A service that refuses everything, as an open circuit breaker would.
+//! let svc = ServiceBuilder::new().service(service_fn(|_req: ()| async {
+//!     let err: BoxError = Rejected::new(RejectKind::CircuitOpen, "payments")
+//!         .with_retry_after(Duration::from_secs(5))
+//!         .into();
+//!     Err::<(), _>(err)
+//! }));
+//! let err = svc.oneshot(()).await.unwrap_err();
+//! let rejected = Rejected::find(&*err).expect("a Palisade rejection");
+//! assert_eq!(rejected.kind(), RejectKind::CircuitOpen);
+//! assert_eq!(rejected.retry_after(), Some(Duration::from_secs(5)));
+//!
+//! // Rejections are failures to the default classifier.
+//! let verdict = Classify::<(), BoxError>::classify(&ErrorsAsFailures, Err(&err));
+//! assert_eq!(verdict, Outcome::Failure);
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod classify;
+mod config;
+mod rejected;
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
+
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub mod grpc;
+
+pub use classify::{Classify, ErrorsAsFailures, Outcome};
+pub use config::ConfigError;
+pub use rejected::{RejectKind, Rejected};
+
+/// The boxed error type of every Palisade service (the same as `tower::BoxError`).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,0 +1,227 @@
+//! The one error a Palisade layer returns when it refuses to run a request.
+
+use std::{error::Error, fmt, sync::Arc, time::Duration};
+
+/// Why a Palisade layer refused to run a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectKind {
+    /// A circuit breaker is open (or half-open with every probe taken).
+    CircuitOpen,
+    /// A concurrency limit or load shedder is at capacity.
+    Overloaded,
+    /// The request's deadline passed, before or while it ran.
+    DeadlineExceeded,
+    /// The request waited in a queue longer than allowed (CoDel shedding).
+    QueueTimeout,
+    /// A batcher's queue is full.
+    BatchFull,
+    /// The layer's background worker has shut down and can take no more work.
+    Closed,
+}
+
+impl RejectKind {
+    /// The kind as a lowercase phrase, as used in `Display` and metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RejectKind::CircuitOpen => "circuit open",
+            RejectKind::Overloaded => "overloaded",
+            RejectKind::DeadlineExceeded => "deadline exceeded",
+            RejectKind::QueueTimeout => "queue timeout",
+            RejectKind::BatchFull => "batch queue full",
+            RejectKind::Closed => "closed",
+        }
+    }
+
+    /// The kind as a `snake_case` metric label (`circuit_open`, `overloaded`, ...).
+    pub const fn label(self) -> &'static str {
+        match self {
+            RejectKind::CircuitOpen => "circuit_open",
+            RejectKind::Overloaded => "overloaded",
+            RejectKind::DeadlineExceeded => "deadline_exceeded",
+            RejectKind::QueueTimeout => "queue_timeout",
+            RejectKind::BatchFull => "batch_full",
+            RejectKind::Closed => "closed",
+        }
+    }
+}
+
+impl fmt::Display for RejectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Palisade layer refused to run a request.
+///
+/// Every Palisade layer returns this (boxed into `tower::BoxError`) when it
+/// refuses work; errors of the inner service pass through unchanged. It names
+/// the layer instance that refused and, where known, when to try again.
+///
+/// ```
+/// use std::time::Duration;
+/// use palisade_core::{RejectKind, Rejected};
+///
+/// let err = Rejected::new(RejectKind::CircuitOpen, "payments")
+///     .with_retry_after(Duration::from_millis(2500));
+/// assert_eq!(err.to_string(), "circuit open (payments); retry after 2.5s");
+///
+/// // Layers return it boxed; find it again anywhere in the source chain.
+/// let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(err);
+/// let found = Rejected::find(&boxed).unwrap();
+/// assert_eq!(found.kind(), RejectKind::CircuitOpen);
+/// assert_eq!(found.name(), "payments");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    kind: RejectKind,
+    name: Arc<str>,
+    retry_after: Option<Duration>,
+    rate_limited: bool,
+}
+
+impl Rejected {
+    /// A rejection of `kind` by the layer instance called `name`.
+    pub fn new(kind: RejectKind, name: impl Into<Arc<str>>) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+            retry_after: None,
+            rate_limited: false,
+        }
+    }
+
+    /// Tells the caller when trying again may succeed.
+    #[must_use]
+    pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = Some(retry_after);
+        self
+    }
+
+    /// Marks the rejection as a rate limit: the client, not the server, should
+    /// slow down. HTTP maps it to `429 Too Many Requests` instead of `503`
+    /// (a `DeadlineExceeded` stays `504`).
+    #[must_use]
+    pub fn as_rate_limit(mut self) -> Self {
+        self.rate_limited = true;
+        self
+    }
+
+    /// Why the request was refused.
+    pub fn kind(&self) -> RejectKind {
+        self.kind
+    }
+
+    /// The name of the layer instance that refused (`CircuitBreaker::builder("payments")`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// When trying again may succeed, if the layer knows.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// Whether this rejection is a rate limit (see [`Rejected::as_rate_limit`]).
+    pub fn is_rate_limit(&self) -> bool {
+        self.rate_limited
+    }
+
+    /// `retry_after` in whole seconds rounded up, as sent in a `Retry-After` header.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after.map(|d| {
+            let secs = d.as_secs();
+            if d.subsec_nanos() > 0 {
+                secs.saturating_add(1)
+            } else {
+                secs
+            }
+        })
+    }
+
+    /// Finds a `Rejected` in a boxed error or anywhere in its `source()` chain.
+    pub fn find<'a>(err: &'a (dyn Error + Send + Sync + 'static)) -> Option<&'a Rejected> {
+        Self::find_in(err)
+    }
+
+    /// Finds a `Rejected` in any error or its `source()` chain.
+    pub fn find_in<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a Rejected> {
+        let mut current: Option<&'a (dyn Error + 'static)> = Some(err);
+        while let Some(e) = current {
+            if let Some(rejected) = e.downcast_ref::<Rejected>() {
+                return Some(rejected);
+            }
+            current = e.source();
+        }
+        None
+    }
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.kind, self.name)?;
+        if let Some(after) = self.retry_after {
+            write!(f, "; retry after {after:?}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Error for Rejected {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Wrapper(Rejected);
+    impl fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("wrapped")
+        }
+    }
+    impl Error for Wrapper {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn display_names_kind_layer_and_retry() {
+        let r = Rejected::new(RejectKind::Overloaded, "api");
+        assert_eq!(r.to_string(), "overloaded (api)");
+        let r = r.with_retry_after(Duration::from_secs(1));
+        assert_eq!(r.to_string(), "overloaded (api); retry after 1s");
+        let r = Rejected::new(RejectKind::DeadlineExceeded, "edge")
+            .with_retry_after(Duration::from_millis(500));
+        assert_eq!(r.to_string(), "deadline exceeded (edge); retry after 500ms");
+    }
+
+    #[test]
+    fn finds_through_source_chain() {
+        let inner = Rejected::new(RejectKind::BatchFull, "embed");
+        let boxed: Box<dyn Error + Send + Sync> = Box::new(Wrapper(inner.clone()));
+        assert_eq!(Rejected::find(&*boxed), Some(&inner));
+        let other: Box<dyn Error + Send + Sync> = "plain".into();
+        assert_eq!(Rejected::find(&*other), None);
+    }
+
+    #[test]
+    fn retry_after_rounds_up() {
+        let r = Rejected::new(RejectKind::CircuitOpen, "p");
+        assert_eq!(r.retry_after_secs(), None);
+        let r = r.with_retry_after(Duration::from_millis(2500));
+        assert_eq!(r.retry_after_secs(), Some(3));
+        let r =
+            Rejected::new(RejectKind::CircuitOpen, "p").with_retry_after(Duration::from_secs(2));
+        assert_eq!(r.retry_after_secs(), Some(2));
+        let r = Rejected::new(RejectKind::CircuitOpen, "p").with_retry_after(Duration::ZERO);
+        assert_eq!(r.retry_after_secs(), Some(0));
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(RejectKind::CircuitOpen.label(), "circuit_open");
+        assert_eq!(RejectKind::QueueTimeout.as_str(), "queue timeout");
+    }
+}
