@@ -11,15 +11,15 @@ use tower::{Layer, Service, service_fn};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("core_error_mapping");
-    let inner = service_fn(|req: Request<()>| async move {
-        Ok::<_, std::convert::Infallible>(Response::new(req.into_body()))
+    let inner = service_fn(|req: Request<&'static str>| async move {
+        Ok::<_, std::convert::Infallible>(Response::new(req.into_body().len()))
     });
 
     let mut bare = inner;
     group.bench_function("bare", |b| {
         b.iter(|| {
             let _ = now(std::future::poll_fn(|cx| bare.poll_ready(cx)));
-            black_box(now(bare.call(Request::new(()))).unwrap());
+            black_box(now(bare.call(Request::new("ok"))).unwrap());
         });
     });
 
@@ -27,7 +27,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("error_response_layer", |b| {
         b.iter(|| {
             let _ = now(std::future::poll_fn(|cx| mapped.poll_ready(cx)));
-            black_box(now(mapped.call(Request::new(()))).unwrap());
+            black_box(now(mapped.call(Request::new("ok"))).unwrap());
         });
     });
     group.finish();

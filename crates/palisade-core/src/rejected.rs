@@ -139,9 +139,12 @@ impl Rejected {
         })
     }
 
-    /// Finds a `Rejected` in a boxed error or anywhere in its `source()` chain.
-    pub fn find<'a>(err: &'a (dyn Error + Send + Sync + 'static)) -> Option<&'a Rejected> {
-        Self::find_in(err)
+    /// Finds a `Rejected` in an error or anywhere in its `source()` chain.
+    ///
+    /// Takes a `&BoxError` as returned by a tower stack, or a `&dyn Error`
+    /// (`Rejected::find(&err)` and `Rejected::find(&*err)` both work).
+    pub fn find<E: ErrorRef + ?Sized>(err: &E) -> Option<&Rejected> {
+        Self::find_in(err.as_error())
     }
 
     /// Finds a `Rejected` in any error or its `source()` chain.
@@ -168,6 +171,41 @@ impl fmt::Display for Rejected {
 }
 
 impl Error for Rejected {}
+
+/// An error value [`Rejected::find`] can search: a `BoxError`, or a
+/// `dyn Error` with or without `Send + Sync`. Sealed.
+pub trait ErrorRef: sealed::Sealed {
+    /// The error as a plain `dyn Error`.
+    fn as_error(&self) -> &(dyn Error + 'static);
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! error_ref {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
+        impl ErrorRef for $t {
+            fn as_error(&self) -> &(dyn Error + 'static) {
+                self
+            }
+        }
+    )*};
+}
+
+error_ref!(
+    dyn Error + 'static,
+    dyn Error + Send + 'static,
+    dyn Error + Send + Sync + 'static
+);
+
+impl sealed::Sealed for Box<dyn Error + Send + Sync> {}
+impl ErrorRef for Box<dyn Error + Send + Sync> {
+    fn as_error(&self) -> &(dyn Error + 'static) {
+        &**self
+    }
+}
 
 #[cfg(test)]
 mod tests {
