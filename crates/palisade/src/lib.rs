@@ -48,8 +48,10 @@
 //!    remaining budget on;
 //! 3. **load shedding / adaptive limit** — before the breaker, so that our own
 //!    overload never counts as the dependency failing;
-//! 4. **circuit breaker** — stops calling a failing dependency;
-//! 5. **cache** — above batching, so hits never enter a batch;
+//! 4. **cache** — hits never need the dependency, so an open breaker below it
+//!    does not refuse them, and stale-if-error covers a refusing breaker;
+//! 5. **circuit breaker** — sees only the calls that really reach the
+//!    dependency and stops them while it is failing;
 //! 6. **batch** — turns single requests into bulk calls;
 //! 7. the service.
 //!
