@@ -1,0 +1,61 @@
+use std::{
+    fmt,
+    task::{Context, Poll},
+};
+
+use palisade_core::BoxError;
+use tower_service::Service;
+
+use crate::{future::ResponseFuture, queue::Caller};
+
+/// A service that sends each request to a batch and answers with its own
+/// response; made by [`BatchLayer`](super::BatchLayer).
+///
+/// `poll_ready` reserves room in the batcher's queue (waiting while it is
+/// full, or — with `reject_when_full` — letting `call` reject at once with
+/// [`Rejected`](palisade_core::Rejected) `BatchFull`). The inner service lives
+/// in the worker task, so there is no `get_ref`/`into_inner`.
+///
+/// Clones share the worker and never a reservation.
+pub struct Batch<Req, Res> {
+    caller: Caller<Req, Res>,
+}
+
+impl<Req, Res> Batch<Req, Res> {
+    pub(crate) fn new(caller: Caller<Req, Res>) -> Self {
+        Self { caller }
+    }
+
+    /// The name of the batcher.
+    pub fn name(&self) -> &str {
+        &self.caller.core().name
+    }
+}
+
+impl<Req, Res> Service<Req> for Batch<Req, Res> {
+    type Response = Res;
+    type Error = BoxError;
+    type Future = ResponseFuture<Res>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.caller.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Req) -> Self::Future {
+        self.caller.call(req)
+    }
+}
+
+impl<Req, Res> Clone for Batch<Req, Res> {
+    fn clone(&self) -> Self {
+        Self {
+            caller: self.caller.clone(),
+        }
+    }
+}
+
+impl<Req, Res> fmt::Debug for Batch<Req, Res> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch").field("caller", &self.caller).finish()
+    }
+}

@@ -1,0 +1,282 @@
+//! The worker loop both batchers run: intake, flush decisions, inner
+//! readiness, outstanding batches, linger timer and bisection.
+//!
+//! What differs between positional batching and keyed loading (how an item
+//! joins the queue, how a batch is answered) is a [`Strategy`].
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{Arc, atomic::Ordering},
+    task::{Context, Poll},
+};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use palisade_core::BoxError;
+use pin_project_lite::pin_project;
+use tokio::{
+    sync::mpsc,
+    time::{Instant, Sleep},
+};
+
+use crate::{
+    bisect,
+    config::Core,
+    error::{BatchFailed, SharedError},
+    queue::Queue,
+    telemetry::FlushReason,
+};
+
+/// What a batcher does with its items; the [`Engine`] decides when.
+pub(crate) trait Strategy {
+    /// What a caller sends.
+    type Msg;
+    /// An item waiting in the queue.
+    type Queued;
+    /// A batch being sent or outstanding: what is needed to answer it.
+    type Job;
+    /// The inner service's response to a batch.
+    type Output;
+    /// The inner service's error.
+    type Error: Into<BoxError>;
+    /// The inner service's future.
+    type Call: Future<Output = Result<Self::Output, Self::Error>>;
+
+    /// A caller's item arrives: queue it (or attach it to an equal one).
+    fn admit(&mut self, msg: Self::Msg, queue: &mut Queue<Self::Queued>);
+    /// Takes the next batch from the queue, skipping callers that gave up;
+    /// `None` when nobody is left in it.
+    fn form(&mut self, queue: &mut Queue<Self::Queued>, core: &Core, now: Instant)
+    -> Option<Self::Job>;
+    /// Drops callers that gave up from a batch about to be retried; `None`
+    /// when nobody is left.
+    fn prune(&mut self, job: Self::Job) -> Option<Self::Job>;
+    /// Items in the batch.
+    fn len(job: &Self::Job) -> usize;
+    /// The inner service's readiness.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>>;
+    /// Sends the batch to the inner service.
+    fn call(&mut self, job: &mut Self::Job) -> Self::Call;
+    /// The inner service answered: answer every caller.
+    fn answer(&mut self, job: Self::Job, output: Self::Output);
+    /// Splits a failed batch in two halves.
+    fn split(&mut self, job: Self::Job) -> (Self::Job, Self::Job);
+    /// The batch failed for good: every caller gets the error.
+    fn fail(&mut self, job: Self::Job, error: &BatchFailed);
+}
+
+pin_project! {
+    /// An outstanding inner call with the batch it carries.
+    struct Running<F, J> {
+        #[pin]
+        call: F,
+        job: Option<J>,
+        depth: u32,
+    }
+}
+
+impl<F: Future, J> Future for Running<F, J> {
+    type Output = (J, u32, F::Output);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let out = std::task::ready!(this.call.poll(cx));
+        match this.job.take() {
+            Some(job) => Poll::Ready((job, *this.depth, out)),
+            // FuturesUnordered never polls a finished future again.
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// One worker: owns the inner service (inside the strategy) and the
+/// receiving end of the callers' channel; ends when every sender is gone
+/// and every caller is answered.
+pub(crate) struct Engine<St: Strategy> {
+    strategy: St,
+    core: Arc<Core>,
+    rx: mpsc::UnboundedReceiver<St::Msg>,
+    queue: Queue<St::Queued>,
+    /// Halves of failed batches, sent before new batches.
+    retries: std::collections::VecDeque<(St::Job, u32)>,
+    running: FuturesUnordered<Running<St::Call, St::Job>>,
+    sleep: Option<Pin<Box<Sleep>>>,
+    closed: bool,
+}
+
+impl<St> Engine<St>
+where
+    St: Strategy + Send + 'static,
+    St::Msg: Send,
+    St::Queued: Send,
+    St::Job: Send,
+    St::Call: Send,
+{
+    /// Spawns the worker on the configured runtime.
+    pub(crate) fn spawn(strategy: St, core: Arc<Core>, rx: mpsc::UnboundedReceiver<St::Msg>) {
+        let runtime = core.runtime.clone();
+        core.workers.fetch_add(1, Ordering::Relaxed);
+        core.telemetry.worker_started();
+        let mut engine = Engine {
+            strategy,
+            core,
+            rx,
+            queue: Queue::new(),
+            retries: std::collections::VecDeque::new(),
+            running: FuturesUnordered::new(),
+            sleep: None,
+            closed: false,
+        };
+        runtime.spawn(async move {
+            std::future::poll_fn(|cx| engine.poll_run(cx)).await;
+            engine.core.workers.fetch_sub(1, Ordering::Relaxed);
+            engine.core.telemetry.worker_stopped();
+        });
+    }
+}
+
+impl<St: Strategy> Engine<St> {
+    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            let mut progress = self.intake(cx);
+            progress |= self.complete(cx);
+            progress |= self.dispatch(cx);
+            if progress {
+                continue;
+            }
+            if self.closed
+                && self.queue.is_empty()
+                && self.retries.is_empty()
+                && self.running.is_empty()
+            {
+                return Poll::Ready(());
+            }
+            if self.poll_linger(cx) {
+                continue;
+            }
+            return Poll::Pending;
+        }
+    }
+
+    /// Moves every caller's item from the channel into the queue.
+    fn intake(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while !self.closed {
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(msg)) => self.strategy.admit(msg, &mut self.queue),
+                Poll::Ready(None) => self.closed = true,
+                Poll::Pending => break,
+            }
+            progress = true;
+        }
+        progress
+    }
+
+    /// Answers the callers of every finished inner call.
+    fn complete(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while let Poll::Ready(Some((job, depth, result))) = self.running.poll_next_unpin(cx) {
+            progress = true;
+            self.core.in_flight.fetch_sub(1, Ordering::Relaxed);
+            self.core.telemetry.call_finished();
+            match result {
+                Ok(output) => self.strategy.answer(job, output),
+                Err(error) => self.failed(job, depth, Arc::from(error.into())),
+            }
+        }
+        progress
+    }
+
+    /// A batch failed: bisect it or fail its callers.
+    fn failed(&mut self, job: St::Job, depth: u32, cause: SharedError) {
+        let len = St::len(&job);
+        if bisect::should_split(len, depth, self.core.limits.bisect_depth) {
+            self.core.telemetry.bisecting(len, depth, &*cause);
+            let (first, second) = self.strategy.split(job);
+            self.retries.push_back((first, depth + 1));
+            self.retries.push_back((second, depth + 1));
+        } else {
+            self.core.telemetry.failed(len, &*cause);
+            let error = BatchFailed::new(self.core.name.clone(), len, cause);
+            self.strategy.fail(job, &error);
+        }
+    }
+
+    /// Sends batches while a slot is free, one is due and the inner service
+    /// is ready.
+    fn dispatch(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while self.running.len() < self.core.limits.max_in_flight {
+            let now = Instant::now();
+            let reason = if self.retries.is_empty() {
+                match self
+                    .queue
+                    .flush_reason(&self.core.limits, now, self.closed)
+                {
+                    Some(reason) => reason,
+                    None => break,
+                }
+            } else {
+                FlushReason::Retry
+            };
+            let ready = match self.strategy.poll_ready(cx) {
+                Poll::Pending => break,
+                Poll::Ready(ready) => ready,
+            };
+            progress = true;
+            let Some((mut job, depth)) = self.next_job(reason, now) else {
+                continue;
+            };
+            if let Err(error) = ready {
+                // A readiness error fails the batch that waited for it; the
+                // worker goes on with the next one.
+                self.failed(job, self.core.limits.bisect_depth, Arc::from(error.into()));
+                continue;
+            }
+            self.core
+                .telemetry
+                .flushed(reason, St::len(&job));
+            let call = self.strategy.call(&mut job);
+            self.running.push(Running {
+                call,
+                job: Some(job),
+                depth,
+            });
+            self.core.in_flight.fetch_add(1, Ordering::Relaxed);
+            self.core.telemetry.call_started();
+        }
+        progress
+    }
+
+    fn next_job(&mut self, reason: FlushReason, now: Instant) -> Option<(St::Job, u32)> {
+        if reason == FlushReason::Retry {
+            let (job, depth) = self.retries.pop_front()?;
+            Some((self.strategy.prune(job)?, depth))
+        } else {
+            let job = self.strategy.form(&mut self.queue, &self.core, now)?;
+            Some((job, 0))
+        }
+    }
+
+    /// Arms the linger timer of the oldest item; true when it fired.
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> bool {
+        let max_wait = self.core.limits.max_wait;
+        if max_wait.is_zero() || self.closed || self.queue.is_due() {
+            return false;
+        }
+        let Some(deadline) = self.queue.deadline(max_wait) else {
+            return false;
+        };
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
+        }
+        if sleep.as_mut().poll(cx).is_ready() {
+            self.queue.mark_due();
+            return true;
+        }
+        false
+    }
+}
