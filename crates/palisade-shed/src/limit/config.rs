@@ -1,0 +1,204 @@
+//! [`ConcurrencyLimit`] (the handle) and [`ConcurrencyLimitBuilder`].
+
+use super::{ConcurrencyLimitLayer, UntilBodyEnd, UntilResponse, permit::Shared};
+use palisade_core::ConfigError;
+use std::{marker::PhantomData, sync::Arc, time::Duration};
+
+/// The `retry_after` of a rejection unless configured.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// A concurrency limit that rejects instead of queueing: build it once, then
+/// put [`layer()`](ConcurrencyLimit::layer) in as many stacks as you like.
+///
+/// At most [`max_in_flight`](ConcurrencyLimit::max_in_flight) requests run
+/// at once **across every clone and every service made from it** (every axum
+/// route, every hyper connection). The next request is answered at once with
+/// [`Rejected`](palisade_core::Rejected) of kind
+/// [`Overloaded`](palisade_core::RejectKind::Overloaded) and a `retry_after`
+/// (503 + `Retry-After`, or gRPC `RESOURCE_EXHAUSTED`, through
+/// `palisade-core`'s mappings). It never waits, and it is never rejected
+/// because the inner service yielded: the decision is made on the limit's own
+/// counter (one atomic compare-and-swap) in `poll_ready`.
+///
+/// The slot is held until the response future completes (or is dropped); with
+/// [`hold_until_body_end`](ConcurrencyLimitBuilder::hold_until_body_end)
+/// (type parameter `P` = [`UntilBodyEnd`]), until the HTTP response body
+/// has been fully sent or dropped.
+///
+/// `ConcurrencyLimit` is a cheap handle (an `Arc` inside).
+#[derive(Debug)]
+pub struct ConcurrencyLimit<P = UntilResponse> {
+    pub(crate) shared: Arc<Shared>,
+    _release: PhantomData<fn() -> P>,
+}
+
+impl<P> Clone for ConcurrencyLimit<P> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            _release: PhantomData,
+        }
+    }
+}
+
+impl ConcurrencyLimit<UntilResponse> {
+    /// Starts building the limit called `name` (the `name` label of its
+    /// metrics and the name in its rejections).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use palisade_shed::ConcurrencyLimit;
+    ///
+    /// let limit = ConcurrencyLimit::builder("api")
+    ///     .max_in_flight(256)
+    ///     .retry_after(Duration::from_secs(2))
+    ///     .build()?;
+    /// assert_eq!(limit.max_in_flight(), 256);
+    /// assert_eq!(limit.in_flight(), 0);
+    /// # Ok::<(), palisade_core::ConfigError>(())
+    /// ```
+    pub fn builder(name: impl Into<Arc<str>>) -> ConcurrencyLimitBuilder<UntilResponse> {
+        ConcurrencyLimitBuilder {
+            name: name.into(),
+            max_in_flight: None,
+            retry_after: DEFAULT_RETRY_AFTER,
+            _release: PhantomData,
+        }
+    }
+}
+
+impl<P> ConcurrencyLimit<P> {
+    /// The layer to put in a stack; every service it makes shares this limit.
+    pub fn layer(&self) -> ConcurrencyLimitLayer<P> {
+        ConcurrencyLimitLayer::new(Arc::clone(&self.shared))
+    }
+
+    /// The requests holding a slot right now.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight()
+    }
+
+    /// The most requests that may hold a slot at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight
+    }
+
+    /// The `retry_after` sent with every rejection.
+    pub fn retry_after(&self) -> Duration {
+        self.shared.retry_after
+    }
+
+    /// The name given to the builder.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+}
+
+/// Builds a [`ConcurrencyLimit`]; made by [`ConcurrencyLimit::builder`].
+#[derive(Debug)]
+#[must_use = "call .build() to get the limit"]
+pub struct ConcurrencyLimitBuilder<P = UntilResponse> {
+    name: Arc<str>,
+    max_in_flight: Option<usize>,
+    retry_after: Duration,
+    _release: PhantomData<fn() -> P>,
+}
+
+impl<P> Clone for ConcurrencyLimitBuilder<P> {
+    fn clone(&self) -> Self {
+        Self {
+            name: Arc::clone(&self.name),
+            max_in_flight: self.max_in_flight,
+            retry_after: self.retry_after,
+            _release: PhantomData,
+        }
+    }
+}
+
+impl<P> ConcurrencyLimitBuilder<P> {
+    /// The most requests that may run at once (required; at least 1).
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = Some(max);
+        self
+    }
+
+    /// The `retry_after` of every rejection (default 1 s; greater than zero).
+    pub fn retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// Holds the slot until the HTTP response body has been fully sent or
+    /// dropped, not only until the response head is ready: a streaming
+    /// response is still work. The service's response becomes
+    /// `http::Response<LimitBody<B>>`.
+    pub fn hold_until_body_end(self) -> ConcurrencyLimitBuilder<UntilBodyEnd> {
+        ConcurrencyLimitBuilder {
+            name: self.name,
+            max_in_flight: self.max_in_flight,
+            retry_after: self.retry_after,
+            _release: PhantomData,
+        }
+    }
+
+    /// Checks the configuration and builds the limit.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming `max_in_flight` when it was not set or is
+    /// zero, or `retry_after` when it is zero.
+    pub fn build(self) -> Result<ConcurrencyLimit<P>, ConfigError> {
+        let max = self
+            .max_in_flight
+            .ok_or_else(|| ConfigError::custom("max_in_flight", "must be set"))?;
+        if max == 0 || max > usize::MAX / 2 {
+            return Err(ConfigError::new(
+                "max_in_flight",
+                format_args!("in [1, {}]", usize::MAX / 2),
+                max,
+            ));
+        }
+        if self.retry_after.is_zero() {
+            return Err(ConfigError::new(
+                "retry_after",
+                "greater than zero",
+                self.retry_after,
+            ));
+        }
+        Ok(ConcurrencyLimit {
+            shared: Arc::new(Shared::new(self.name, max, self.retry_after)),
+            _release: PhantomData,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_is_validated() {
+        let err = ConcurrencyLimit::builder("l").build().unwrap_err();
+        assert_eq!(err.to_string(), "max_in_flight: must be set");
+        let err = ConcurrencyLimit::builder("l")
+            .max_in_flight(0)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.field(), "max_in_flight");
+        assert!(err.to_string().starts_with("max_in_flight must be in [1, "));
+        let err = ConcurrencyLimit::builder("l")
+            .max_in_flight(1)
+            .retry_after(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.to_string(), "retry_after must be greater than zero, got 0ns");
+        let limit = ConcurrencyLimit::builder("l")
+            .max_in_flight(3)
+            .hold_until_body_end()
+            .build()
+            .unwrap();
+        assert_eq!(limit.max_in_flight(), 3);
+        assert_eq!(limit.retry_after(), DEFAULT_RETRY_AFTER);
+        assert_eq!(limit.name(), "l");
+    }
+}

@@ -1,0 +1,92 @@
+//! The shared counter of a concurrency limit and the [`Permit`] that holds
+//! one of its slots.
+
+use crate::telemetry::LimitTelemetry;
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+/// What every service made from one `ConcurrencyLimit` shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) name: Arc<str>,
+    pub(crate) max_in_flight: usize,
+    pub(crate) retry_after: Duration,
+    in_flight: AtomicUsize,
+    pub(crate) telemetry: LimitTelemetry,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        name: Arc<str>,
+        max_in_flight: usize,
+        retry_after: Duration,
+    ) -> Self {
+        Self {
+            telemetry: LimitTelemetry::new(&name, max_in_flight),
+            name,
+            max_in_flight,
+            retry_after,
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Takes a slot if one is free: one compare-and-swap, no lock, no
+    /// allocation (the `Arc` clone is a reference count).
+    pub(crate) fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
+        let mut current = self.in_flight.load(Ordering::Relaxed);
+        loop {
+            if current >= self.max_in_flight {
+                return None;
+            }
+            match self.in_flight.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => current = actual,
+            }
+        }
+        self.telemetry.acquired();
+        Some(Permit {
+            shared: Arc::clone(self),
+        })
+    }
+}
+
+/// One slot of a [`ConcurrencyLimit`](super::ConcurrencyLimit), given back
+/// when dropped.
+///
+/// A permit is taken in `poll_ready` and travels with the request: into the
+/// response future, and with
+/// [`hold_until_body_end`](super::ConcurrencyLimitBuilder::hold_until_body_end)
+/// into the response body.
+pub struct Permit {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::Release);
+        self.shared.telemetry.released();
+    }
+}
+
+impl fmt::Debug for Permit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("limit", &self.shared.name)
+            .finish()
+    }
+}

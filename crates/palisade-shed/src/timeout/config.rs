@@ -1,0 +1,248 @@
+//! [`Timeout`] (the handle) and [`TimeoutBuilder`].
+
+use super::{HttpHeaders, PropagateDeadlineLayer, TimeoutLayer};
+use crate::telemetry::{Expiry, TimeoutTelemetry};
+use http::HeaderName;
+use palisade_core::{ConfigError, RejectKind, Rejected};
+use std::{sync::Arc, time::Duration};
+
+/// The longest timeout a builder accepts.
+const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 86_400);
+
+/// What every service made from one [`Timeout`] shares.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) name: Arc<str>,
+    pub(crate) timeout: Duration,
+    pub(crate) include_ready: bool,
+    telemetry: TimeoutTelemetry,
+}
+
+impl Core {
+    /// Counts and logs an expiry, and returns the error to answer with.
+    #[cold]
+    pub(crate) fn expired(&self, stage: Expiry) -> Rejected {
+        self.telemetry.exceeded(&self.name, stage);
+        Rejected::new(RejectKind::DeadlineExceeded, Arc::clone(&self.name))
+    }
+}
+
+/// A deadline-aware timeout: build it once, then put
+/// [`layer()`](Timeout::layer) in as many stacks as you like.
+///
+/// Each request's deadline is the earliest of now + [`timeout`], the
+/// request's own deadline (read by the source `X`: by default
+/// [`HttpHeaders`], i.e. `grpc-timeout` and the configured header), and the
+/// deadline of an outer Palisade timeout. A request whose deadline has
+/// already passed is rejected without reaching the inner service; one that
+/// runs out of time fails with [`Rejected`] of kind
+/// [`DeadlineExceeded`](RejectKind::DeadlineExceeded) (504 /
+/// `DEADLINE_EXCEEDED` through `palisade-core`'s mappings).
+///
+/// `Timeout` is a cheap handle (an `Arc` inside); clones share the name and
+/// the metric handles.
+///
+/// [`timeout`]: TimeoutBuilder::timeout
+#[derive(Debug, Clone)]
+pub struct Timeout<X = HttpHeaders> {
+    pub(crate) core: Arc<Core>,
+    pub(crate) source: X,
+}
+
+impl Timeout<HttpHeaders> {
+    /// Starts building the timeout called `name` (the `name` label of its
+    /// metrics and the name in its rejections).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use http::HeaderName;
+    /// use palisade_shed::Timeout;
+    ///
+    /// let timeout = Timeout::builder("api")
+    ///     .timeout(Duration::from_secs(2))
+    ///     .honor_grpc_timeout(true)
+    ///     .honor_header(HeaderName::from_static("x-request-timeout-ms"))
+    ///     .build()?;
+    /// assert_eq!(timeout.timeout(), Duration::from_secs(2));
+    /// # Ok::<(), palisade_core::ConfigError>(())
+    /// ```
+    pub fn builder(name: impl Into<Arc<str>>) -> TimeoutBuilder<HttpHeaders> {
+        TimeoutBuilder {
+            name: name.into(),
+            timeout: None,
+            include_ready: false,
+            source: HttpHeaders::default(),
+        }
+    }
+
+    /// A [`PropagateDeadlineLayer`] for outgoing calls that writes
+    /// `grpc-timeout` and, if configured, the same millisecond header this
+    /// timeout honours.
+    pub fn propagate_layer(&self) -> PropagateDeadlineLayer {
+        match &self.source.header {
+            Some(name) => PropagateDeadlineLayer::new().header(name.clone()),
+            None => PropagateDeadlineLayer::new(),
+        }
+    }
+}
+
+impl<X: Clone> Timeout<X> {
+    /// The layer to put in a stack; every service it makes shares this
+    /// timeout's configuration and metrics.
+    pub fn layer(&self) -> TimeoutLayer<X> {
+        TimeoutLayer {
+            core: Arc::clone(&self.core),
+            source: self.source.clone(),
+        }
+    }
+}
+
+impl<X> Timeout<X> {
+    /// The name given to the builder.
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// The most any request may take here.
+    pub fn timeout(&self) -> Duration {
+        self.core.timeout
+    }
+
+    /// Whether the deadline also bounds waiting for the inner service's readiness.
+    pub fn includes_ready(&self) -> bool {
+        self.core.include_ready
+    }
+
+    /// The deadline source.
+    pub fn source(&self) -> &X {
+        &self.source
+    }
+}
+
+/// Builds a [`Timeout`]; made by [`Timeout::builder`].
+#[derive(Debug, Clone)]
+#[must_use = "call .build() to get the timeout"]
+pub struct TimeoutBuilder<X = HttpHeaders> {
+    name: Arc<str>,
+    timeout: Option<Duration>,
+    include_ready: bool,
+    source: X,
+}
+
+impl<X> TimeoutBuilder<X> {
+    /// The most any request may take here (required; in (0, 365 days]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The deadline also bounds waiting for the inner service's readiness:
+    /// the clock starts at the first `poll_ready` that has to wait, and a
+    /// request whose deadline passes before the inner service is ready is
+    /// rejected without being sent to it. Off by default (as in tower, the
+    /// clock then starts in `call`).
+    pub fn include_ready(mut self) -> Self {
+        self.include_ready = true;
+        self
+    }
+
+    /// Reads request deadlines with `source` instead: [`Ambient`](super::Ambient)
+    /// for request types other than `http::Request`, or a
+    /// [`DeadlineSource`](super::DeadlineSource) of your own.
+    pub fn source<Y>(self, source: Y) -> TimeoutBuilder<Y> {
+        TimeoutBuilder {
+            name: self.name,
+            timeout: self.timeout,
+            include_ready: self.include_ready,
+            source,
+        }
+    }
+
+    /// Checks the configuration and builds the timeout.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming `timeout` when it was not set, is zero, or is
+    /// longer than 365 days.
+    pub fn build(self) -> Result<Timeout<X>, ConfigError> {
+        let timeout = self
+            .timeout
+            .ok_or_else(|| ConfigError::custom("timeout", "must be set"))?;
+        if timeout.is_zero() || timeout > MAX_TIMEOUT {
+            return Err(ConfigError::new("timeout", "in (0s, 365 days]", timeout));
+        }
+        Ok(Timeout {
+            core: Arc::new(Core {
+                telemetry: TimeoutTelemetry::new(&self.name),
+                name: self.name,
+                timeout,
+                include_ready: self.include_ready,
+            }),
+            source: self.source,
+        })
+    }
+}
+
+impl TimeoutBuilder<HttpHeaders> {
+    /// Whether a `grpc-timeout` request header shortens the deadline
+    /// (default `true`).
+    pub fn honor_grpc_timeout(mut self, honor: bool) -> Self {
+        self.source.grpc_timeout = honor;
+        self
+    }
+
+    /// A request header holding the caller's budget in whole milliseconds
+    /// (e.g. `x-request-timeout-ms`) that shortens the deadline.
+    pub fn honor_header(mut self, name: HeaderName) -> Self {
+        self.source.header = Some(name);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeout_is_validated() {
+        let err = Timeout::builder("t").build().unwrap_err();
+        assert_eq!(err.field(), "timeout");
+        assert_eq!(err.to_string(), "timeout: must be set");
+        let err = Timeout::builder("t")
+            .timeout(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.to_string(), "timeout must be in (0s, 365 days], got 0ns");
+        let err = Timeout::builder("t")
+            .timeout(Duration::MAX)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.field(), "timeout");
+        let ok = Timeout::builder("t")
+            .timeout(MAX_TIMEOUT)
+            .include_ready()
+            .build()
+            .unwrap();
+        assert!(ok.includes_ready());
+        assert_eq!(ok.name(), "t");
+    }
+
+    #[test]
+    fn propagate_layer_uses_the_configured_header() {
+        let name = HeaderName::from_static("x-request-timeout-ms");
+        let t = Timeout::builder("t")
+            .timeout(Duration::from_secs(1))
+            .honor_header(name.clone())
+            .build()
+            .unwrap();
+        assert_eq!(t.propagate_layer().header_name(), Some(&name));
+        assert!(t.source().honors_grpc_timeout());
+        let t = Timeout::builder("t")
+            .timeout(Duration::from_secs(1))
+            .honor_grpc_timeout(false)
+            .build()
+            .unwrap();
+        assert_eq!(t.propagate_layer().header_name(), None);
+        assert!(!t.source().honors_grpc_timeout());
+    }
+}

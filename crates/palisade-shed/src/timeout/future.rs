@@ -1,0 +1,90 @@
+use super::{Deadline, config::Core};
+use crate::telemetry::Expiry;
+use palisade_core::{BoxError, Rejected};
+use pin_project_lite::pin_project;
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+};
+use tokio::{task::futures::TaskLocalFuture, time::Sleep};
+
+pin_project! {
+    /// The response future of [`TimeoutService`](super::TimeoutService).
+    ///
+    /// Runs the inner future with the request's [`Deadline`] as its ambient
+    /// deadline, and fails with [`Rejected`] (`DeadlineExceeded`) when the
+    /// deadline passes first.
+    pub struct TimeoutFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Running {
+            #[pin]
+            inner: TaskLocalFuture<Deadline, F>,
+            #[pin]
+            sleep: Sleep,
+            core: Arc<Core>,
+        },
+        Rejected {
+            error: Option<Rejected>,
+        },
+    }
+}
+
+impl<F> TimeoutFuture<F> {
+    pub(crate) fn running(inner: TaskLocalFuture<Deadline, F>, sleep: Sleep, core: Arc<Core>) -> Self {
+        Self {
+            state: State::Running { inner, sleep, core },
+        }
+    }
+
+    pub(crate) fn rejected(error: Rejected) -> Self {
+        Self {
+            state: State::Rejected { error: Some(error) },
+        }
+    }
+}
+
+impl<F, T, E> Future for TimeoutFuture<F>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Running { inner, sleep, core } => {
+                if let Poll::Ready(result) = inner.poll(cx) {
+                    return Poll::Ready(result.map_err(Into::into));
+                }
+                ready!(sleep.poll(cx));
+                Poll::Ready(Err(core.expired(Expiry::Running).into()))
+            }
+            StateProj::Rejected { error } => Poll::Ready(Err(error
+                .take()
+                .expect("TimeoutFuture polled after completion")
+                .into())),
+        }
+    }
+}
+
+impl<F> fmt::Debug for TimeoutFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Running { .. } => "running",
+            State::Rejected { .. } => "rejected",
+        };
+        f.debug_struct("TimeoutFuture")
+            .field("state", &state)
+            .finish()
+    }
+}
