@@ -1,0 +1,175 @@
+//! The [`CircuitBreaker`] handle.
+
+use crate::{
+    config::{Builder, Config},
+    core::Core,
+    layer::CircuitBreakerLayer,
+    permit::{Guard, Permit},
+    state::{Reason, Snapshot, State, Transition},
+};
+use palisade_core::{ErrorsAsFailures, Rejected};
+use std::{any::Any, fmt, sync::Arc};
+
+/// What an `Arc` of one breaker holds: the state machine and the classifier.
+pub(crate) struct Inner<C: ?Sized> {
+    pub(crate) core: Core,
+    pub(crate) classify: C,
+}
+
+/// A circuit breaker: a cheap, cloneable handle to one shared state machine.
+///
+/// Build it with [`CircuitBreaker::builder`], put it in a stack with
+/// [`layer`](Self::layer) (every service made from that layer, and every
+/// clone of this handle, shares the same state: two axum routes under one
+/// `breaker.layer()` share one breaker), watch it with
+/// [`state`](Self::state), [`snapshot`](Self::snapshot) and
+/// [`on_transition`](Self::on_transition), steer it with
+/// [`force_open`](Self::force_open), [`disable`](Self::disable),
+/// [`metrics_only`](Self::metrics_only) and [`reset`](Self::reset), or use it
+/// without tower through [`try_acquire`](Self::try_acquire).
+///
+/// ```
+/// use std::time::Duration;
+/// use palisade_breaker::{CircuitBreaker, State};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), palisade_core::ConfigError> {
+/// let breaker = CircuitBreaker::builder("payments")
+///     .consecutive_failures(2)
+///     .open_wait(Duration::from_secs(5))
+///     .build()?;
+/// breaker.on_transition(|t| println!("{}: {} -> {} ({})", t.name(), t.from(), t.to(), t.reason()));
+///
+/// for _ in 0..2 {
+///     breaker.try_acquire().expect("closed").failure();
+/// }
+/// assert_eq!(breaker.state(), State::Open);
+/// let rejected = breaker.try_acquire().unwrap_err();
+/// assert!(rejected.retry_after().unwrap() <= Duration::from_secs(5));
+///
+/// breaker.reset();
+/// assert_eq!(breaker.state(), State::Closed);
+/// # Ok(())
+/// # }
+/// ```
+pub struct CircuitBreaker<C = ErrorsAsFailures> {
+    pub(crate) inner: Arc<Inner<C>>,
+}
+
+impl<C> Clone for CircuitBreaker<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<C> fmt::Debug for CircuitBreaker<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.inner.core.config.name)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CircuitBreaker {
+    /// Starts configuring a breaker called `name` (the `name` label of its
+    /// metrics and the name in its rejections).
+    pub fn builder(name: impl Into<Arc<str>>) -> Builder {
+        Builder::new(name.into())
+    }
+}
+
+impl<C> CircuitBreaker<C> {
+    pub(crate) fn from_config(config: Config, classify: C) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                core: Core::new(config),
+                classify,
+            }),
+        }
+    }
+
+    /// The name given to the builder.
+    pub fn name(&self) -> &str {
+        &self.inner.core.config.name
+    }
+
+    /// A layer whose services all share this breaker.
+    pub fn layer(&self) -> CircuitBreakerLayer<C> {
+        CircuitBreakerLayer::new(self.clone())
+    }
+
+    /// The current state.
+    ///
+    /// An open breaker whose wait has passed reports `Open` until the next
+    /// call moves it to `HalfOpen`.
+    pub fn state(&self) -> State {
+        self.inner.core.state()
+    }
+
+    /// The state, the window's figures, how often it opened and when it will
+    /// next probe.
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner.core.snapshot()
+    }
+
+    /// Rejects every call until [`reset`](Self::reset) (or another manual state).
+    pub fn force_open(&self) {
+        self.inner
+            .core
+            .transition(None, State::ForcedOpen, Reason::Manual);
+    }
+
+    /// Admits every call and records nothing until [`reset`](Self::reset).
+    pub fn disable(&self) {
+        self.inner
+            .core
+            .transition(None, State::Disabled, Reason::Manual);
+    }
+
+    /// Admits every call, records and reports outcomes, but never trips,
+    /// until [`reset`](Self::reset).
+    pub fn metrics_only(&self) {
+        self.inner
+            .core
+            .transition(None, State::MetricsOnly, Reason::Manual);
+    }
+
+    /// Returns to `Closed` with an empty window and the backoff reset.
+    pub fn reset(&self) {
+        self.inner
+            .core
+            .transition(None, State::Closed, Reason::Manual);
+    }
+
+    /// Calls `callback` on every state change, after the change and outside
+    /// any lock. A callback that panics is caught (and logged with the
+    /// `tracing` feature); the breaker carries on.
+    pub fn on_transition<F>(&self, callback: F)
+    where
+        F: Fn(&Transition) + Send + Sync + 'static,
+    {
+        self.inner.core.add_callback(Arc::new(callback));
+    }
+}
+
+impl<C: Send + Sync + 'static> CircuitBreaker<C> {
+    /// Asks to make one call, without tower: a [`Permit`] to report the
+    /// outcome with, or the rejection (kind `CircuitOpen`, with the time
+    /// until the next probe as `retry_after` while open).
+    ///
+    /// Uses the same state machine as the layer: calls made through either
+    /// count in one window.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] when the breaker is open, forced open, or half-open with
+    /// every probe slot taken.
+    pub fn try_acquire(&self) -> Result<Permit, Rejected> {
+        let ticket = self.inner.core.acquire()?;
+        let inner: Arc<Inner<dyn Any + Send + Sync>> = self.inner.clone();
+        Ok(Permit::new(Guard::new(inner, ticket)))
+    }
+}

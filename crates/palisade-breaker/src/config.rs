@@ -1,0 +1,335 @@
+//! The validated configuration and its builder.
+
+use crate::{
+    CircuitBreaker,
+    backoff::Backoff,
+    keyed::KeyedBuilder,
+    window::{MAX_COUNT_WINDOW, TIME_BUCKETS},
+};
+use palisade_core::{ConfigError, ErrorsAsFailures};
+use std::{sync::Arc, time::Duration};
+
+/// Which window the rates are computed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WindowSpec {
+    Count(usize),
+    Time(Duration),
+}
+
+/// The slow-call rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SlowCalls {
+    pub(crate) threshold: Duration,
+    pub(crate) rate_ppm: u64,
+}
+
+/// A checked configuration, shared by every breaker built from one builder.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) name: Arc<str>,
+    pub(crate) failure_rate_ppm: u64,
+    pub(crate) window: WindowSpec,
+    pub(crate) minimum_calls: u64,
+    pub(crate) consecutive_failures: Option<u32>,
+    pub(crate) slow_calls: Option<SlowCalls>,
+    pub(crate) backoff: Backoff,
+    pub(crate) half_open_probes: u32,
+    pub(crate) half_open_timeout: Duration,
+    pub(crate) wait_while_open: bool,
+}
+
+/// The most probes a half-open breaker may admit at once.
+pub(crate) const MAX_PROBES: u32 = 10_000;
+
+/// Rates are compared in parts per million.
+pub(crate) fn ppm(rate: f64) -> u64 {
+    // `rate` is validated to be in (0, 1]; float-to-int `as` saturates.
+    (rate * 1_000_000.0).round().clamp(1.0, 1_000_000.0) as u64
+}
+
+/// Builds a [`CircuitBreaker`]: start with [`CircuitBreaker::builder`].
+///
+/// Defaults: failure rate 0.5 over a count window of 100 calls with at
+/// least 20 calls, no consecutive-failure or slow-call rule, an open wait of
+/// 30 s, 3 half-open probes with a 10 s timeout, every `Err` a failure
+/// ([`ErrorsAsFailures`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use palisade_breaker::{Backoff, CircuitBreaker};
+///
+/// let breaker = CircuitBreaker::builder("payments")
+///     .failure_rate(0.5)
+///     .count_window(100)
+///     .minimum_calls(20)
+///     .consecutive_failures(5)
+///     .slow_calls(Duration::from_millis(500), 0.8)
+///     .open_backoff(Backoff::exponential(Duration::from_secs(5), Duration::from_secs(300)).jitter(0.2))
+///     .half_open_probes(3)
+///     .half_open_timeout(Duration::from_secs(10))
+///     .build()?;
+/// # Ok::<(), palisade_core::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Builder<C = ErrorsAsFailures> {
+    name: Arc<str>,
+    failure_rate: f64,
+    window: WindowSpec,
+    minimum_calls: Option<u64>,
+    consecutive_failures: Option<u32>,
+    slow_calls: Option<(Duration, f64)>,
+    backoff: (Backoff, &'static str),
+    half_open_probes: u32,
+    half_open_timeout: Duration,
+    wait_while_open: bool,
+    classify: C,
+}
+
+impl Builder<ErrorsAsFailures> {
+    pub(crate) fn new(name: Arc<str>) -> Self {
+        Self {
+            name,
+            failure_rate: 0.5,
+            window: WindowSpec::Count(100),
+            minimum_calls: None,
+            consecutive_failures: None,
+            slow_calls: None,
+            backoff: (Backoff::fixed(Duration::from_secs(30)), "open_wait"),
+            half_open_probes: 3,
+            half_open_timeout: Duration::from_secs(10),
+            wait_while_open: false,
+            classify: ErrorsAsFailures,
+        }
+    }
+}
+
+impl<C> Builder<C> {
+    /// Trip when at least this fraction of the calls in the window failed.
+    /// Must be in `(0, 1]`.
+    pub fn failure_rate(mut self, rate: f64) -> Self {
+        self.failure_rate = rate;
+        self
+    }
+
+    /// Compute rates over the last `calls` recorded calls (the default,
+    /// with 100). Must be in `1..=10000`.
+    pub fn count_window(mut self, calls: usize) -> Self {
+        self.window = WindowSpec::Count(calls);
+        self
+    }
+
+    /// Compute rates over the calls that finished in the last `window`, kept
+    /// in 10 buckets of `window / 10` that expire one at a time. Must be at
+    /// least 10 ms.
+    pub fn time_window(mut self, window: Duration) -> Self {
+        self.window = WindowSpec::Time(window);
+        self
+    }
+
+    /// Give no verdict on fewer recorded calls than this (default 20, or the
+    /// count window if smaller). At least 1, and no more than a count window.
+    pub fn minimum_calls(mut self, calls: u64) -> Self {
+        self.minimum_calls = Some(calls);
+        self
+    }
+
+    /// Also trip after this many failures in a row, whatever the window
+    /// says. At least 1.
+    pub fn consecutive_failures(mut self, failures: u32) -> Self {
+        self.consecutive_failures = Some(failures);
+        self
+    }
+
+    /// Also trip when at least `rate` of the calls in the window took
+    /// `threshold` or longer (whether they succeeded or failed). A slow
+    /// half-open probe counts as a failed one. `threshold` must be greater
+    /// than zero and `rate` in `(0, 1]`.
+    pub fn slow_calls(mut self, threshold: Duration, rate: f64) -> Self {
+        self.slow_calls = Some((threshold, rate));
+        self
+    }
+
+    /// Stay open for `wait` before admitting probes (default 30 s). Must be
+    /// greater than zero. Replaces any [`open_backoff`](Self::open_backoff).
+    pub fn open_wait(mut self, wait: Duration) -> Self {
+        self.backoff = (Backoff::fixed(wait), "open_wait");
+        self
+    }
+
+    /// Stay open for a wait that grows with each consecutive re-open (see
+    /// [`Backoff`]). Replaces any [`open_wait`](Self::open_wait).
+    pub fn open_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = (backoff, "open_backoff");
+        self
+    }
+
+    /// Admit this many probe calls at once while half-open (default 3); all
+    /// must succeed to close the breaker. In `1..=10000`.
+    pub fn half_open_probes(mut self, probes: u32) -> Self {
+        self.half_open_probes = probes;
+        self
+    }
+
+    /// A probe that has not finished this long after it started counts as a
+    /// failure (default 10 s). Must be greater than zero.
+    pub fn half_open_timeout(mut self, timeout: Duration) -> Self {
+        self.half_open_timeout = timeout;
+        self
+    }
+
+    /// While open, make `poll_ready` return `Pending` until probing is
+    /// allowed (woken by a timer) instead of being ready and rejecting in
+    /// `call`: for services under a load balancer that routes around
+    /// unready endpoints. A forced-open breaker still rejects.
+    pub fn wait_while_open(mut self) -> Self {
+        self.wait_while_open = true;
+        self
+    }
+
+    /// Decide what counts as a failure with any [`palisade_core::Classify`]
+    /// (default [`ErrorsAsFailures`]): `HttpServerErrors` for HTTP, a closure
+    /// for anything else.
+    pub fn classify<C2>(self, classify: C2) -> Builder<C2> {
+        Builder {
+            name: self.name,
+            failure_rate: self.failure_rate,
+            window: self.window,
+            minimum_calls: self.minimum_calls,
+            consecutive_failures: self.consecutive_failures,
+            slow_calls: self.slow_calls,
+            backoff: self.backoff,
+            half_open_probes: self.half_open_probes,
+            half_open_timeout: self.half_open_timeout,
+            wait_while_open: self.wait_while_open,
+            classify,
+        }
+    }
+
+    /// One breaker per key taken from each request (an upstream host, a
+    /// route), all with this configuration: see
+    /// [`KeyedCircuitBreaker`](crate::KeyedCircuitBreaker).
+    pub fn key<F>(self, key: F) -> KeyedBuilder<C, F> {
+        KeyedBuilder::new(self, key)
+    }
+
+    /// Checks the configuration and builds the breaker.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first field out of range.
+    pub fn build(self) -> Result<CircuitBreaker<C>, ConfigError> {
+        let (config, classify) = self.into_parts()?;
+        Ok(CircuitBreaker::from_config(config, classify))
+    }
+
+    pub(crate) fn into_parts(self) -> Result<(Config, C), ConfigError> {
+        let config = self.check()?;
+        Ok((config, self.classify))
+    }
+
+    fn check(&self) -> Result<Config, ConfigError> {
+        let rate_ok = |r: f64| r > 0.0 && r <= 1.0;
+        if self.name.is_empty() {
+            return Err(ConfigError::new("name", "not empty", ""));
+        }
+        if !rate_ok(self.failure_rate) {
+            return Err(ConfigError::new(
+                "failure_rate",
+                "in (0, 1]",
+                self.failure_rate,
+            ));
+        }
+        let window_cap = match self.window {
+            WindowSpec::Count(n) => {
+                if !(1..=MAX_COUNT_WINDOW).contains(&n) {
+                    return Err(ConfigError::new(
+                        "count_window",
+                        format!("in 1..={MAX_COUNT_WINDOW}"),
+                        n,
+                    ));
+                }
+                Some(n as u64)
+            }
+            WindowSpec::Time(d) => {
+                if d < Duration::from_millis(TIME_BUCKETS) {
+                    return Err(ConfigError::new("time_window", "at least 10ms", d));
+                }
+                None
+            }
+        };
+        let minimum_calls = match (self.minimum_calls, window_cap) {
+            (Some(0), _) => return Err(ConfigError::new("minimum_calls", "at least 1", 0)),
+            (Some(m), Some(cap)) if m > cap => {
+                return Err(ConfigError::new(
+                    "minimum_calls",
+                    format!("at most the count window ({cap})"),
+                    m,
+                ));
+            }
+            (Some(m), _) => m,
+            (None, Some(cap)) => cap.min(20),
+            (None, None) => 20,
+        };
+        if self.consecutive_failures == Some(0) {
+            return Err(ConfigError::new("consecutive_failures", "at least 1", 0));
+        }
+        let slow_calls = match self.slow_calls {
+            Some((threshold, _)) if threshold.is_zero() => {
+                return Err(ConfigError::new(
+                    "slow_calls",
+                    "a threshold greater than zero",
+                    threshold,
+                ));
+            }
+            Some((_, rate)) if !rate_ok(rate) => {
+                return Err(ConfigError::new("slow_calls", "a rate in (0, 1]", rate));
+            }
+            Some((threshold, rate)) => Some(SlowCalls {
+                threshold,
+                rate_ppm: ppm(rate),
+            }),
+            None => None,
+        };
+        self.backoff.0.validate(self.backoff.1)?;
+        if !(1..=MAX_PROBES).contains(&self.half_open_probes) {
+            return Err(ConfigError::new(
+                "half_open_probes",
+                format!("in 1..={MAX_PROBES}"),
+                self.half_open_probes,
+            ));
+        }
+        if self.half_open_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "half_open_timeout",
+                "greater than zero",
+                self.half_open_timeout,
+            ));
+        }
+        Ok(Config {
+            name: self.name.clone(),
+            failure_rate_ppm: ppm(self.failure_rate),
+            window: self.window,
+            minimum_calls,
+            consecutive_failures: self.consecutive_failures,
+            slow_calls,
+            backoff: self.backoff.0,
+            half_open_probes: self.half_open_probes,
+            half_open_timeout: self.half_open_timeout,
+            wait_while_open: self.wait_while_open,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ppm;
+
+    #[test]
+    fn rates_to_ppm() {
+        assert_eq!(ppm(0.5), 500_000);
+        assert_eq!(ppm(1.0), 1_000_000);
+        assert_eq!(ppm(0.3), 300_000);
+        assert_eq!(ppm(1e-9), 1);
+    }
+}

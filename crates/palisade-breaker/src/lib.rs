@@ -1,0 +1,108 @@
+//! A circuit breaker for tower services: stop calling a dependency that is
+//! failing, probe it carefully, recover.
+//!
+//! - **Trip rules**, whichever fires first: the failure rate of a sliding
+//!   window ([`failure_rate`](Builder::failure_rate)), the slow-call rate
+//!   ([`slow_calls`](Builder::slow_calls)) and failures in a row
+//!   ([`consecutive_failures`](Builder::consecutive_failures)), with no
+//!   verdict on fewer than [`minimum_calls`](Builder::minimum_calls).
+//! - **Windows** that really slide and cost O(1) per call: the last N calls
+//!   ([`count_window`](Builder::count_window), a ring of outcome slots with
+//!   packed atomic counters) or the last stretch of time
+//!   ([`time_window`](Builder::time_window), a ring of 10 buckets that
+//!   expire one at a time). The window resets on every transition.
+//! - **Open**: calls are rejected at once with [`palisade_core::Rejected`]
+//!   (kind `CircuitOpen`, `retry_after` = time until the next probe), without
+//!   touching the inner service. The wait is fixed
+//!   ([`open_wait`](Builder::open_wait)) or grows with each re-open
+//!   ([`open_backoff`](Builder::open_backoff), [`Backoff`] with jitter).
+//! - **Half-open**: exactly [`half_open_probes`](Builder::half_open_probes)
+//!   calls are let through at once, the rest are rejected; all succeeding
+//!   closes the breaker, any failure (or a probe overrunning
+//!   [`half_open_timeout`](Builder::half_open_timeout)) re-opens it; a
+//!   cancelled probe frees its slot.
+//! - **Manual states**: [`force_open`](CircuitBreaker::force_open),
+//!   [`disable`](CircuitBreaker::disable),
+//!   [`metrics_only`](CircuitBreaker::metrics_only),
+//!   [`reset`](CircuitBreaker::reset).
+//! - **Shared by default**: [`CircuitBreaker`] is a cheap handle; every
+//!   service made from `breaker.layer()` (every axum route under it) shares
+//!   one breaker. [`KeyedCircuitBreaker`] keeps one per request key.
+//! - **Without tower**: [`CircuitBreaker::try_acquire`] gives a [`Permit`]
+//!   to record the outcome with.
+//! - **Observable**: [`state`](CircuitBreaker::state),
+//!   [`snapshot`](CircuitBreaker::snapshot),
+//!   [`on_transition`](CircuitBreaker::on_transition) callbacks, metrics
+//!   `palisade_breaker_state`, `palisade_breaker_calls_total`,
+//!   `palisade_breaker_transitions_total` (feature `metrics`) and a `tracing`
+//!   event per transition (feature `tracing`).
+//!
+//! Admission while closed is one atomic load; recording an outcome in a
+//! count window is a slot swap and one `fetch_add`. Nothing allocates per
+//! call, the response future is a named type, and `call` never clones the
+//! inner service.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use palisade_breaker::{CircuitBreaker, State};
+//! use palisade_core::{BoxError, Rejected, RejectKind};
+//! use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxError> {
+//! let breaker = CircuitBreaker::builder("payments")
+//!     .failure_rate(0.5)
+//!     .count_window(10)
+//!     .minimum_calls(4)
+//!     .open_wait(Duration::from_secs(5))
+//!     .build()?;
+//!
+//! // A dependency that is down.
+//! let inner = service_fn(|_req: u32| async { Err::<u32, BoxError>("connection refused".into()) });
+//! let mut svc = ServiceBuilder::new().layer(breaker.layer()).service(inner);
+//!
+//! for i in 0..4 {
+//!     let err = svc.ready().await?.call(i).await.unwrap_err();
+//!     assert!(Rejected::find(&*err).is_none()); // the dependency's own error
+//! }
+//! assert_eq!(breaker.state(), State::Open);
+//!
+//! // Now calls are refused at once, without reaching the dependency.
+//! let err = svc.ready().await?.call(5).await.unwrap_err();
+//! let rejected = Rejected::find(&*err).unwrap();
+//! assert_eq!(rejected.kind(), RejectKind::CircuitOpen);
+//! assert!(rejected.retry_after().unwrap() <= Duration::from_secs(5));
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod backoff;
+mod breaker;
+mod config;
+mod core;
+pub mod future;
+mod keyed;
+mod layer;
+mod permit;
+mod service;
+mod state;
+mod telemetry;
+mod window;
+
+pub use backoff::Backoff;
+pub use breaker::CircuitBreaker;
+pub use config::Builder;
+pub use keyed::{
+    KeyedBuilder, KeyedCircuitBreaker, KeyedCircuitBreakerLayer, KeyedCircuitBreakerService,
+};
+pub use layer::CircuitBreakerLayer;
+pub use permit::Permit;
+pub use service::CircuitBreakerService;
+pub use state::{Reason, Snapshot, State, Transition};
+
+#[doc(no_inline)]
+pub use palisade_core::{Classify, ConfigError, ErrorsAsFailures, Outcome, RejectKind, Rejected};
