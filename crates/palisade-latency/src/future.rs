@@ -1,0 +1,83 @@
+//! The response future.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use pin_project_lite::pin_project;
+use tokio::time::Instant;
+
+use crate::track::{Completion, TrackResponse};
+
+pin_project! {
+    /// The response future of [`LatencyService`](crate::LatencyService).
+    ///
+    /// Reads the clock when the response is ready and hands the request's
+    /// [`Completion`] to the response (for HTTP, to its body). With a
+    /// blocking threshold, also times each poll of the inner future. Dropped
+    /// before the response, it records the request as aborted.
+    #[derive(Debug)]
+    pub struct LatencyFuture<F> {
+        #[pin]
+        inner: F,
+        done: Option<Completion>,
+    }
+}
+
+impl<F> LatencyFuture<F> {
+    pub(crate) fn new(inner: F, done: Completion) -> Self {
+        Self {
+            inner,
+            done: Some(done),
+        }
+    }
+}
+
+impl<F, R, E> Future for LatencyFuture<F>
+where
+    F: Future<Output = Result<R, E>>,
+    R: TrackResponse,
+{
+    type Output = Result<R::Tracked, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(done) = this.done.as_mut() else {
+            panic!("LatencyFuture polled after completion");
+        };
+        let (result, now) = match done.blocking_threshold() {
+            None => {
+                let result = ready!(this.inner.poll(cx));
+                (result, Instant::now())
+            }
+            Some(threshold) => {
+                let before = Instant::now();
+                let polled = this.inner.poll(cx);
+                let after = Instant::now();
+                let took = after.saturating_duration_since(before);
+                if took > threshold {
+                    done.blocking_poll(took, threshold, after);
+                }
+                match polled {
+                    Poll::Ready(result) => (result, after),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        };
+        let Some(mut done) = this.done.take() else {
+            unreachable!("checked above");
+        };
+        Poll::Ready(match result {
+            Ok(response) => {
+                done.head(now, response.status_code());
+                Ok(response.track(done))
+            }
+            Err(err) => {
+                done.error(now);
+                Err(err)
+            }
+        })
+    }
+}

@@ -1,0 +1,149 @@
+//! Per-route latency tracking for tower services: how long requests take
+//! (p50 … p99.9 and max), how many fail, which were slow, and which handlers
+//! block the executor — cheap enough to leave on everywhere.
+//!
+//! Build a [`LatencyTracker`], put its [`layer`](LatencyTracker::layer) in a
+//! stack, and read a [`Snapshot`] (or serve [`LatencyTracker::report`]):
+//!
+//! ```
+//! use std::{convert::Infallible, time::Duration};
+//! use http::{Request, Response};
+//! use palisade_latency::{LatencyTracker, RouteFn, RouteFrom};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let tracker = LatencyTracker::builder("api")
+//!     .route(RouteFrom::Fn(RouteFn::new(|head| {
+//!         head.uri.path().starts_with("/users/").then_some("/users/{id}")
+//!     })))
+//!     .max_routes(256)
+//!     .slow_threshold(Duration::from_millis(500))
+//!     .blocking_threshold(Duration::from_millis(5))
+//!     .window(Duration::from_secs(60))
+//!     .build()?;
+//!
+//! let svc = ServiceBuilder::new()
+//!     .layer(tracker.layer())
+//!     .service(service_fn(|_req: Request<String>| async {
+//!         Ok::<_, Infallible>(Response::new(String::from("hello")))
+//!     }));
+//!
+//! let res = svc.oneshot(Request::get("/users/42").body(String::new())?).await?;
+//! // The request is recorded when its body has been read (or dropped).
+//! drop(res);
+//!
+//! let snap = tracker.snapshot();
+//! let s = snap.route("GET", "/users/{id}").expect("recorded under its template");
+//! assert_eq!(s.count, 1);
+//! assert!(s.quantile(0.99) >= s.quantile(0.5));
+//! # Ok(()) }
+//! ```
+//!
+//! With axum, use [`RouteFrom::AxumMatchedPath`] and apply the layer with
+//! `Router::layer`, so it runs after routing and sees the matched template.
+//!
+//! # What is recorded
+//!
+//! - Keys: route × method × status class (`1xx` … `5xx`, `error`). The route
+//!   is never the raw path: it is a template from the [`RouteFrom`] source,
+//!   [`UNMATCHED`] when there is none, and [`OTHER`] for every route beyond
+//!   `max_routes`. Methods outside the standard set are `_OTHER`.
+//! - Two durations per request: to the response head, and to the end of the
+//!   response body (the body is wrapped in a [`LatencyBody`]). A body dropped
+//!   before its end, or a response future dropped before the response, is
+//!   still recorded, counted as `aborted`.
+//! - `errors`: requests ending in `5xx` or in an error of the inner service.
+//! - A cumulative view since the tracker was built, and a windowed one
+//!   (the previous window and the current one, see
+//!   [`LatencyTrackerBuilder::window`]) that rotates without losing anything
+//!   from the cumulative view.
+//!
+//! # Cost and contention
+//!
+//! The clock is read when the request starts, when the response head is
+//! ready and when the body ends (twice when the body is already complete
+//! with its head). Routes are found in a read-mostly map without a lock or an
+//! allocation; each thread records into its own shard of `hdrhistogram`
+//! recorders under a `std::sync::Mutex` that no other thread of that shard
+//! index holds for more than two histogram increments. Snapshots merge the
+//! shards. See the crate's `docs/BENCHMARKS.md` rows for measured costs.
+//!
+//! # Memory
+//!
+//! Bounded, and only spent on keys that are seen. Each histogram spans 1 µs
+//! to 1 h at 1% precision: 26 KiB. Each route × method × class in use holds
+//! two histograms per shard in use plus four retired ones (cumulative and
+//! previous window, head and end): at most `(2 × shards + 4) × 26 KiB`, i.e.
+//! 208 KiB with 2 shards. The whole tracker is bounded by
+//! `(max_routes + 2) × methods used × classes used × that`; a service whose
+//! 20 routes each see one method and two classes uses about 8 MiB on a
+//! 2-core machine. Fewer shards ([`LatencyTrackerBuilder::shards`]) trade
+//! memory for contention.
+//!
+//! # Blocking-poll detector
+//!
+//! With [`blocking_threshold`](LatencyTrackerBuilder::blocking_threshold),
+//! each poll of the inner future is timed; a poll longer than the threshold
+//! means the handler held the executor thread (blocking I/O, CPU work not in
+//! `spawn_blocking`). It is counted per route (`blocking_polls`) and reported
+//! by a rate-limited `tracing` warning. It costs two clock reads per poll of
+//! the inner future: leave it on where handlers are polled a handful of times
+//! per request (typical HTTP handlers), which adds tens of nanoseconds per
+//! request; consider leaving it off for services that stream many small
+//! polls per request or whose whole budget is a microsecond or two. A
+//! threshold of 1–10 ms catches real blocking without noise from
+//! ordinary polls.
+//!
+//! # Slow-request log
+//!
+//! With [`slow_threshold`](LatencyTrackerBuilder::slow_threshold), a request
+//! whose end comes later than the threshold is counted (`slow`) and logged
+//! with a `tracing` warning naming route, method, status and duration. Both
+//! warnings are rate-limited to one per route per 10 seconds, with the count
+//! of those held back.
+//!
+//! # Metrics
+//!
+//! With the `metrics` feature (default), through the `metrics` facade with
+//! handles registered once and cached:
+//! `http_server_request_duration_seconds` (histogram, labels `name`,
+//! `http_request_method`, `http_route`, `http_response_status_code`, or
+//! `error_type="error"` for errors), `http_server_active_requests` (gauge,
+//! `name`), `palisade_latency_blocking_polls_total` and
+//! `palisade_latency_slow_requests_total` (counters, `name`, `route`).
+//!
+//! # Features
+//!
+//! - `metrics` (default): export through the `metrics` facade.
+//! - `tracing` (default): slow-request and blocking-poll warnings.
+//! - `axum` (default): [`RouteFrom::AxumMatchedPath`].
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod blocking;
+mod body;
+mod config;
+mod export;
+mod future;
+mod histogram;
+mod layer;
+mod report;
+mod route;
+mod service;
+mod slow;
+mod snapshot;
+mod track;
+mod tracker;
+
+pub use body::LatencyBody;
+pub use config::{DEFAULT_MAX_ROUTES, DEFAULT_WINDOW, LatencyTrackerBuilder, MAX_ROUTES_LIMIT};
+pub use export::{ACTIVE_REQUESTS, BLOCKING_POLLS, REQUEST_DURATION, SLOW_REQUESTS};
+pub use future::LatencyFuture;
+pub use layer::LatencyLayer;
+pub use report::ReportService;
+pub use route::{OTHER, OTHER_METHOD, RequestHead, RouteFn, RouteFrom, StatusClass, UNMATCHED};
+pub use service::LatencyService;
+pub use snapshot::{RouteStats, Snapshot, View};
+pub use track::{Completion, TrackRequest, TrackResponse};
+pub use tracker::LatencyTracker;

@@ -1,0 +1,77 @@
+//! The service.
+
+use std::task::{Context, Poll};
+
+use tower_service::Service;
+
+use crate::{
+    LatencyFuture, LatencyTracker,
+    route::method_index,
+    track::{Completion, TrackRequest, TrackResponse},
+};
+
+/// Records the latency of every request to the inner service; made by
+/// [`LatencyLayer`](crate::LatencyLayer).
+///
+/// Errors of the inner service pass through unchanged (the tracker never
+/// refuses a request), so an `Infallible` service stays `Infallible`.
+#[derive(Debug, Clone)]
+pub struct LatencyService<S> {
+    inner: S,
+    tracker: LatencyTracker,
+}
+
+impl<S> LatencyService<S> {
+    /// Wraps `inner`, recording into `tracker`.
+    pub fn new(inner: S, tracker: &LatencyTracker) -> Self {
+        Self {
+            inner,
+            tracker: tracker.clone(),
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes this service, returning the inner one.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The tracker this service records into.
+    pub fn tracker(&self) -> &LatencyTracker {
+        &self.tracker
+    }
+}
+
+impl<S, Req> Service<Req> for LatencyService<S>
+where
+    S: Service<Req>,
+    S::Response: TrackResponse,
+    Req: TrackRequest,
+{
+    type Response = <S::Response as TrackResponse>::Tracked;
+    type Error = S::Error;
+    type Future = LatencyFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, req: Req) -> Self::Future {
+        let shared = &self.tracker.shared;
+        let route = shared.routes.resolve(req.route(&shared.route_from));
+        let method = method_index(req.method());
+        let done = Completion::start(shared.clone(), route, method);
+        LatencyFuture::new(self.inner.call(req), done)
+    }
+}

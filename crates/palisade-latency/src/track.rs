@@ -1,0 +1,229 @@
+//! What the layer needs from requests and responses, and the record of one
+//! request in flight.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::time::Instant;
+
+use crate::{
+    blocking::{BlockingPoll, warn_blocking},
+    histogram::{Record, micros},
+    route::{METHODS, RequestHead, RouteFrom, StatusClass},
+    slow::{LOG_INTERVAL, SlowRequest, warn_slow},
+    tracker::Shared,
+};
+
+/// A request the layer can label: its method and its route.
+///
+/// Implemented for `http::Request<B>` (which reads the route from
+/// [`RouteFrom`]); implement it for other request types to track them.
+pub trait TrackRequest {
+    /// The method label (`GET`, ...); anything outside the standard HTTP
+    /// methods is recorded as `_OTHER`.
+    fn method(&self) -> &str;
+
+    /// The route template of this request, or `None` for `unmatched`.
+    fn route<'a>(&'a self, from: &RouteFrom) -> Option<&'a str>;
+}
+
+impl<B> TrackRequest for http::Request<B> {
+    #[inline]
+    fn method(&self) -> &str {
+        http::Request::method(self).as_str()
+    }
+
+    #[inline]
+    fn route<'a>(&'a self, from: &RouteFrom) -> Option<&'a str> {
+        from.route_of(&RequestHead::of(self))
+    }
+}
+
+/// A response the layer can classify and follow to its end.
+///
+/// Implemented for `http::Response<B>`, whose body is wrapped in a
+/// [`LatencyBody`](crate::LatencyBody) so the time to the end of the body is
+/// recorded. For a response without a body, return it unchanged and call
+/// [`Completion::finish`] at once.
+pub trait TrackResponse: Sized {
+    /// What the tracked service returns instead.
+    type Tracked;
+
+    /// The status code (its first digit is the class).
+    fn status_code(&self) -> u16;
+
+    /// Attaches `done` to the response; it records the request when it is
+    /// finished, or as aborted when it is dropped unfinished.
+    fn track(self, done: Completion) -> Self::Tracked;
+}
+
+impl<B: http_body::Body> TrackResponse for http::Response<B> {
+    type Tracked = http::Response<crate::LatencyBody<B>>;
+
+    #[inline]
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+
+    #[inline]
+    fn track(self, done: Completion) -> Self::Tracked {
+        self.map(|body| crate::LatencyBody::new(body, done))
+    }
+}
+
+/// One request in flight: recorded when [`finish`](Self::finish)ed, or as
+/// aborted when dropped first (a response body dropped before its end, a
+/// response future dropped before the response).
+#[must_use = "dropping a Completion records the request as aborted"]
+pub struct Completion {
+    shared: Arc<Shared>,
+    route: u32,
+    method: u8,
+    start: Instant,
+    head: Option<Duration>,
+    status: u16,
+    class: StatusClass,
+    blocking_polls: u32,
+    done: bool,
+}
+
+impl std::fmt::Debug for Completion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completion")
+            .field("route", &self.shared.routes.entry(self.route).name)
+            .field("method", &METHODS[usize::from(self.method)])
+            .field("head", &self.head)
+            .field("status", &self.status)
+            .field("blocking_polls", &self.blocking_polls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Completion {
+    /// Starts the clock for one request.
+    #[inline]
+    pub(crate) fn start(shared: Arc<Shared>, route: u32, method: usize) -> Self {
+        shared.metrics.request_started();
+        Self {
+            shared,
+            route,
+            #[allow(clippy::cast_possible_truncation)] // < METHODS.len()
+            method: method as u8,
+            start: Instant::now(),
+            head: None,
+            status: 0,
+            class: StatusClass::Error,
+            blocking_polls: 0,
+            done: false,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn blocking_threshold(&self) -> Option<Duration> {
+        self.shared.blocking_threshold
+    }
+
+    /// One poll of the inner future took `poll`, over the threshold.
+    #[cold]
+    pub(crate) fn blocking_poll(&mut self, poll: Duration, threshold: Duration, now: Instant) {
+        self.blocking_polls = self.blocking_polls.saturating_add(1);
+        let entry = self.shared.routes.entry(self.route);
+        entry.metrics.blocking_poll();
+        if let Some(suppressed) = entry.blocking_log.allow(self.shared.since_start_us(now), LOG_INTERVAL) {
+            warn_blocking(&BlockingPoll {
+                tracker: &self.shared.name,
+                route: &entry.name,
+                method: METHODS[usize::from(self.method)],
+                poll,
+                threshold,
+                suppressed,
+            });
+        }
+    }
+
+    /// The response head is ready at `at` with `status`.
+    #[inline]
+    pub(crate) fn head(&mut self, at: Instant, status: u16) {
+        self.head = Some(at.saturating_duration_since(self.start));
+        self.status = status;
+        self.class = StatusClass::from_code(status);
+    }
+
+    /// The inner service failed at `at`.
+    #[inline]
+    pub(crate) fn error(mut self, at: Instant) {
+        self.head = Some(at.saturating_duration_since(self.start));
+        self.class = StatusClass::Error;
+        self.record(at, false);
+    }
+
+    /// The time from the start of the request to its response head, if it has one yet.
+    pub fn head_duration(&self) -> Option<Duration> {
+        self.head
+    }
+
+    /// The request ended now: records it.
+    #[inline]
+    pub fn finish(mut self) {
+        self.record(Instant::now(), false);
+    }
+
+    /// The request ended together with its head (a body that was already
+    /// complete): records it without reading the clock again.
+    #[inline]
+    pub(crate) fn finish_at_head(mut self) {
+        let at = self.start + self.head.unwrap_or_default();
+        self.record(at, false);
+    }
+
+    fn record(&mut self, end: Instant, aborted: bool) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let shared = &*self.shared;
+        let total = end.saturating_duration_since(self.start);
+        let head = self.head.unwrap_or(total);
+        let entry = shared.routes.entry(self.route);
+        let method = usize::from(self.method);
+        let slow = shared.slow_threshold.is_some_and(|t| total > t);
+        if slow {
+            entry.metrics.slow_request();
+            if let (Some(threshold), Some(suppressed)) = (
+                shared.slow_threshold,
+                entry.slow_log.allow(shared.since_start_us(end), LOG_INTERVAL),
+            ) {
+                warn_slow(&SlowRequest {
+                    tracker: &shared.name,
+                    route: &entry.name,
+                    method: METHODS[method],
+                    class: self.class,
+                    status: self.status,
+                    duration: total,
+                    threshold,
+                    suppressed,
+                });
+            }
+        }
+        let slot = entry.slot(method, self.class, shared.shards, &shared.name);
+        slot.record(
+            shared.epoch_of(end),
+            &Record {
+                head_us: micros(head),
+                total_us: micros(total),
+                aborted,
+                slow,
+                blocking_polls: self.blocking_polls,
+            },
+        );
+        slot.metrics.record(self.status, total.as_secs_f64());
+        shared.metrics.request_ended();
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        if !self.done {
+            self.record(Instant::now(), true);
+        }
+    }
+}
