@@ -68,7 +68,8 @@ pub fn parse(value: &[u8]) -> Option<Duration> {
 ///
 /// Uses the finest unit whose value fits in eight digits, rounding up as
 /// gRPC implementations do, so a non-zero budget never encodes as zero and
-/// the error is below one part in ten million. A zero budget is `"0n"`;
+/// is never shortened; it is lengthened by less than one part in 100,000
+/// (budgets under 0.1 s are exact to the nanosecond). A zero budget is `"0n"`;
 /// budgets beyond `99999999H` are clamped to it.
 pub fn encode(budget: Duration) -> HeaderValue {
     let nanos = budget.as_nanos();
