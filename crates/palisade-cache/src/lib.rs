@@ -5,4 +5,23 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod cache;
+mod core;
+mod entry;
+mod flight;
+mod l1;
+mod stats;
+mod telemetry;
+mod waiter;
+mod worker;
+
+pub mod error;
 pub mod store;
+
+pub use cache::{Cache, CacheBuilder, CacheLayer, CacheService, DEFAULT_MAX_ENTRIES};
+pub use stats::Stats;
+
+/// Response futures.
+pub mod future {
+    pub use crate::cache::ResponseFuture;
+}

@@ -1,0 +1,364 @@
+//! The state shared by every service of one cache: L1, flights, policy,
+//! counters and the optional L2. Used by both `Cache` and `HttpCache`.
+
+use std::{
+    hash::Hash,
+    sync::{Arc, Weak},
+    time::{Duration, SystemTime},
+};
+
+use bytes::Bytes;
+use palisade_core::BoxError;
+use tokio::time::Instant;
+
+use crate::{
+    entry::{Entry, Freshness, Lifetime, SharedEntry},
+    flight::{Flight, Flights, Phase},
+    l1::L1,
+    stats::{Event, Recorder, Stats},
+    store::{L2Entry, L2Payload, L2Store, Purge, PurgeSink, PurgeTarget},
+    telemetry,
+};
+
+/// How values become L2 payloads and keys become L2 keys (chosen where the
+/// bounds are known: `.l2()` on a builder).
+pub(crate) struct L2Hook<K, V> {
+    pub(crate) store: Arc<dyn L2Store>,
+    pub(crate) encode_key: fn(&K) -> Option<Bytes>,
+    pub(crate) decode_key: fn(&[u8]) -> Option<K>,
+    pub(crate) encode_value: fn(&V) -> Option<L2Payload>,
+    pub(crate) decode_value: fn(L2Payload) -> Option<V>,
+}
+
+impl<K, V> std::fmt::Debug for L2Hook<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("L2Hook").field("store", &self.store).finish()
+    }
+}
+
+/// What is stored and for how long, decided per value.
+pub(crate) struct Decision {
+    pub(crate) lifetime: Lifetime,
+    pub(crate) tags: Box<[Box<str>]>,
+    pub(crate) weight: u32,
+}
+
+/// Per-cache rules turning a value into a [`Decision`] (or not storing it).
+pub(crate) trait Policy<V>: Send + Sync + 'static {
+    fn decide(&self, value: &V) -> Option<Decision>;
+}
+
+/// The result of looking a key up in L1.
+pub(crate) enum Lookup<V> {
+    Fresh(SharedEntry<V>),
+    /// Within stale-while-revalidate: serve, refresh in the background.
+    Stale(SharedEntry<V>),
+    /// Nothing servable; `Some` is a stale-if-error fallback.
+    Miss(Option<SharedEntry<V>>),
+}
+
+pub(crate) struct Core<K, V> {
+    pub(crate) name: Arc<str>,
+    pub(crate) l1: L1<K, V>,
+    pub(crate) flights: Flights<K, V>,
+    pub(crate) policy: Box<dyn Policy<V>>,
+    pub(crate) recorder: Arc<Recorder>,
+    pub(crate) l2: Option<L2Hook<K, V>>,
+}
+
+impl<K, V> std::fmt::Debug for Core<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("name", &self.name)
+            .field("l1", &self.l1)
+            .field("flights", &self.flights)
+            .field("l2", &self.l2)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> Core<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub(crate) fn new(
+        name: Arc<str>,
+        capacity: u64,
+        policy: Box<dyn Policy<V>>,
+        l2: Option<L2Hook<K, V>>,
+    ) -> Arc<Self> {
+        let recorder = Arc::new(Recorder::new(&name));
+        let core = Arc::new(Self {
+            l1: L1::new(capacity, Arc::clone(&recorder)),
+            name,
+            flights: Flights::new(),
+            policy,
+            recorder,
+            l2,
+        });
+        if let Some(l2) = &core.l2 {
+            let weak: Weak<dyn PurgeTarget> = Arc::downgrade(&core) as Weak<dyn PurgeTarget>;
+            l2.store.subscribe(PurgeSink::new(weak));
+        }
+        core
+    }
+
+    #[inline]
+    pub(crate) fn lookup(&self, key: &K, now: Instant) -> Lookup<V> {
+        let Some(entry) = self.l1.get_now(key) else {
+            return Lookup::Miss(None);
+        };
+        match entry.freshness(now) {
+            Freshness::Fresh => Lookup::Fresh(entry),
+            Freshness::StaleRevalidate => Lookup::Stale(entry),
+            Freshness::StaleIfError => Lookup::Miss(Some(entry)),
+            Freshness::Expired => {
+                self.l1.remove_if_same(key, &entry);
+                Lookup::Miss(None)
+            }
+        }
+    }
+
+    /// Stores `value` per the policy (L1 now, L2 in the background).
+    /// Returns whether it was stored.
+    pub(crate) fn store(&self, key: &K, value: &V, now: Instant) -> bool {
+        let Some(decision) = self.policy.decide(value) else {
+            return false;
+        };
+        self.store_decided(key, value.clone(), decision, now, true);
+        true
+    }
+
+    pub(crate) fn store_decided(
+        &self,
+        key: &K,
+        value: V,
+        decision: Decision,
+        stored_at: Instant,
+        to_l2: bool,
+    ) {
+        if decision.lifetime.total().is_zero() {
+            return;
+        }
+        if to_l2 {
+            if let Some(l2) = &self.l2 {
+                if let (Some(k), Some(payload)) = ((l2.encode_key)(key), (l2.encode_value)(&value))
+                {
+                    let l = decision.lifetime;
+                    l2.store.put(
+                        k,
+                        L2Entry {
+                            payload,
+                            stored_at: SystemTime::now(),
+                            ttl: l.ttl,
+                            stale_while_revalidate: l.stale_while_revalidate,
+                            stale_if_error: l.stale_if_error,
+                            tags: decision.tags.iter().map(|t| t.to_string()).collect(),
+                        },
+                    );
+                }
+            }
+        }
+        let entry = Arc::new(Entry {
+            value,
+            stored_at,
+            lifetime: decision.lifetime,
+            tags: decision.tags,
+            weight: decision.weight,
+        });
+        self.l1.insert(key.clone(), entry);
+        self.recorder
+            .set_size(self.l1.entry_count(), self.l1.weighed_size());
+    }
+
+    /// Turns an L2 entry into an L1 entry on tokio's clock; `None` if it
+    /// does not decode or is past every window.
+    pub(crate) fn from_l2(&self, entry: L2Entry, now: Instant) -> Option<SharedEntry<V>> {
+        let l2 = self.l2.as_ref()?;
+        if entry.is_expired() {
+            return None;
+        }
+        let age = entry.age();
+        let lifetime = Lifetime {
+            ttl: entry.ttl,
+            stale_while_revalidate: entry.stale_while_revalidate,
+            stale_if_error: entry.stale_if_error,
+        };
+        let tags = entry.tags.into_iter().map(String::into_boxed_str).collect();
+        let value = (l2.decode_value)(entry.payload)?;
+        let weight = self.policy.decide(&value).map_or(1, |d| d.weight);
+        Some(Arc::new(Entry {
+            value,
+            stored_at: now.checked_sub(age).unwrap_or(now),
+            lifetime,
+            tags,
+            weight,
+        }))
+    }
+
+    /// Finishes the call a leader made: stores a value, hands it to the
+    /// waiters, or on error serves the stale fallback / shares the error.
+    pub(crate) fn complete(
+        &self,
+        key: &K,
+        flight: &Arc<Flight<V>>,
+        stale: Option<&SharedEntry<V>>,
+        result: Result<V, BoxError>,
+        background: bool,
+    ) -> Result<V, BoxError> {
+        let now = Instant::now();
+        match result {
+            Ok(value) => {
+                self.store(key, &value, now);
+                self.flights.remove(key, flight);
+                flight.finish(Phase::Done(Ok(value.clone())));
+                Ok(value)
+            }
+            Err(err) => {
+                self.flights.remove(key, flight);
+                telemetry::fetch_failed(&self.name, &*err);
+                if background {
+                    self.recorder.record(Event::RefreshFailure);
+                }
+                if let Some(stale) = stale.filter(|s| s.usable_on_error(now)) {
+                    self.recorder.record(Event::StaleIfError);
+                    flight.finish(Phase::Done(Ok(stale.value.clone())));
+                    return Ok(stale.value.clone());
+                }
+                Err(flight.finish_err(err))
+            }
+        }
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.recorder
+            .snapshot(self.l1.entry_count(), self.l1.weighed_size())
+    }
+
+    pub(crate) async fn invalidate(&self, key: &K) {
+        self.l1.invalidate(key).await;
+        if let Some(l2) = &self.l2 {
+            if let Some(k) = (l2.encode_key)(key) {
+                l2.store.invalidate(&k).await;
+            }
+        }
+    }
+
+    pub(crate) async fn invalidate_tag(&self, tag: &str) {
+        self.l1.invalidate_tag(tag);
+        if let Some(l2) = &self.l2 {
+            l2.store.invalidate_tag(tag).await;
+        }
+    }
+}
+
+impl<K, V> PurgeTarget for Core<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn purge(&self, purge: &Purge) {
+        match purge {
+            Purge::Key(bytes) => {
+                let Some(key) = self.l2.as_ref().and_then(|l2| (l2.decode_key)(bytes)) else {
+                    return;
+                };
+                self.l1.remove_now(&key);
+            }
+            Purge::Tag(tag) => self.l1.invalidate_tag(tag),
+            Purge::All => self.l1.invalidate_all(),
+        }
+        telemetry::purged(&self.name, purge);
+    }
+}
+
+/// The lead of one flight. Dropping it before [`complete`](Self::complete)
+/// marks the flight abandoned so a waiter takes over.
+pub(crate) struct LeadGuard<K, V> {
+    pub(crate) core: Arc<Core<K, V>>,
+    pub(crate) key: K,
+    pub(crate) flight: Arc<Flight<V>>,
+    pub(crate) stale: Option<SharedEntry<V>>,
+    pub(crate) background: bool,
+    /// Set where the bounds are known, so `Drop` needs none.
+    abandon: Option<fn(&Core<K, V>, &K, &Arc<Flight<V>>)>,
+}
+
+impl<K, V> std::fmt::Debug for LeadGuard<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeadGuard")
+            .field("background", &self.background)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> LeadGuard<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub(crate) fn new(
+        core: Arc<Core<K, V>>,
+        key: K,
+        flight: Arc<Flight<V>>,
+        stale: Option<SharedEntry<V>>,
+        background: bool,
+    ) -> Self {
+        Self {
+            core,
+            key,
+            flight,
+            stale,
+            background,
+            abandon: Some(|core, key, flight| core.flights.abandon(key, flight)),
+        }
+    }
+
+    pub(crate) fn complete(mut self, result: Result<V, BoxError>) -> Result<V, BoxError> {
+        self.abandon = None;
+        self.core.complete(
+            &self.key,
+            &self.flight,
+            self.stale.as_ref(),
+            result,
+            self.background,
+        )
+    }
+
+    /// Ends the lead with an entry found in the L2: it goes to L1 (not back
+    /// to the L2) and to the waiters.
+    pub(crate) fn fill(mut self, entry: SharedEntry<V>) -> V {
+        self.abandon = None;
+        let value = entry.value.clone();
+        self.core.l1.insert(self.key.clone(), entry);
+        self.core.flights.remove(&self.key, &self.flight);
+        self.flight.finish(Phase::Done(Ok(value.clone())));
+        value
+    }
+
+    /// Ends the lead without a value to share (HTTP: not storable): waiters
+    /// make their own calls.
+    pub(crate) fn pass(mut self) {
+        self.abandon = None;
+        self.core.flights.remove(&self.key, &self.flight);
+        self.flight.finish(Phase::Pass);
+    }
+}
+
+impl<K, V> Drop for LeadGuard<K, V> {
+    fn drop(&mut self) {
+        if let Some(abandon) = self.abandon.take() {
+            abandon(&self.core, &self.key, &self.flight);
+        }
+    }
+}
+
+/// A default lifetime used when a policy has no per-value TTL.
+pub(crate) fn lifetime(ttl: Duration, swr: Duration, sie: Duration) -> Lifetime {
+    Lifetime {
+        ttl,
+        stale_while_revalidate: swr,
+        stale_if_error: sie,
+    }
+}

@@ -1,0 +1,161 @@
+//! The L1: moka's future cache used for storage, bounds and eviction only.
+//! Freshness is decided by this crate on tokio's clock (see `entry.rs`);
+//! moka's own expiry is a backstop that frees entries past every window.
+
+use std::{
+    future::Future,
+    hash::Hash,
+    sync::Arc,
+    task::{Context, Poll, Waker},
+    time::{Duration, Instant as StdInstant},
+};
+
+use moka::{Expiry, future::Cache as MokaCache, notification::RemovalCause};
+
+use crate::{
+    entry::SharedEntry,
+    stats::{Event, Recorder},
+};
+
+pub(crate) struct L1<K, V> {
+    moka: MokaCache<K, SharedEntry<V>>,
+}
+
+impl<K, V> Clone for L1<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            moka: self.moka.clone(),
+        }
+    }
+}
+
+impl<K, V> std::fmt::Debug for L1<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("L1")
+            .field("entries", &self.moka.entry_count())
+            .field("weighed_size", &self.moka.weighted_size())
+            .finish()
+    }
+}
+
+struct ExpireAfterLifetime;
+
+impl<K, V> Expiry<K, SharedEntry<V>> for ExpireAfterLifetime {
+    fn expire_after_create(
+        &self,
+        _key: &K,
+        value: &SharedEntry<V>,
+        _created_at: StdInstant,
+    ) -> Option<Duration> {
+        // One second of slack: moka's clock and tokio's are read at slightly
+        // different moments; the entry must outlive its last stale window.
+        Some(value.lifetime.total().saturating_add(Duration::from_secs(1)))
+    }
+
+    fn expire_after_update(
+        &self,
+        key: &K,
+        value: &SharedEntry<V>,
+        updated_at: StdInstant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, value, updated_at)
+    }
+}
+
+/// Polls a future once, without a runtime or a real waker. moka's operations
+/// complete on their first poll unless moka's housekeeping is contended;
+/// then this returns `None` and the caller takes its slow path.
+pub(crate) fn poll_now<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(out) => Some(out),
+        Poll::Pending => None,
+    }
+}
+
+impl<K, V> L1<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    /// `capacity` is in weight units: entries (each weighs 1) or bytes.
+    pub(crate) fn new(capacity: u64, recorder: Arc<Recorder>) -> Self {
+        let moka = MokaCache::builder()
+            .max_capacity(capacity)
+            .weigher(|_k, e: &SharedEntry<V>| e.weight)
+            .expire_after(ExpireAfterLifetime)
+            .support_invalidation_closures()
+            .eviction_listener(move |_k, _v, cause| {
+                if cause == RemovalCause::Size {
+                    recorder.record(Event::Eviction);
+                }
+            })
+            .build();
+        Self { moka }
+    }
+
+    /// Looks `key` up at once. `None` when absent, or (rarely) when moka's
+    /// housekeeping is busy: the caller then treats the request as a miss.
+    #[inline]
+    pub(crate) fn get_now(&self, key: &K) -> Option<SharedEntry<V>> {
+        poll_now(self.moka.get(key)).flatten()
+    }
+
+    /// Stores `entry`. Completes at once in practice; when moka is busy the
+    /// insert finishes on a spawned task (or is dropped without a runtime).
+    pub(crate) fn insert(&self, key: K, entry: SharedEntry<V>) {
+        let moka = self.moka.clone();
+        let fut = async move { moka.insert(key, entry).await };
+        let mut fut = Box::pin(fut);
+        let mut cx = Context::from_waker(Waker::noop());
+        if fut.as_mut().poll(&mut cx).is_pending() {
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(fut);
+            }
+        }
+    }
+
+    pub(crate) async fn invalidate(&self, key: &K) {
+        self.moka.invalidate(key).await;
+    }
+
+    /// Drops the entry for `key` if it is still `entry` (so a newer entry
+    /// stored meanwhile survives).
+    pub(crate) fn remove_if_same(&self, key: &K, entry: &SharedEntry<V>) {
+        let current = self.get_now(key);
+        if current.is_some_and(|c| Arc::ptr_eq(&c, entry)) {
+            let moka = self.moka.clone();
+            let _ = poll_now(async move { moka.invalidate(key).await });
+        }
+    }
+
+    /// Drops the entry for `key` without waiting (a purge from another replica).
+    pub(crate) fn remove_now(&self, key: &K) {
+        let moka = self.moka.clone();
+        let _ = poll_now(async move { moka.invalidate(key).await });
+    }
+
+    pub(crate) fn invalidate_tag(&self, tag: &str) {
+        let tag: Box<str> = tag.into();
+        // Cannot fail: invalidation closures are enabled at build time.
+        let _ = self.moka.invalidate_entries_if(move |_k, e| e.has_tag(&tag));
+    }
+
+    pub(crate) fn invalidate_all(&self) {
+        self.moka.invalidate_all();
+    }
+
+    pub(crate) async fn run_pending_tasks(&self) {
+        self.moka.run_pending_tasks().await;
+    }
+
+    pub(crate) fn entry_count(&self) -> u64 {
+        self.moka.entry_count()
+    }
+
+    pub(crate) fn weighed_size(&self) -> u64 {
+        self.moka.weighted_size()
+    }
+}
