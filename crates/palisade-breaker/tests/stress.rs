@@ -1,0 +1,97 @@
+//! Many tasks on a multi-thread runtime: every outcome is counted once.
+
+use palisade_breaker::{CircuitBreaker, State};
+use palisade_core::BoxError;
+use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn counts_recorded_equal_calls_made() {
+    const TASKS: u64 = 16;
+    const CALLS: u64 = 500;
+    let breaker = CircuitBreaker::builder("stress")
+        .count_window(10_000)
+        .minimum_calls(10_000)
+        .build()
+        .unwrap();
+    let svc = ServiceBuilder::new()
+        .layer(breaker.layer())
+        .service(service_fn(|i: u64| async move {
+            if i % 3 == 0 {
+                Err::<u64, BoxError>("boom".into())
+            } else {
+                Ok(i)
+            }
+        }));
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let mut svc = svc.clone();
+            let breaker = breaker.clone();
+            tokio::spawn(async move {
+                for i in 0..CALLS {
+                    let n = t * CALLS + i;
+                    let _ = svc.ready().await.unwrap().call(n).await;
+                    // Mix in the manual API on the same state machine.
+                    if n % 7 == 0 {
+                        breaker.try_acquire().unwrap().success();
+                    }
+                    if n % 11 == 0 {
+                        drop(breaker.try_acquire().unwrap());
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let total = TASKS * CALLS;
+    let failures = (0..total).filter(|n| n % 3 == 0).count() as u64;
+    let manual = (0..total).filter(|n| n % 7 == 0).count() as u64;
+    let snap = breaker.snapshot();
+    assert_eq!(snap.state, State::Closed);
+    assert_eq!(snap.calls, total + manual);
+    assert_eq!(snap.failures, failures);
+}
+
+#[test]
+fn threads_racing_a_trip_transition_once() {
+    // Many threads fail at once: the breaker opens exactly once.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let breaker = CircuitBreaker::builder("race")
+            .count_window(100)
+            .minimum_calls(10)
+            .build()
+            .unwrap();
+        let opened = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let o = opened.clone();
+        breaker.on_transition(move |t| {
+            if t.to() == State::Open {
+                o.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let b = breaker.clone();
+                tokio::spawn(async move {
+                    for _ in 0..100 {
+                        if let Ok(p) = b.try_acquire() {
+                            p.failure();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(breaker.state(), State::Open);
+        assert_eq!(opened.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(breaker.snapshot().times_opened, 1);
+    });
+}
