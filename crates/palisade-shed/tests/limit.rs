@@ -398,12 +398,12 @@ async fn in_flight_and_rejections_are_recorded() {
                 let key = key.key();
                 key.name() == name && key.labels().any(|l| l.key() == "name" && l.value() == "api")
             })
-            .map(|(key, _, _, value)| (key.key().clone(), value.clone()))
+            .map(|(key, _, _, value)| (key.key().clone(), value))
             .unwrap_or_else(|| panic!("{name} recorded"))
     };
     let (_, in_flight) = value("palisade_shed_in_flight");
-    assert_eq!(in_flight, DebugValue::Gauge(1.0.into()));
+    assert_eq!(in_flight, &DebugValue::Gauge(1.0.into()));
     let (key, rejected) = value("palisade_shed_rejected_total");
     assert!(key.labels().any(|l| l.key() == "reason" && l.value() == "overloaded"));
-    assert_eq!(rejected, DebugValue::Counter(2));
+    assert_eq!(rejected, &DebugValue::Counter(2));
 }
