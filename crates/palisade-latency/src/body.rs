@@ -68,10 +68,10 @@ impl<B: Body> Body for LatencyBody<B> {
             // Dropping the completion records the request as aborted.
             Some(Err(_)) => drop(this.done.take()),
             Some(Ok(_)) => {
-                if this.inner.is_end_stream() {
-                    if let Some(done) = this.done.take() {
-                        done.finish();
-                    }
+                if this.inner.is_end_stream()
+                    && let Some(done) = this.done.take()
+                {
+                    done.finish();
                 }
             }
         }

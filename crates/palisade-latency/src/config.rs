@@ -95,7 +95,11 @@ impl LatencyTrackerBuilder {
             return Err(ConfigError::new("name", "non-empty", self.name));
         }
         if !(1..=MAX_ROUTES_LIMIT).contains(&self.max_routes) {
-            return Err(ConfigError::new("max_routes", "in 1..=10000", self.max_routes));
+            return Err(ConfigError::new(
+                "max_routes",
+                "in 1..=10000",
+                self.max_routes,
+            ));
         }
         for (field, value) in [
             ("slow_threshold", self.slow_threshold),
@@ -106,7 +110,11 @@ impl LatencyTrackerBuilder {
             }
         }
         if !(Duration::from_secs(1)..=Duration::from_secs(86_400)).contains(&self.window) {
-            return Err(ConfigError::new("window", "between 1s and 1 day", self.window));
+            return Err(ConfigError::new(
+                "window",
+                "between 1s and 1 day",
+                self.window,
+            ));
         }
         let shards = match self.shards {
             Some(n) if !(1..=64).contains(&n) => {
@@ -140,9 +148,18 @@ mod tests {
         assert_eq!(field(LatencyTracker::builder("").build()), "name");
         assert_eq!(field(b().max_routes(0).build()), "max_routes");
         assert_eq!(field(b().max_routes(10_001).build()), "max_routes");
-        assert_eq!(field(b().slow_threshold(Duration::ZERO).build()), "slow_threshold");
-        assert_eq!(field(b().blocking_threshold(Duration::ZERO).build()), "blocking_threshold");
-        assert_eq!(field(b().window(Duration::from_millis(10)).build()), "window");
+        assert_eq!(
+            field(b().slow_threshold(Duration::ZERO).build()),
+            "slow_threshold"
+        );
+        assert_eq!(
+            field(b().blocking_threshold(Duration::ZERO).build()),
+            "blocking_threshold"
+        );
+        assert_eq!(
+            field(b().window(Duration::from_millis(10)).build()),
+            "window"
+        );
         assert_eq!(field(b().shards(0).build()), "shards");
         let err = b().max_routes(0).build().unwrap_err();
         assert_eq!(err.to_string(), "max_routes must be in 1..=10000, got 0");

@@ -106,7 +106,12 @@ mod imp {
     }
 
     impl SlotMetrics {
-        pub(crate) fn new(tracker: &str, route: &str, method: &'static str, class: StatusClass) -> Self {
+        pub(crate) fn new(
+            tracker: &str,
+            route: &str,
+            method: &'static str,
+            class: StatusClass,
+        ) -> Self {
             let len = if class == StatusClass::Error { 1 } else { 100 };
             Self {
                 tracker: Arc::from(tracker),
@@ -119,8 +124,14 @@ mod imp {
 
         #[inline]
         pub(crate) fn record(&self, code: u16, seconds: f64) {
-            let idx = if self.class == StatusClass::Error { 0 } else { usize::from(code % 100) };
-            let Some(cell) = self.by_code.get(idx) else { return };
+            let idx = if self.class == StatusClass::Error {
+                0
+            } else {
+                usize::from(code % 100)
+            };
+            let Some(cell) = self.by_code.get(idx) else {
+                return;
+            };
             cell.get_or_init(|| self.register(code)).record(seconds);
         }
 

@@ -46,7 +46,9 @@ pub(crate) fn new_histogram() -> Histogram<u64> {
 /// A duration as whole microseconds, clamped to the histogram's range.
 #[inline]
 pub(crate) fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).min(HIGHEST_US)
+    u64::try_from(d.as_micros())
+        .unwrap_or(u64::MAX)
+        .min(HIGHEST_US)
 }
 
 /// What one set of recorders holds.
@@ -135,7 +137,9 @@ pub(crate) struct Slot {
 
 impl std::fmt::Debug for Slot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Slot").field("shards", &self.shards.len()).finish()
+        f.debug_struct("Slot")
+            .field("shards", &self.shards.len())
+            .finish()
     }
 }
 
@@ -283,7 +287,10 @@ mod tests {
         s.record(5, &rec(400));
         let v = s.view(5);
         assert_eq!((v.cumulative.count(), v.window.count()), (4, 1));
-        assert_eq!(v.cumulative.total.max(), v.cumulative.total.highest_equivalent(400));
+        assert_eq!(
+            v.cumulative.total.max(),
+            v.cumulative.total.highest_equivalent(400)
+        );
     }
 
     #[test]

@@ -29,7 +29,16 @@ pub const OTHER: &str = "other";
 pub const OTHER_METHOD: &str = "_OTHER";
 
 pub(crate) const METHODS: [&str; 10] = [
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", OTHER_METHOD,
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "DELETE",
+    "CONNECT",
+    "OPTIONS",
+    "TRACE",
+    "PATCH",
+    OTHER_METHOD,
 ];
 
 /// Index of a method label in [`METHODS`]; anything non-standard is `_OTHER`.
@@ -265,8 +274,15 @@ impl RouteEntry {
         shards: usize,
         tracker: &str,
     ) -> &Slot {
-        self.slots[method][class.index()]
-            .get_or_init(|| Box::new(Slot::new(shards, tracker, &self.name, METHODS[method], class)))
+        self.slots[method][class.index()].get_or_init(|| {
+            Box::new(Slot::new(
+                shards,
+                tracker,
+                &self.name,
+                METHODS[method],
+                class,
+            ))
+        })
     }
 
     /// The slots created so far, with their method and class.
@@ -298,7 +314,8 @@ impl Routes {
             (0..max_routes + 2).map(|_| OnceLock::new()).collect();
         let _ = entries[UNMATCHED_IDX as usize]
             .set(Box::new(RouteEntry::new(Arc::from(UNMATCHED), &tracker)));
-        let _ = entries[OTHER_IDX as usize].set(Box::new(RouteEntry::new(Arc::from(OTHER), &tracker)));
+        let _ =
+            entries[OTHER_IDX as usize].set(Box::new(RouteEntry::new(Arc::from(OTHER), &tracker)));
         Self {
             map: ArcSwap::from_pointee(RouteMap::default()),
             entries,
@@ -400,7 +417,10 @@ mod tests {
         let from = RouteFrom::GrpcMethod;
         let req = |p: &str| http::Request::builder().uri(p).body(()).unwrap();
         let r = req("/helloworld.Greeter/SayHello");
-        assert_eq!(from.route_of(&RequestHead::of(&r)), Some("/helloworld.Greeter/SayHello"));
+        assert_eq!(
+            from.route_of(&RequestHead::of(&r)),
+            Some("/helloworld.Greeter/SayHello")
+        );
         for bad in ["/", "/x", "/a/b/c", "//b"] {
             let r = req(bad);
             assert_eq!(from.route_of(&RequestHead::of(&r)), None, "{bad}");

@@ -28,7 +28,12 @@ impl RateLimit {
         if now_us >= next
             && self
                 .next_us
-                .compare_exchange(next, now_us.saturating_add(interval_us), Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(
+                    next,
+                    now_us.saturating_add(interval_us),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
         {
             return Some(self.suppressed.swap(0, Ordering::Relaxed));

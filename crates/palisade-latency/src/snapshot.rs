@@ -89,6 +89,9 @@ impl std::fmt::Debug for RouteStats {
     }
 }
 
+/// One class of a route and method: its cumulative and windowed records.
+type ClassViews = (StatusClass, Recorded, Recorded);
+
 fn us(v: u64) -> Duration {
     Duration::from_micros(v)
 }
@@ -121,7 +124,11 @@ impl RouteStats {
             aborted: rec.aborted,
             blocking_polls: rec.blocking_polls,
             slow: rec.slow,
-            max: if count == 0 { Duration::ZERO } else { us(rec.total.max()) },
+            max: if count == 0 {
+                Duration::ZERO
+            } else {
+                us(rec.total.max())
+            },
             mean: Duration::from_secs_f64((rec.total.mean() / 1e6).max(0.0)),
             #[allow(clippy::cast_precision_loss)]
             rate_per_sec: if secs > 0.0 { count as f64 / secs } else { 0.0 },
@@ -144,7 +151,11 @@ impl RouteStats {
 
     /// The longest time to the response head.
     pub fn head_max(&self) -> Duration {
-        if self.head.is_empty() { Duration::ZERO } else { us(self.head.max()) }
+        if self.head.is_empty() {
+            Duration::ZERO
+        } else {
+            us(self.head.max())
+        }
     }
 
     /// The latency distribution: `(upper bound, count)` per power-of-two
@@ -180,11 +191,18 @@ impl View {
     /// standard set is looked up as `_OTHER`.
     pub fn route(&self, method: &str, route: &str) -> Option<&RouteStats> {
         let method = METHODS[method_index(method)];
-        self.routes.iter().find(|s| s.method == method && &*s.route == route)
+        self.routes
+            .iter()
+            .find(|s| s.method == method && &*s.route == route)
     }
 
     /// One route, method and class.
-    pub fn route_class(&self, method: &str, route: &str, class: StatusClass) -> Option<&RouteStats> {
+    pub fn route_class(
+        &self,
+        method: &str,
+        route: &str,
+        class: StatusClass,
+    ) -> Option<&RouteStats> {
         let method = METHODS[method_index(method)];
         self.classes
             .iter()
@@ -201,10 +219,15 @@ impl Snapshot {
         let window_elapsed = now.saturating_duration_since(window_start);
 
         // (route, method) → per-class views.
-        let mut cumulative = View { elapsed: uptime, ..View::default() };
-        let mut window = View { elapsed: window_elapsed, ..View::default() };
-        let mut groups: BTreeMap<(Arc<str>, &'static str), Vec<(StatusClass, Recorded, Recorded)>> =
-            BTreeMap::new();
+        let mut cumulative = View {
+            elapsed: uptime,
+            ..View::default()
+        };
+        let mut window = View {
+            elapsed: window_elapsed,
+            ..View::default()
+        };
+        let mut groups: BTreeMap<(Arc<str>, &'static str), Vec<ClassViews>> = BTreeMap::new();
         for entry in shared.routes.iter() {
             for (method, class, slot) in entry.slots() {
                 let v = slot.view(epoch);
@@ -237,7 +260,14 @@ impl Snapshot {
                     ));
                 }
                 if all.count() > 0 {
-                    view.routes.push(RouteStats::new(method, route.clone(), None, all, errors, view.elapsed));
+                    view.routes.push(RouteStats::new(
+                        method,
+                        route.clone(),
+                        None,
+                        all,
+                        errors,
+                        view.elapsed,
+                    ));
                 }
             }
         }
@@ -289,7 +319,12 @@ impl Snapshot {
     }
 
     /// One route, method and class since the tracker was built.
-    pub fn route_class(&self, method: &str, route: &str, class: StatusClass) -> Option<&RouteStats> {
+    pub fn route_class(
+        &self,
+        method: &str,
+        route: &str,
+        class: StatusClass,
+    ) -> Option<&RouteStats> {
         self.cumulative.route_class(method, route, class)
     }
 

@@ -128,7 +128,10 @@ impl Completion {
         self.blocking_polls = self.blocking_polls.saturating_add(1);
         let entry = self.shared.routes.entry(self.route);
         entry.metrics.blocking_poll();
-        if let Some(suppressed) = entry.blocking_log.allow(self.shared.since_start_us(now), LOG_INTERVAL) {
+        if let Some(suppressed) = entry
+            .blocking_log
+            .allow(self.shared.since_start_us(now), LOG_INTERVAL)
+        {
             warn_blocking(&BlockingPoll {
                 tracker: &self.shared.name,
                 route: &entry.name,
@@ -190,7 +193,9 @@ impl Completion {
             entry.metrics.slow_request();
             if let (Some(threshold), Some(suppressed)) = (
                 shared.slow_threshold,
-                entry.slow_log.allow(shared.since_start_us(end), LOG_INTERVAL),
+                entry
+                    .slow_log
+                    .allow(shared.since_start_us(end), LOG_INTERVAL),
             ) {
                 warn_slow(&SlowRequest {
                     tracker: &shared.name,

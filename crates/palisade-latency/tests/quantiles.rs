@@ -46,8 +46,13 @@ where
 
 #[tokio::test(start_paused = true)]
 async fn known_latencies_give_known_quantiles_per_route_and_class() {
-    let tracker = LatencyTracker::builder("q").route(path_route()).build().unwrap();
-    let mut svc = ServiceBuilder::new().layer(tracker.layer()).service(service_fn(handler));
+    let tracker = LatencyTracker::builder("q")
+        .route(path_route())
+        .build()
+        .unwrap();
+    let mut svc = ServiceBuilder::new()
+        .layer(tracker.layer())
+        .service(service_fn(handler));
 
     for ms in 1..=100 {
         call(&mut svc, "GET", &format!("/a?ms={ms}")).await;
@@ -72,17 +77,25 @@ async fn known_latencies_give_known_quantiles_per_route_and_class() {
     // An empty body ends with the head: both durations are the same.
     assert_eq!(ok.head_quantile(0.9), ok.quantile(0.9));
 
-    let failed = snap.route_class("GET", "/a", StatusClass::ServerError).unwrap();
+    let failed = snap
+        .route_class("GET", "/a", StatusClass::ServerError)
+        .unwrap();
     assert_eq!((failed.count, failed.errors), (10, 10));
     assert!(close(failed.quantile(0.5), 200));
 
     let all = snap.route("GET", "/a").unwrap();
     assert_eq!((all.count, all.errors, all.class), (110, 10, None));
     // 10 of 110 requests took 200 ms: the p95 is one of them, the p90 is not.
-    assert!(close(all.quantile(0.95), 200), "p95 {:?}", all.quantile(0.95));
+    assert!(
+        close(all.quantile(0.95), 200),
+        "p95 {:?}",
+        all.quantile(0.95)
+    );
     assert!(close(all.quantile(0.9), 99) || all.quantile(0.9) < Duration::from_millis(101));
 
-    let b = snap.route_class("POST", "/b", StatusClass::ClientError).unwrap();
+    let b = snap
+        .route_class("POST", "/b", StatusClass::ClientError)
+        .unwrap();
     assert_eq!((b.count, b.errors), (5, 0));
     assert!(close(b.quantile(0.99), 30));
     assert!(snap.route("GET", "/b").is_none());
@@ -109,7 +122,9 @@ async fn windows_rotate_without_losing_the_cumulative_view() {
         .window(Duration::from_secs(10))
         .build()
         .unwrap();
-    let mut svc = ServiceBuilder::new().layer(tracker.layer()).service(service_fn(handler));
+    let mut svc = ServiceBuilder::new()
+        .layer(tracker.layer())
+        .service(service_fn(handler));
 
     for _ in 0..4 {
         call(&mut svc, "GET", "/w?ms=5").await;
@@ -127,7 +142,11 @@ async fn windows_rotate_without_losing_the_cumulative_view() {
     let snap = tracker.snapshot();
     let recent = snap.window().route("GET", "/w").unwrap();
     assert_eq!(recent.count, 4);
-    assert!(close(recent.quantile(0.0), 50), "{:?}", recent.quantile(0.0));
+    assert!(
+        close(recent.quantile(0.0), 50),
+        "{:?}",
+        recent.quantile(0.0)
+    );
     let all = snap.route("GET", "/w").unwrap();
     assert_eq!(all.count, 8);
     assert!(close(all.quantile(0.0), 5));
@@ -144,17 +163,20 @@ async fn windows_rotate_without_losing_the_cumulative_view() {
 
 #[tokio::test(start_paused = true)]
 async fn errors_and_dropped_futures_are_recorded() {
-    let tracker = LatencyTracker::builder("e").route(path_route()).build().unwrap();
-    let mut svc = ServiceBuilder::new().layer(tracker.layer()).service(service_fn(
-        |req: Request<()>| async move {
+    let tracker = LatencyTracker::builder("e")
+        .route(path_route())
+        .build()
+        .unwrap();
+    let mut svc = ServiceBuilder::new()
+        .layer(tracker.layer())
+        .service(service_fn(|req: Request<()>| async move {
             tokio::time::sleep(Duration::from_millis(40)).await;
             if req.uri().path() == "/fail" {
                 Err::<Response<Empty<Bytes>>, _>(std::io::Error::other("boom"))
             } else {
                 Ok(Response::new(Empty::new()))
             }
-        },
-    ));
+        }));
     let err = svc
         .ready()
         .await
@@ -165,11 +187,21 @@ async fn errors_and_dropped_futures_are_recorded() {
     assert_eq!(err.to_string(), "boom");
 
     // A caller that gives up after 10 ms: the request is recorded as aborted.
-    let fut = svc.ready().await.unwrap().call(Request::get("/gone").body(()).unwrap());
-    assert!(tokio::time::timeout(Duration::from_millis(10), fut).await.is_err());
+    let fut = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(Request::get("/gone").body(()).unwrap());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(10), fut)
+            .await
+            .is_err()
+    );
 
     let snap = tracker.snapshot();
-    let failed = snap.route_class("GET", "/fail", StatusClass::Error).unwrap();
+    let failed = snap
+        .route_class("GET", "/fail", StatusClass::Error)
+        .unwrap();
     assert_eq!((failed.count, failed.errors, failed.aborted), (1, 1, 0));
     assert!(close(failed.quantile(1.0), 40));
     let gone = snap.route("GET", "/gone").unwrap();

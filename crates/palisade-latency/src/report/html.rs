@@ -60,11 +60,21 @@ fn distribution_svg(s: &RouteStats) -> String {
     let p99 = s.quantile(0.99);
     #[allow(clippy::cast_precision_loss)]
     let bar_w = W / shown.len().max(1) as f64;
-    let mut lower = shown.first().map_or(Duration::ZERO, |(upper, _)| *upper / 2);
+    let mut lower = shown
+        .first()
+        .map_or(Duration::ZERO, |(upper, _)| *upper / 2);
     for (i, (upper, count)) in shown.iter().enumerate() {
         #[allow(clippy::cast_precision_loss)]
-        let h = if *count == 0 { 0.0 } else { (H * (*count as f64) / (peak as f64)).max(1.0) };
-        let class = if lower < p99 && p99 <= *upper { "b p99" } else { "b" };
+        let h = if *count == 0 {
+            0.0
+        } else {
+            (H * (*count as f64) / (peak as f64)).max(1.0)
+        };
+        let class = if lower < p99 && p99 <= *upper {
+            "b p99"
+        } else {
+            "b"
+        };
         #[allow(clippy::cast_precision_loss)]
         let x = i as f64 * bar_w;
         let _ = write!(
@@ -168,7 +178,10 @@ mod tests {
 
     #[test]
     fn escapes_and_formats() {
-        assert_eq!(esc("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
+        assert_eq!(
+            esc("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
         assert_eq!(human(Duration::from_micros(850)), "850 µs");
         assert_eq!(human(Duration::from_micros(12_345)), "12.3 ms");
         assert_eq!(human(Duration::from_millis(1250)), "1.25 s");

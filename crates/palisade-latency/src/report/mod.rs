@@ -38,9 +38,10 @@ impl ReportService {
 }
 
 fn wants_json(accept: Option<&HeaderValue>) -> bool {
-    accept
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|part| part.trim().starts_with("application/json")))
+    accept.and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(',')
+            .any(|part| part.trim().starts_with("application/json"))
+    })
 }
 
 impl<B> Service<Request<B>> for ReportService {
