@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use common::{Behaviour, KeyedRecorder, Recorder};
 use palisade_batch::{Batcher, Loader, RejectKind, Rejected};
@@ -173,8 +173,11 @@ async fn bad_config_names_the_field() {
     }
 }
 
+#[cfg(feature = "metrics")]
 #[tokio::test(start_paused = true)]
 async fn metrics_record_sizes_and_flush_reasons() {
+    use std::collections::HashMap;
+
     use metrics_util::{
         MetricKind,
         debugging::{DebugValue, DebuggingRecorder},

@@ -199,7 +199,7 @@ impl Service<Vec<u32>> for KeyedRecorder {
     fn call(&mut self, keys: Vec<u32>) -> Self::Future {
         self.0.run(keys, |keys| {
             keys.iter()
-                .filter(|k| *k % 7 != 0)
+                .filter(|k| !k.is_multiple_of(7))
                 .map(|k| (*k, k * 10))
                 .collect()
         })
@@ -208,5 +208,5 @@ impl Service<Vec<u32>> for KeyedRecorder {
 
 /// The value a keyed recorder answers for `key`.
 pub fn keyed_value(key: u32) -> Option<u32> {
-    (key % 7 != 0).then_some(key * 10)
+    (!key.is_multiple_of(7)).then_some(key * 10)
 }
