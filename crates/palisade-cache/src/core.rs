@@ -337,12 +337,12 @@ where
         value
     }
 
-    /// Ends the lead without a value to share (HTTP: not storable): waiters
-    /// make their own calls.
-    pub(crate) fn pass(mut self) {
+    /// Ends the lead with `phase` (HTTP: `Pass` when the response cannot be
+    /// shared, or `Done` with what was stored), without storing anything.
+    pub(crate) fn finish_phase(mut self, phase: Phase<V>) {
         self.abandon = None;
         self.core.flights.remove(&self.key, &self.flight);
-        self.flight.finish(Phase::Pass);
+        self.flight.finish(phase);
     }
 }
 

@@ -288,7 +288,4 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        lock(&self.map).len()
-    }
 }

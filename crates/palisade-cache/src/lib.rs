@@ -6,6 +6,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
+#[cfg(feature = "redis")]
+mod codec;
 mod core;
 mod entry;
 mod flight;
@@ -18,10 +20,23 @@ mod worker;
 pub mod error;
 pub mod store;
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+mod http;
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use http::{CacheBody, HttpCache, HttpCacheBuilder, HttpCacheLayer, HttpCacheService, X_CACHE};
+
 pub use cache::{Cache, CacheBuilder, CacheLayer, CacheService, DEFAULT_MAX_ENTRIES};
 pub use stats::Stats;
+#[cfg(feature = "redis")]
+pub use store::{RedisStats, RedisStore, RedisStoreBuilder};
 
 /// Response futures.
 pub mod future {
     pub use crate::cache::ResponseFuture;
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    pub use crate::http::HttpResponseFuture;
 }

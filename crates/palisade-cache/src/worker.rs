@@ -20,22 +20,24 @@ use tower_service::Service;
 
 use crate::{core::LeadGuard, error::TakeOverFailed};
 
-type Job<Req, K, V> = (Req, LeadGuard<K, V>);
+/// A request, the flight it leads (if any), and what the driver needs.
+type Job<Req, K, V, X> = (Req, Option<LeadGuard<K, V>>, X);
 
-pub(crate) struct Worker<S: Service<Req>, Req, K, V> {
+pub(crate) struct Worker<S: Service<Req>, Req, K, V, X = ()> {
     spare: Mutex<Option<S>>,
-    drive: DriveOf<S, Req, K, V>,
-    tx: OnceLock<mpsc::UnboundedSender<Job<Req, K, V>>>,
+    drive: DriveOf<S, Req, K, V, X>,
+    tx: OnceLock<mpsc::UnboundedSender<Job<Req, K, V, X>>>,
 }
 
 /// Drives one response future of the background service to the completion
 /// of its flight (boxed: this is the rare path).
-pub(crate) type DriveOf<S, Req, K, V> = fn(
+pub(crate) type DriveOf<S, Req, K, V, X> = fn(
     <S as Service<Req>>::Future,
-    LeadGuard<K, V>,
+    Option<LeadGuard<K, V>>,
+    X,
 ) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
-impl<S: Service<Req>, Req, K, V> std::fmt::Debug for Worker<S, Req, K, V> {
+impl<S: Service<Req>, Req, K, V, X> std::fmt::Debug for Worker<S, Req, K, V, X> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Worker")
             .field("started", &self.tx.get().is_some())
@@ -43,8 +45,9 @@ impl<S: Service<Req>, Req, K, V> std::fmt::Debug for Worker<S, Req, K, V> {
     }
 }
 
-impl<S, Req, K, V> Worker<S, Req, K, V>
+impl<S, Req, K, V, X> Worker<S, Req, K, V, X>
 where
+    X: Send + 'static,
     S: Service<Req> + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
@@ -52,7 +55,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    pub(crate) fn new(spare: S, drive: DriveOf<S, Req, K, V>) -> Self {
+    pub(crate) fn new(spare: S, drive: DriveOf<S, Req, K, V, X>) -> Self {
         Self {
             spare: Mutex::new(Some(spare)),
             drive,
@@ -60,22 +63,31 @@ where
         }
     }
 
-    /// Makes `req`'s call on the background service; its result completes
-    /// the flight of `guard`. Without a runtime, the flight fails.
-    pub(crate) fn submit(&self, req: Req, guard: LeadGuard<K, V>) {
-        let job = (req, guard);
+    /// Makes `req`'s call on the background service; the driver gets its
+    /// response future, `guard` and `extra`. Without a runtime the job comes
+    /// back (and a flight it leads is failed).
+    pub(crate) fn submit(
+        &self,
+        req: Req,
+        guard: Option<LeadGuard<K, V>>,
+        extra: X,
+    ) -> Result<(), X> {
+        let job = (req, guard, extra);
         let job = match self.sender() {
             Some(tx) => match tx.send(job) {
-                Ok(()) => return,
+                Ok(()) => return Ok(()),
                 Err(mpsc::error::SendError(job)) => job,
             },
             None => job,
         };
-        let (_req, guard) = job;
-        let _ = guard.complete(Err(Box::new(TakeOverFailed)));
+        let (_req, guard, extra) = job;
+        if let Some(guard) = guard {
+            let _ = guard.complete(Err(Box::new(TakeOverFailed)));
+        }
+        Err(extra)
     }
 
-    fn sender(&self) -> Option<&mpsc::UnboundedSender<Job<Req, K, V>>> {
+    fn sender(&self) -> Option<&mpsc::UnboundedSender<Job<Req, K, V, X>>> {
         if let Some(tx) = self.tx.get() {
             return Some(tx);
         }
@@ -92,11 +104,12 @@ where
     }
 }
 
-async fn run<S, Req, K, V>(
+async fn run<S, Req, K, V, X>(
     mut svc: S,
-    mut rx: mpsc::UnboundedReceiver<Job<Req, K, V>>,
-    drive: DriveOf<S, Req, K, V>,
+    mut rx: mpsc::UnboundedReceiver<Job<Req, K, V, X>>,
+    drive: DriveOf<S, Req, K, V, X>,
 ) where
+    X: Send + 'static,
     S: Service<Req> + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
@@ -104,11 +117,15 @@ async fn run<S, Req, K, V>(
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    while let Some((req, guard)) = rx.recv().await {
+    while let Some((req, guard, extra)) = rx.recv().await {
         if let Err(err) = poll_fn(|cx| svc.poll_ready(cx)).await {
-            let _ = guard.complete(Err(err.into()));
+            let err: BoxError = err.into();
+            crate::telemetry::fetch_failed("background", &*err);
+            if let Some(guard) = guard {
+                let _ = guard.complete(Err(err));
+            }
             continue;
         }
-        tokio::spawn(drive(svc.call(req), guard));
+        tokio::spawn(drive(svc.call(req), guard, extra));
     }
 }

@@ -175,7 +175,7 @@ where
                         slot,
                         guard.stale.clone(),
                     );
-                    worker.submit(req, guard);
+                    let _ = worker.submit(req, Some(guard), ());
                     State::Wait {
                         waiter,
                         req: None,
@@ -190,7 +190,9 @@ where
                     Waited::Ready(result) => return Poll::Ready(result),
                     Waited::TakeOver(guard) => {
                         match req.take() {
-                            Some(req) => worker.submit(req, guard),
+                            Some(req) => {
+                                let _ = worker.submit(req, Some(guard), ());
+                            }
                             None => {
                                 let _ = guard.complete(Err(Box::new(TakeOverFailed)));
                             }

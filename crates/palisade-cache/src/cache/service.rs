@@ -76,9 +76,12 @@ where
     V: Clone + Send + Sync + 'static,
 {
     pub(super) fn new(inner: S, core: Arc<Core<K, V>>, key: F) -> Self {
-        let worker = Arc::new(Worker::new(inner.clone(), |fut, guard| {
+        let worker = Arc::new(Worker::new(inner.clone(), |fut, guard, ()| {
             Box::pin(async move {
-                let _ = guard.complete(fut.await.map_err(Into::into));
+                let result = fut.await.map_err(Into::into);
+                if let Some(guard) = guard {
+                    let _ = guard.complete(result);
+                }
             })
         }));
         Self {

@@ -267,6 +267,7 @@ impl fmt::Debug for PurgeSink {
     }
 }
 
-// The Redis tier (feature `redis`) plugs in below, e.g.
-// `#[cfg(feature = "redis")] mod redis;` plus
-// `#[cfg(feature = "redis")] pub use redis::{RedisStore, RedisStoreBuilder};`
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub use redis::{RedisStats, RedisStore, RedisStoreBuilder};

@@ -1,0 +1,238 @@
+//! [`HttpCacheBuilder`].
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http::HeaderName;
+use palisade_core::ConfigError;
+
+use super::{HttpCache, HttpValue, Stored, policy::{self, Defaults}};
+use crate::{
+    core::{Core, Decision, L2Hook, Policy},
+    entry::Lifetime,
+    store::{L2Payload, L2Store},
+};
+
+/// Builds an [`HttpCache`]; from [`HttpCache::builder`].
+///
+/// Defaults: at most 64 MiB of responses (`max_bytes`), bodies up to 1 MiB
+/// (`max_body_bytes`), a default TTL of 60 s for responses without
+/// `max-age`, 10 s for 404 and 410, no stale windows unless the response
+/// asks for them, no L2.
+pub struct HttpCacheBuilder {
+    name: Arc<str>,
+    max_entries: Option<u64>,
+    max_bytes: Option<u64>,
+    defaults: Defaults,
+    l2: Option<Arc<dyn L2Store>>,
+}
+
+impl fmt::Debug for HttpCacheBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpCacheBuilder")
+            .field("name", &self.name)
+            .field("max_entries", &self.max_entries)
+            .field("max_bytes", &self.max_bytes)
+            .field("defaults", &self.defaults)
+            .field("l2", &self.l2)
+            .finish()
+    }
+}
+
+/// `max_bytes` when no bound is given.
+const DEFAULT_MAX_BYTES: u64 = 64 << 20;
+
+impl HttpCacheBuilder {
+    pub(super) fn new(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            max_entries: None,
+            max_bytes: None,
+            defaults: Defaults {
+                default_ttl: Duration::from_secs(60),
+                negative_ttl: Duration::from_secs(10),
+                stale_while_revalidate: Duration::ZERO,
+                stale_if_error: Duration::ZERO,
+                max_body_bytes: 1 << 20,
+            },
+            l2: None,
+        }
+    }
+
+    /// Bounds the cache by the bytes of the stored bodies and headers.
+    #[must_use]
+    pub fn max_bytes(mut self, n: u64) -> Self {
+        self.max_bytes = Some(n);
+        self
+    }
+
+    /// Bounds the cache by number of responses instead of bytes.
+    #[must_use]
+    pub fn max_entries(mut self, n: u64) -> Self {
+        self.max_entries = Some(n);
+        self
+    }
+
+    /// The largest body stored; a larger one streams through uncached.
+    #[must_use]
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.defaults.max_body_bytes = n;
+        self
+    }
+
+    /// TTL of a storable response without `s-maxage` / `max-age`. Zero:
+    /// store only responses that say how long they are fresh.
+    #[must_use]
+    pub fn default_ttl(mut self, ttl: Duration) -> Self {
+        self.defaults.default_ttl = ttl;
+        self
+    }
+
+    /// TTL of a 404 or 410 without `s-maxage` / `max-age` (negative caching).
+    #[must_use]
+    pub fn negative_ttl(mut self, ttl: Duration) -> Self {
+        self.defaults.negative_ttl = ttl;
+        self
+    }
+
+    /// Stale-while-revalidate window for responses without the directive.
+    #[must_use]
+    pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
+        self.defaults.stale_while_revalidate = window;
+        self
+    }
+
+    /// Stale-if-error window for responses without the directive.
+    #[must_use]
+    pub fn stale_if_error(mut self, window: Duration) -> Self {
+        self.defaults.stale_if_error = window;
+        self
+    }
+
+    /// Adds a second tier shared by replicas (see [`crate::store`]).
+    #[must_use]
+    pub fn l2<S: L2Store>(mut self, store: S) -> Self {
+        self.l2 = Some(Arc::new(store));
+        self
+    }
+
+    /// Validates the configuration and builds the cache.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field: a zero `max_bytes`,
+    /// `max_entries` or `max_body_bytes`, both bounds at once, or a
+    /// `max_body_bytes` above `max_bytes`.
+    pub fn build(self) -> Result<HttpCache, ConfigError> {
+        let max_body = self.defaults.max_body_bytes as u64;
+        if max_body == 0 {
+            return Err(ConfigError::new("max_body_bytes", "at least 1", 0));
+        }
+        let (capacity, by_bytes) = match (self.max_entries, self.max_bytes) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::custom(
+                    "max_bytes",
+                    "give either max_entries or max_bytes, not both",
+                ));
+            }
+            (Some(0), None) => return Err(ConfigError::new("max_entries", "at least 1", 0)),
+            (None, Some(0)) => return Err(ConfigError::new("max_bytes", "at least 1", 0)),
+            (Some(n), None) => (n, false),
+            (None, Some(n)) => (n, true),
+            (None, None) => (DEFAULT_MAX_BYTES, true),
+        };
+        if by_bytes && max_body > capacity {
+            return Err(ConfigError::new(
+                "max_body_bytes",
+                format_args!("at most max_bytes ({capacity})"),
+                max_body,
+            ));
+        }
+        let l2 = self.l2.map(|store| L2Hook {
+            store,
+            encode_key: encode_key,
+            decode_key: decode_key,
+            encode_value: encode_value,
+            decode_value: decode_value,
+        });
+        let core = Core::new(self.name, capacity, Box::new(HttpPolicy { by_bytes }), l2);
+        Ok(HttpCache {
+            core,
+            defaults: Arc::new(self.defaults),
+        })
+    }
+}
+
+/// Weighs entries read back from the L2 (everything else is decided from
+/// the response head in `lead.rs`).
+struct HttpPolicy {
+    by_bytes: bool,
+}
+
+impl Policy<HttpValue> for HttpPolicy {
+    fn decide(&self, value: &HttpValue) -> Option<Decision> {
+        let weight = match value {
+            HttpValue::Response(s) if self.by_bytes => policy::weight(&s.headers, s.body.len()),
+            _ => 1,
+        };
+        Some(Decision {
+            lifetime: Lifetime {
+                ttl: Duration::ZERO,
+                stale_while_revalidate: Duration::ZERO,
+                stale_if_error: Duration::ZERO,
+            },
+            tags: Box::new([]),
+            weight,
+        })
+    }
+}
+
+fn encode_key(key: &Bytes) -> Option<Bytes> {
+    let mut out = Vec::with_capacity(key.len() + 2);
+    out.extend_from_slice(b"h:");
+    out.extend_from_slice(key);
+    Some(out.into())
+}
+
+fn decode_key(bytes: &[u8]) -> Option<Bytes> {
+    bytes.strip_prefix(b"h:").map(Bytes::copy_from_slice)
+}
+
+fn encode_value(value: &HttpValue) -> Option<L2Payload> {
+    Some(match value {
+        HttpValue::Response(s) => L2Payload::Response {
+            status: s.status,
+            headers: s.headers.clone(),
+            body: s.body.clone(),
+        },
+        HttpValue::Vary(names) => L2Payload::Vary(names.iter().map(|n| n.as_str().to_owned()).collect()),
+    })
+}
+
+fn decode_value(payload: L2Payload) -> Option<HttpValue> {
+    match payload {
+        L2Payload::Response {
+            status,
+            headers,
+            body,
+        } => {
+            let names = policy::vary_names(&headers)?;
+            // The variant this response answered is only known from its key;
+            // a variant read from the L2 is not handed to coalesced waiters
+            // whose headers differ (they see an empty variant and call).
+            let variant = if names.is_empty() { "" } else { "\u{0}" };
+            Some(HttpValue::Response(Arc::new(Stored {
+                status,
+                headers,
+                body,
+                variant: variant.into(),
+            })))
+        }
+        L2Payload::Vary(names) => {
+            let names: Result<Vec<HeaderName>, _> =
+                names.iter().map(|n| HeaderName::from_bytes(n.as_bytes())).collect();
+            Some(HttpValue::Vary(names.ok()?.into()))
+        }
+        L2Payload::Value(_) => None,
+    }
+}

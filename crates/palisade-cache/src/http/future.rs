@@ -1,0 +1,272 @@
+//! [`HttpResponseFuture`].
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+};
+
+use bytes::Bytes;
+use http::{Request, Response, response::Parts};
+use http_body::Body;
+use palisade_core::BoxError;
+use pin_project_lite::pin_project;
+use tokio::sync::oneshot;
+use tower_service::Service;
+
+use super::{
+    CacheBody, HttpValue,
+    key::variant_suffix,
+    lead::{Buffered, Ctx, Guard, Step, on_buffered, on_head, poll_buffer, respond},
+    policy::{X_CACHE, vary_names, x_cache},
+    service::{Background, HttpL2Lookup, fill_from_l2},
+};
+use crate::{
+    entry::Lifetime,
+    error::TakeOverFailed,
+    waiter::{Waited, Waiter},
+};
+
+type Out<B> = Result<Response<CacheBody<B>>, BoxError>;
+
+pin_project! {
+    /// The response future of [`HttpCacheService`](super::HttpCacheService).
+    pub struct HttpResponseFuture<S: Service<Request<ReqB>>, ReqB, ResB> {
+        #[pin]
+        state: State<S, ReqB, ResB>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S: Service<Request<ReqB>>, ReqB, ResB> {
+        Ready { out: Option<Out<ResB>> },
+        Bypass { #[pin] fut: S::Future },
+        Lead { #[pin] fut: S::Future, guard: Option<Guard>, ctx: Option<Ctx> },
+        Buffer {
+            body: Option<Pin<Box<ResB>>>,
+            parts: Option<Parts>,
+            buf: Buffered,
+            lifetime: Lifetime,
+            guard: Option<Guard>,
+            ctx: Option<Ctx>,
+        },
+        L2 {
+            lookup: HttpL2Lookup,
+            req: Option<Request<ReqB>>,
+            guard: Option<Guard>,
+            ctx: Option<Ctx>,
+            background: Arc<Background<S>>,
+        },
+        Wait {
+            waiter: Waiter<Bytes, HttpValue>,
+            req: Option<Request<ReqB>>,
+            ctx: Option<Ctx>,
+            background: Arc<Background<S>>,
+        },
+        Own { rx: oneshot::Receiver<Out<ResB>> },
+    }
+}
+
+impl<S: Service<Request<ReqB>>, ReqB, ResB> fmt::Debug for HttpResponseFuture<S, ReqB, ResB> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Ready { .. } => "ready",
+            State::Bypass { .. } => "bypass",
+            State::Lead { .. } => "lead",
+            State::Buffer { .. } => "buffer",
+            State::L2 { .. } => "l2",
+            State::Wait { .. } => "wait",
+            State::Own { .. } => "own",
+        };
+        f.debug_struct("HttpResponseFuture")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl<S: Service<Request<ReqB>>, ReqB, ResB> HttpResponseFuture<S, ReqB, ResB> {
+    pub(super) fn ready(out: Out<ResB>) -> Self {
+        Self {
+            state: State::Ready { out: Some(out) },
+        }
+    }
+
+    pub(super) fn bypass(fut: S::Future) -> Self {
+        Self {
+            state: State::Bypass { fut },
+        }
+    }
+
+    pub(super) fn lead(fut: S::Future, guard: Guard, ctx: Ctx) -> Self {
+        Self {
+            state: State::Lead {
+                fut,
+                guard: Some(guard),
+                ctx: Some(ctx),
+            },
+        }
+    }
+
+    pub(super) fn l2(
+        lookup: HttpL2Lookup,
+        req: Request<ReqB>,
+        guard: Guard,
+        ctx: Ctx,
+        background: Arc<Background<S>>,
+    ) -> Self {
+        Self {
+            state: State::L2 {
+                lookup,
+                req: Some(req),
+                guard: Some(guard),
+                ctx: Some(ctx),
+                background,
+            },
+        }
+    }
+
+    pub(super) fn wait(
+        waiter: Waiter<Bytes, HttpValue>,
+        req: Request<ReqB>,
+        ctx: Ctx,
+        background: Arc<Background<S>>,
+    ) -> Self {
+        Self {
+            state: State::Wait {
+                waiter,
+                req: Some(req),
+                ctx: Some(ctx),
+                background,
+            },
+        }
+    }
+}
+
+fn gone<B>() -> Out<B> {
+    Err(Box::new(TakeOverFailed))
+}
+
+impl<S, ReqB, ResB> Future for HttpResponseFuture<S, ReqB, ResB>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    ReqB: Send + 'static,
+    ResB: Body<Data = Bytes> + Send + 'static,
+    ResB::Error: Into<BoxError>,
+{
+    type Output = Out<ResB>;
+
+    #[allow(clippy::too_many_lines)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            let next = match this.state.as_mut().project() {
+                StateProj::Ready { out } => return Poll::Ready(out.take().unwrap_or_else(gone)),
+                StateProj::Bypass { fut } => {
+                    let mut resp = ready!(fut.poll(cx)).map_err(Into::into)?;
+                    resp.headers_mut().insert(X_CACHE, x_cache::BYPASS);
+                    return Poll::Ready(Ok(resp.map(CacheBody::inner)));
+                }
+                StateProj::Lead { fut, guard, ctx } => {
+                    let result = ready!(fut.poll(cx)).map_err(Into::into);
+                    let Some(ctx) = ctx.take() else {
+                        return Poll::Ready(gone());
+                    };
+                    match on_head(&ctx, guard.take(), result) {
+                        (Step::Done(out), _) => return Poll::Ready(out),
+                        (
+                            Step::Buffer {
+                                parts,
+                                body,
+                                lifetime,
+                            },
+                            guard,
+                        ) => State::Buffer {
+                            body: Some(Box::pin(body)),
+                            parts: Some(parts),
+                            buf: Buffered::default(),
+                            lifetime,
+                            guard,
+                            ctx: Some(ctx),
+                        },
+                    }
+                }
+                StateProj::Buffer {
+                    body,
+                    parts,
+                    buf,
+                    lifetime,
+                    guard,
+                    ctx,
+                } => {
+                    let (Some(b), Some(c)) = (body.as_mut(), ctx.as_ref()) else {
+                        return Poll::Ready(gone());
+                    };
+                    let outcome = ready!(poll_buffer(b.as_mut(), buf, c.defaults.max_body_bytes, cx));
+                    let (Some(b), Some(p), Some(c)) = (body.take(), parts.take(), ctx.take()) else {
+                        return Poll::Ready(gone());
+                    };
+                    let buf = std::mem::take(buf);
+                    return Poll::Ready(on_buffered(&c, guard.take(), p, b, buf, outcome, *lifetime));
+                }
+                StateProj::L2 {
+                    lookup,
+                    req,
+                    guard,
+                    ctx,
+                    background,
+                } => {
+                    let found = ready!(lookup.as_mut().poll(cx));
+                    let (Some(g), Some(r), Some(c)) = (guard.take(), req.take(), ctx.take()) else {
+                        return Poll::Ready(gone());
+                    };
+                    match fill_from_l2(&c, g, found) {
+                        Ok(resp) => return Poll::Ready(Ok(resp)),
+                        Err(g) => match background.submit(r, Some(g), c) {
+                            Some(rx) => State::Own { rx },
+                            None => return Poll::Ready(gone()),
+                        },
+                    }
+                }
+                StateProj::Wait {
+                    waiter,
+                    req,
+                    ctx,
+                    background,
+                } => {
+                    let waited = ready!(waiter.poll(cx));
+                    let Some(c) = ctx.as_ref() else {
+                        return Poll::Ready(gone());
+                    };
+                    let guard = match waited {
+                        Waited::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                        Waited::Ready(Ok(HttpValue::Response(stored))) => {
+                            let names = vary_names(&stored.headers).unwrap_or_default();
+                            if variant_suffix(&names, &c.req_headers) == stored.variant {
+                                return Poll::Ready(Ok(respond(&stored, c.head, x_cache::HIT, None)));
+                            }
+                            None // another variant: an own call
+                        }
+                        Waited::Ready(Ok(HttpValue::Vary(_))) | Waited::Pass => None,
+                        Waited::TakeOver(guard) => Some(guard),
+                    };
+                    let (Some(r), Some(c)) = (req.take(), ctx.take()) else {
+                        return Poll::Ready(gone());
+                    };
+                    match background.submit(r, guard, c) {
+                        Some(rx) => State::Own { rx },
+                        None => return Poll::Ready(gone()),
+                    }
+                }
+                StateProj::Own { rx } => {
+                    return Poll::Ready(ready!(Pin::new(rx).poll(cx)).unwrap_or_else(|_| gone()));
+                }
+            };
+            this.state.set(next);
+        }
+    }
+}

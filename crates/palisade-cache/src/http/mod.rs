@@ -1,0 +1,144 @@
+//! [`HttpCache`]: a shared cache for HTTP services, with HTTP semantics.
+
+mod body;
+mod builder;
+mod future;
+mod key;
+mod lead;
+mod policy;
+mod service;
+
+pub use body::CacheBody;
+pub use builder::HttpCacheBuilder;
+pub use future::HttpResponseFuture;
+pub use policy::X_CACHE;
+pub use service::{HttpCacheLayer, HttpCacheService};
+
+use std::{fmt, sync::Arc};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, StatusCode};
+
+use crate::{core::Core, stats::Stats};
+
+/// A stored response: status, headers and the whole body (shared).
+#[derive(Debug)]
+pub(crate) struct Stored {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    /// The variant suffix (see `key.rs`) of the request it answered.
+    pub(crate) variant: Box<str>,
+}
+
+/// What the HTTP L1 holds under a key.
+#[derive(Debug, Clone)]
+pub(crate) enum HttpValue {
+    Response(Arc<Stored>),
+    /// Under a URL's base key: its responses vary on these request headers.
+    Vary(Arc<[HeaderName]>),
+}
+
+pub(crate) type HttpCore = Core<Bytes, HttpValue>;
+
+/// A response cache for HTTP services, with HTTP semantics: the handle to
+/// its shared state.
+///
+/// - Only `GET` and `HEAD` are cached; `HEAD` is answered from the `GET`
+///   entry (a `HEAD` miss fetches with `GET`). The key is the authority, path
+///   and query, plus the request headers named by the response's `Vary`
+///   (several variants per URL; `Vary: *` is not stored).
+/// - A request with `Cache-Control: no-store` goes around the cache;
+///   `no-cache` or `max-age=0` fetches a new response (and stores it).
+/// - A response with `no-store`, `no-cache`, `private` or `Set-Cookie` is
+///   not stored. Its TTL is `s-maxage`, else `max-age`, else the default TTL
+///   (404 and 410: the negative TTL). Its `stale-while-revalidate` and
+///   `stale-if-error` directives override the configured windows;
+///   `must-revalidate` forbids serving it stale. A 5xx counts as a failure:
+///   within stale-if-error the stale response answers instead.
+/// - Responses carry `x-cache: HIT | MISS | STALE | BYPASS` and, from the
+///   cache, `Age`.
+/// - Bodies are buffered up to `max_body_bytes`; a larger body streams
+///   through uncached (what was read first, then the rest).
+/// - Tags come from the `Cache-Tag` and `Surrogate-Key` response headers.
+/// - Concurrent misses for one URL make one call; the others get its
+///   response if it could be stored (and their `Vary` headers match),
+///   otherwise each makes its own call.
+///
+/// ```
+/// use std::time::Duration;
+/// use palisade_cache::HttpCache;
+///
+/// # fn main() -> Result<(), palisade_core::ConfigError> {
+/// let pages = HttpCache::builder("pages")
+///     .max_bytes(256 << 20)
+///     .max_body_bytes(1 << 20)
+///     .default_ttl(Duration::from_secs(30))
+///     .build()?;
+/// let layer = pages.layer(); // share it across routes: one cache
+/// # let _ = layer;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct HttpCache {
+    core: Arc<HttpCore>,
+    defaults: Arc<policy::Defaults>,
+}
+
+impl fmt::Debug for HttpCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpCache")
+            .field("core", &self.core)
+            .field("defaults", &self.defaults)
+            .finish()
+    }
+}
+
+impl HttpCache {
+    /// Starts building an HTTP cache named `name` (the `name` label of its
+    /// metrics).
+    #[must_use]
+    pub fn builder(name: &str) -> HttpCacheBuilder {
+        HttpCacheBuilder::new(name)
+    }
+
+    /// A layer caching the responses of the services it wraps; every service
+    /// made from it (and from other layers of this cache) shares the cache.
+    #[must_use]
+    pub fn layer(&self) -> HttpCacheLayer {
+        HttpCacheLayer::new(Arc::clone(&self.core), Arc::clone(&self.defaults))
+    }
+
+    /// Drops every response tagged `tag` (by `Cache-Tag` / `Surrogate-Key`)
+    /// here and, with an L2, in the shared tier and every replica's L1.
+    pub async fn invalidate_tag(&self, tag: &str) {
+        self.core.invalidate_tag(tag).await;
+    }
+
+    /// Drops everything this replica's L1 holds.
+    pub fn clear(&self) {
+        self.core.l1.invalidate_all();
+    }
+
+    /// The cache's counters and current size (bytes of bodies and headers).
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        self.core.stats()
+    }
+
+    /// Applies moka's pending work now (evictions, invalidations), so that
+    /// [`stats`](Self::stats) reports exact sizes.
+    pub async fn run_pending_tasks(&self) {
+        self.core.l1.run_pending_tasks().await;
+        self.core
+            .recorder
+            .set_size(self.core.l1.entry_count(), self.core.l1.weighed_size());
+    }
+
+    /// The name given to the builder.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+}

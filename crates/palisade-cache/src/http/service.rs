@@ -1,0 +1,411 @@
+//! [`HttpCacheLayer`] and [`HttpCacheService`].
+
+use std::{
+    any::Any,
+    fmt,
+    sync::{Arc, Mutex, OnceLock, PoisonError},
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use http_body::Body;
+use palisade_core::BoxError;
+use tokio::{sync::oneshot, time::Instant};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::{
+    CacheBody, HttpCore, HttpValue,
+    future::HttpResponseFuture,
+    key::{base_key, variant_key, variant_suffix},
+    lead::{Ctx, Guard, lead_async, respond},
+    policy::{Defaults, RequestMode, request_mode, x_cache},
+};
+use crate::{
+    core::LeadGuard,
+    entry::{Freshness, SharedEntry},
+    flight::{Join, Phase},
+    l1::poll_now,
+    stats::Event,
+    waiter::Waiter,
+    worker::Worker,
+};
+
+/// Wraps HTTP services with an [`HttpCache`](super::HttpCache); from
+/// [`HttpCache::layer`](super::HttpCache::layer). Every service it makes
+/// shares the one cache.
+#[derive(Clone)]
+pub struct HttpCacheLayer {
+    core: Arc<HttpCore>,
+    defaults: Arc<Defaults>,
+}
+
+impl fmt::Debug for HttpCacheLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpCacheLayer")
+            .field("cache", &self.core.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpCacheLayer {
+    pub(super) fn new(core: Arc<HttpCore>, defaults: Arc<Defaults>) -> Self {
+        Self { core, defaults }
+    }
+}
+
+impl<S: Clone> Layer<S> for HttpCacheLayer {
+    type Service = HttpCacheService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HttpCacheService {
+            background: Arc::new(Background {
+                spare: Mutex::new(Some(inner.clone())),
+                worker: OnceLock::new(),
+            }),
+            inner,
+            core: Arc::clone(&self.core),
+            defaults: Arc::clone(&self.defaults),
+        }
+    }
+}
+
+/// A reply channel for a call made in the background on a request's behalf.
+pub(crate) type Reply<B> = oneshot::Sender<Result<Response<CacheBody<B>>, BoxError>>;
+pub(crate) type Extra<B> = (Ctx, Option<Reply<B>>);
+pub(crate) type HttpWorker<S, ReqB, ResB> = Worker<S, Request<ReqB>, Bytes, HttpValue, Extra<ResB>>;
+
+/// The inner service's one background clone, and the worker driving it
+/// (typed by the request body, known only in `call`).
+pub(crate) struct Background<S> {
+    spare: Mutex<Option<S>>,
+    worker: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+impl<S> fmt::Debug for Background<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Background")
+            .field("started", &self.worker.get().is_some())
+            .finish()
+    }
+}
+
+impl<S> Background<S> {
+    /// Makes `req`'s call on the background service; its response comes
+    /// back on the returned channel.
+    pub(crate) fn submit<ReqB, ResB>(
+        &self,
+        req: Request<ReqB>,
+        guard: Option<Guard>,
+        ctx: Ctx,
+    ) -> Option<oneshot::Receiver<Result<Response<CacheBody<ResB>>, BoxError>>>
+    where
+        S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        ReqB: Send + 'static,
+        ResB: Body<Data = Bytes> + Send + 'static,
+        ResB::Error: Into<BoxError>,
+    {
+        let worker = self.worker.get_or_init(|| {
+            let spare = self
+                .spare
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            match spare {
+                Some(svc) => Box::new(HttpWorker::<S, ReqB, ResB>::new(svc, |fut, guard, (ctx, reply)| {
+                    Box::pin(async move {
+                        let out = lead_async(ctx, guard, fut).await;
+                        if let Some(reply) = reply {
+                            let _ = reply.send(out);
+                        }
+                    })
+                })),
+                None => Box::new(()),
+            }
+        });
+        let Some(worker) = worker.downcast_ref::<HttpWorker<S, ReqB, ResB>>() else {
+            if let Some(guard) = guard {
+                guard.finish_phase(Phase::Pass);
+            }
+            return None;
+        };
+        let (tx, rx) = oneshot::channel();
+        worker.submit(req, guard, (ctx, Some(tx))).ok().map(|()| rx)
+    }
+}
+
+/// A service answering from an [`HttpCache`](super::HttpCache); made by
+/// [`HttpCacheLayer`]. See [`HttpCache`](super::HttpCache) for the rules.
+///
+/// `poll_ready` waits for the inner service (a miss needs it). The inner
+/// service is cloned once, when the layer wraps it, for calls no request can
+/// make itself (a take-over after a cancelled leader, a call after an L2
+/// miss, an own call when a coalesced response could not be shared).
+pub struct HttpCacheService<S> {
+    inner: S,
+    core: Arc<HttpCore>,
+    defaults: Arc<Defaults>,
+    background: Arc<Background<S>>,
+}
+
+impl<S: Clone> Clone for HttpCacheService<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            core: Arc::clone(&self.core),
+            defaults: Arc::clone(&self.defaults),
+            background: Arc::clone(&self.background),
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for HttpCacheService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpCacheService")
+            .field("inner", &self.inner)
+            .field("cache", &self.core.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> HttpCacheService<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+/// An L1 lookup: the key to coalesce on and what was found there.
+enum Found {
+    Fresh(SharedEntry<HttpValue>),
+    Stale(Bytes, SharedEntry<HttpValue>),
+    Miss(Bytes, Option<SharedEntry<HttpValue>>),
+}
+
+/// An L2 lookup in progress: the key an entry was found under, and it.
+pub(crate) type HttpL2Lookup = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Option<(Bytes, SharedEntry<HttpValue>)>> + Send>,
+>;
+
+impl<S, ReqB, ResB> Service<Request<ReqB>> for HttpCacheService<S>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    ReqB: Send + 'static,
+    ResB: Body<Data = Bytes> + Send + 'static,
+    ResB::Error: Into<BoxError>,
+{
+    type Response = Response<CacheBody<ResB>>;
+    type Error = BoxError;
+    type Future = HttpResponseFuture<S, ReqB, ResB>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
+        let core = &self.core;
+        let mode = request_mode(req.method(), req.headers());
+        let base = match (mode, base_key(&req)) {
+            (RequestMode::Bypass, _) | (_, None) => {
+                core.recorder.record(Event::Bypass);
+                return HttpResponseFuture::bypass(self.inner.call(req));
+            }
+            (_, Some(base)) => base,
+        };
+        let head = req.method() == Method::HEAD;
+        let now = Instant::now();
+        let found = self.lookup(&base, req.headers(), now);
+        let (key, stale) = match (found, mode) {
+            (Found::Fresh(entry), RequestMode::Normal) => {
+                if let HttpValue::Response(stored) = &entry.value {
+                    core.recorder.record(Event::Hit);
+                    let age = entry.age(now);
+                    return HttpResponseFuture::ready(Ok(respond(stored, head, x_cache::HIT, Some(age))));
+                }
+                (base.clone(), None)
+            }
+            (Found::Stale(key, entry), RequestMode::Normal) => {
+                if let HttpValue::Response(stored) = &entry.value {
+                    core.recorder.record(Event::Stale);
+                    let resp = respond(stored, head, x_cache::STALE, Some(entry.age(now)));
+                    self.refresh(key, base, req, entry);
+                    return HttpResponseFuture::ready(Ok(resp));
+                }
+                (key, None)
+            }
+            (Found::Fresh(entry), _) => (base.clone(), Some(entry)),
+            (Found::Stale(key, entry), _) => (key, Some(entry)),
+            (Found::Miss(key, stale), _) => (key, stale),
+        };
+        let ctx = Ctx {
+            core: Arc::clone(core),
+            defaults: Arc::clone(&self.defaults),
+            base,
+            req_headers: req.headers().clone(),
+            head,
+        };
+        if head {
+            *req.method_mut() = Method::GET;
+        }
+        match core.flights.join(&key) {
+            Join::Wait(flight, slot) => {
+                core.recorder.record(Event::Coalesced);
+                let waiter = Waiter::new(Arc::clone(core), key, flight, slot, stale);
+                HttpResponseFuture::wait(waiter, req, ctx, Arc::clone(&self.background))
+            }
+            Join::Lead(flight) => {
+                let mut guard = LeadGuard::new(Arc::clone(core), key, flight, stale, false);
+                if core.l2.is_some() && mode == RequestMode::Normal {
+                    let mut lookup = l2_lookup(&ctx);
+                    match poll_now(lookup.as_mut()) {
+                        Some(found) => match fill_from_l2(&ctx, guard, found) {
+                            Ok(resp) => return HttpResponseFuture::ready(Ok(resp)),
+                            Err(g) => guard = g,
+                        },
+                        None => {
+                            core.recorder.record(Event::Miss);
+                            return HttpResponseFuture::l2(
+                                lookup,
+                                req,
+                                guard,
+                                ctx,
+                                Arc::clone(&self.background),
+                            );
+                        }
+                    }
+                }
+                core.recorder.record(Event::Miss);
+                HttpResponseFuture::lead(self.inner.call(req), guard, ctx)
+            }
+        }
+    }
+}
+
+impl<S> HttpCacheService<S> {
+    /// Looks the request up in L1, through the URL's `Vary` marker if any.
+    fn lookup(&self, base: &Bytes, headers: &http::HeaderMap, now: Instant) -> Found {
+        let l1 = &self.core.l1;
+        let Some(mut entry) = l1.get_now(base) else {
+            return Found::Miss(base.clone(), None);
+        };
+        let mut key = base.clone();
+        if let HttpValue::Vary(names) = &entry.value {
+            key = variant_key(base, &variant_suffix(names, headers));
+            match l1.get_now(&key) {
+                Some(e) => entry = e,
+                None => return Found::Miss(key, None),
+            }
+        }
+        match entry.freshness(now) {
+            Freshness::Fresh => Found::Fresh(entry),
+            Freshness::StaleRevalidate => Found::Stale(key, entry),
+            Freshness::StaleIfError => Found::Miss(key, Some(entry)),
+            Freshness::Expired => {
+                l1.remove_if_same(&key, &entry);
+                Found::Miss(key, None)
+            }
+        }
+    }
+}
+
+impl<S> HttpCacheService<S> {
+    /// Starts the one background refresh of `key` unless one runs already.
+    fn refresh<ReqB, ResB>(
+        &mut self,
+        key: Bytes,
+        base: Bytes,
+        mut req: Request<ReqB>,
+        entry: SharedEntry<HttpValue>,
+    ) where
+        S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        ResB: Body<Data = Bytes> + Send + 'static,
+        ResB::Error: Into<BoxError>,
+    {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let core = &self.core;
+        let Some(flight) = core.flights.try_lead(&key) else {
+            return;
+        };
+        core.recorder.record(Event::Refresh);
+        let ctx = Ctx {
+            core: Arc::clone(core),
+            defaults: Arc::clone(&self.defaults),
+            base,
+            req_headers: req.headers().clone(),
+            head: false,
+        };
+        let guard = LeadGuard::new(Arc::clone(core), key, flight, Some(entry), true);
+        *req.method_mut() = Method::GET;
+        let fut = self.inner.call(req);
+        handle.spawn(async move {
+            let _ = lead_async(ctx, Some(guard), fut).await;
+        });
+    }
+}
+
+/// Looks the request up in the L2 (through the URL's `Vary` marker).
+fn l2_lookup(ctx: &Ctx) -> HttpL2Lookup {
+    let core = Arc::clone(&ctx.core);
+    let base = ctx.base.clone();
+    let headers = ctx.req_headers.clone();
+    Box::pin(async move {
+        let l2 = core.l2.as_ref()?;
+        let entry = l2.store.get(&(l2.encode_key)(&base)?).await?;
+        let now = Instant::now();
+        let entry = core.from_l2(entry, now)?;
+        let HttpValue::Vary(names) = &entry.value else {
+            return Some((base, entry));
+        };
+        let key = variant_key(&base, &variant_suffix(names, &headers));
+        core.l1.insert(base, entry.clone());
+        let found = l2.store.get(&(l2.encode_key)(&key)?).await?;
+        let found = core.from_l2(found, now)?;
+        Some((key, found))
+    })
+}
+
+/// Answers from a fresh L2 entry (filling L1 and the waiters), or gives the
+/// lead back (with a better stale fallback if the L2 had one).
+pub(crate) fn fill_from_l2<B>(
+    ctx: &Ctx,
+    mut guard: Guard,
+    found: Option<(Bytes, SharedEntry<HttpValue>)>,
+) -> Result<Response<CacheBody<B>>, Guard> {
+    let Some((key, entry)) = found else {
+        return Err(guard);
+    };
+    let HttpValue::Response(stored) = &entry.value else {
+        return Err(guard);
+    };
+    let now = Instant::now();
+    if entry.freshness(now) != Freshness::Fresh {
+        if entry.usable_on_error(now) && guard.stale.is_none() {
+            guard.stale = Some(entry);
+        }
+        return Err(guard);
+    }
+    ctx.core.recorder.record(Event::Hit);
+    let resp = respond(stored, ctx.head, x_cache::HIT, Some(entry.age(now)));
+    ctx.core.l1.insert(key, entry.clone());
+    guard.finish_phase(Phase::Done(Ok(entry.value.clone())));
+    Ok(resp)
+}

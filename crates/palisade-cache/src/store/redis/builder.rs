@@ -1,0 +1,191 @@
+//! [`RedisStoreBuilder`]: validated configuration of a [`RedisStore`].
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use palisade_breaker::CircuitBreaker;
+use palisade_core::ConfigError;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::subscriber::{Sinks, Subscriber};
+use super::{Keys, RedisStore, Shared, events, stats::Counters};
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_NAMESPACE_LEN: usize = 128;
+
+/// Configures a [`RedisStore`]; made by [`RedisStore::builder`].
+///
+/// ```no_run
+/// # async fn run() -> Result<(), palisade_core::ConfigError> {
+/// use std::time::Duration;
+/// use palisade_cache::RedisStore;
+///
+/// let l2 = RedisStore::builder("redis://127.0.0.1:6379")
+///     .namespace("users")
+///     .timeout(Duration::from_millis(50))
+///     .build()
+///     .await?;
+/// # drop(l2);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `.build().await`"]
+pub struct RedisStoreBuilder {
+    url: String,
+    namespace: Option<String>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    breaker: Option<CircuitBreaker>,
+}
+
+impl RedisStoreBuilder {
+    pub(super) fn new(url: String) -> Self {
+        Self {
+            url,
+            namespace: None,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            breaker: None,
+        }
+    }
+
+    /// The namespace (required): the prefix of every key this store touches
+    /// (`palisade:<namespace>:`) and its purge channel. Replicas that should
+    /// share entries use the same namespace; 1 to 128 bytes, no whitespace
+    /// or control characters.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// The longest any single Redis operation may take before it counts as
+    /// a miss (default 50 ms). Must be greater than zero.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The longest a connection attempt may take: at build time and for
+    /// the purge subscription (default 1 s). Must be greater than zero.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The circuit breaker that decides when Redis is skipped. By default:
+    /// open after 5 consecutive failures (errors or timeouts), probe again
+    /// after 1 s. While it is open, lookups and writes cost nothing and
+    /// count as `skipped`.
+    pub fn breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// Validates the configuration and starts the store.
+    ///
+    /// A malformed URL, a missing or invalid namespace, or a zero timeout is
+    /// a [`ConfigError`] naming the field. An unreachable Redis is **not**
+    /// an error: the store fails open (every lookup is a miss, a warning is
+    /// logged) and connects in the background when Redis comes up, so a
+    /// Redis outage never stops the application from starting.
+    ///
+    /// Must be called within a tokio runtime (it starts the purge
+    /// subscriber task, which ends when the last clone of the store is
+    /// dropped).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for `url`, `namespace`, `timeout` or `connect_timeout`.
+    pub async fn build(self) -> Result<RedisStore, ConfigError> {
+        let namespace = validate_namespace(self.namespace)?;
+        if self.timeout.is_zero() {
+            return Err(ConfigError::new("timeout", "greater than zero", self.timeout));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "connect_timeout",
+                "greater than zero",
+                self.connect_timeout,
+            ));
+        }
+        let client = redis::Client::open(self.url.as_str())
+            .map_err(|e| ConfigError::custom("url", format_args!("not a usable Redis URL ({e})")))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(None)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(|e| ConfigError::custom("url", e))?;
+        let breaker = match self.breaker {
+            Some(breaker) => breaker,
+            None => CircuitBreaker::builder(format!("{namespace}-l2"))
+                .consecutive_failures(5)
+                .open_wait(Duration::from_secs(1))
+                .build()?,
+        };
+
+        let namespace: Arc<str> = namespace.into();
+        let keys = Keys::new(&namespace);
+        let counters = Arc::new(Counters::new(&namespace));
+        let sinks = Arc::new(Sinks::default());
+        let origin = fastrand::u64(..);
+        let subscriber = Subscriber {
+            client,
+            namespace: namespace.clone(),
+            channel: keys.channel().to_owned(),
+            origin,
+            connect_timeout: self.connect_timeout,
+            sinks: sinks.clone(),
+            counters: counters.clone(),
+        };
+        let task = tokio::spawn(subscriber.run());
+
+        // Warm the connection so the first lookups do not pay for it; a
+        // failure only means we start without the L2.
+        let mut probe = conn.clone();
+        let ping = redis::cmd("PING");
+        match tokio::time::timeout(self.connect_timeout, ping.query_async::<()>(&mut probe)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => events::unreachable_at_build(&namespace, &e),
+            Err(_) => events::unreachable_at_build(&namespace, &"connection timed out"),
+        }
+
+        Ok(RedisStore {
+            shared: Arc::new(Shared {
+                namespace,
+                conn,
+                timeout: self.timeout,
+                breaker,
+                keys,
+                origin,
+                sinks,
+                counters,
+                writes_in_flight: AtomicUsize::new(0),
+                subscriber: task.abort_handle(),
+            }),
+        })
+    }
+}
+
+fn validate_namespace(namespace: Option<String>) -> Result<String, ConfigError> {
+    let Some(namespace) = namespace else {
+        return Err(ConfigError::custom(
+            "namespace",
+            "must be set (the key prefix and purge channel shared by replicas)",
+        ));
+    };
+    if namespace.is_empty()
+        || namespace.len() > MAX_NAMESPACE_LEN
+        || namespace.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(ConfigError::new(
+            "namespace",
+            "1 to 128 bytes without whitespace or control characters",
+            namespace,
+        ));
+    }
+    Ok(namespace)
+}

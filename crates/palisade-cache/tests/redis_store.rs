@@ -1,0 +1,216 @@
+//! The Redis tier on its own, against a real Redis: round trips, expiry,
+//! garbage, invalidation, bad configuration, and faults on a private server.
+#![cfg(feature = "redis")]
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use palisade_cache::RedisStore;
+use palisade_cache::store::{L2Entry, L2Payload, L2Store};
+use redis::AsyncCommands;
+use redis_server::{RedisServer, eventually, raw, shared_redis, unique_namespace};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn entry(value: &'static [u8], tags: &[&str]) -> L2Entry {
+    L2Entry {
+        payload: L2Payload::Value(Bytes::from_static(value)),
+        stored_at: SystemTime::now(),
+        ttl: Duration::from_secs(60),
+        stale_while_revalidate: Duration::from_secs(30),
+        stale_if_error: Duration::from_secs(120),
+        tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+    }
+}
+
+async fn store(url: &str, namespace: &str) -> RedisStore {
+    RedisStore::builder(url)
+        .namespace(namespace)
+        .timeout(Duration::from_millis(200))
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_put_is_read_back_with_its_freshness_and_expires_in_redis() {
+    let Some(url) = shared_redis().await else { return };
+    let ns = unique_namespace("round_trip");
+    let l2 = store(&url, &ns).await;
+    let original = entry(b"alice", &["user:1"]);
+    l2.put(Bytes::from_static(b"v:1"), original.clone());
+
+    assert!(eventually(WAIT, async || l2.get(b"v:1").await.is_some()).await);
+    let read = l2.get(b"v:1").await.unwrap();
+    assert_eq!(read.payload, original.payload);
+    assert_eq!(read.tags, original.tags);
+    assert_eq!(read.expires_after(), original.expires_after());
+    assert!(original.stored_at.duration_since(read.stored_at).unwrap() < Duration::from_millis(1));
+
+    let mut conn = raw(&url).await;
+    let key = format!("palisade:{ns}:e:v:1");
+    let pttl: i64 = conn.pttl(&key).await.unwrap();
+    // TTL 60 s plus the longer stale window (120 s).
+    assert!((170_000..=180_000).contains(&pttl), "pttl {pttl}");
+    let tag_ttl: i64 = conn.pttl(format!("palisade:{ns}:t:user:1")).await.unwrap();
+    assert!(tag_ttl >= pttl - 1_000, "tag set expires with its entry: {tag_ttl}");
+    let _: () = conn.del(&[key, format!("palisade:{ns}:t:user:1")]).await.unwrap();
+
+    let stats = l2.stats();
+    assert!(stats.hits >= 2 && stats.writes == 1, "{stats:?}");
+}
+
+#[tokio::test]
+async fn garbage_is_a_counted_miss_and_is_overwritten() {
+    let Some(url) = shared_redis().await else { return };
+    let ns = unique_namespace("garbage");
+    let l2 = store(&url, &ns).await;
+    let mut conn = raw(&url).await;
+    let key = format!("palisade:{ns}:e:v:garbage");
+    let _: () = conn.set(&key, b"\x00not an envelope").await.unwrap();
+
+    assert_eq!(l2.get(b"v:garbage").await, None);
+    assert_eq!(l2.stats().undecodable, 1);
+
+    l2.put(Bytes::from_static(b"v:garbage"), entry(b"good", &[]));
+    assert!(eventually(WAIT, async || l2.get(b"v:garbage").await.is_some()).await);
+    let stored: Vec<u8> = conn.get(&key).await.unwrap();
+    assert_eq!(&stored[..4], b"PLSC");
+    let _: () = conn.del(&key).await.unwrap();
+}
+
+#[tokio::test]
+async fn invalidation_deletes_the_key_and_every_entry_of_a_tag() {
+    let Some(url) = shared_redis().await else { return };
+    let ns = unique_namespace("invalidate");
+    let l2 = store(&url, &ns).await;
+    l2.put(Bytes::from_static(b"v:a"), entry(b"a", &["team"]));
+    l2.put(Bytes::from_static(b"v:b"), entry(b"b", &["team", "other"]));
+    l2.put(Bytes::from_static(b"v:c"), entry(b"c", &["other"]));
+    assert!(eventually(WAIT, async || l2.stats().writes == 3).await);
+
+    l2.invalidate_tag("team").await;
+    assert_eq!(l2.get(b"v:a").await, None);
+    assert_eq!(l2.get(b"v:b").await, None);
+    assert!(l2.get(b"v:c").await.is_some(), "untagged entries stay");
+    let mut conn = raw(&url).await;
+    let set_exists: bool = conn.exists(format!("palisade:{ns}:t:team")).await.unwrap();
+    assert!(!set_exists, "the tag's set is gone");
+
+    l2.invalidate(b"v:c").await;
+    assert_eq!(l2.get(b"v:c").await, None);
+    assert_eq!(l2.stats().invalidations_sent, 2);
+    let _: () = conn.del(format!("palisade:{ns}:t:other")).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_entry_past_its_lifetime_is_a_miss() {
+    let Some(url) = shared_redis().await else { return };
+    let ns = unique_namespace("expired");
+    let l2 = store(&url, &ns).await;
+    let mut old = entry(b"old", &[]);
+    old.stored_at = SystemTime::now() - Duration::from_secs(3600);
+    // Already past its lifetime: not even written.
+    l2.put(Bytes::from_static(b"v:old"), old);
+    l2.put(Bytes::from_static(b"v:new"), entry(b"new", &[]));
+    assert!(eventually(WAIT, async || l2.get(b"v:new").await.is_some()).await);
+    assert_eq!(l2.get(b"v:old").await, None);
+    assert_eq!(l2.stats().writes, 1);
+    let _: () = raw(&url).await.del(format!("palisade:{ns}:e:v:new")).await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_configuration_names_the_field() {
+    let err = RedisStore::builder("http://nope").namespace("x").build().await.unwrap_err();
+    assert_eq!(err.field(), "url");
+    let err = RedisStore::builder("redis://127.0.0.1:1").build().await.unwrap_err();
+    assert_eq!(err.field(), "namespace");
+    let err = RedisStore::builder("redis://127.0.0.1:1")
+        .namespace("has space")
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(err.field(), "namespace");
+    let err = RedisStore::builder("redis://127.0.0.1:1")
+        .namespace("x")
+        .timeout(Duration::ZERO)
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(err.field(), "timeout");
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_fails_open_and_is_then_skipped() {
+    // Nothing listens on this port: build succeeds, lookups are misses.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let l2 = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
+        .namespace("unreachable")
+        .connect_timeout(Duration::from_millis(200))
+        .build()
+        .await
+        .expect("an unreachable Redis is not a configuration error");
+    for _ in 0..20 {
+        assert_eq!(l2.get(b"v:1").await, None);
+    }
+    let stats = l2.stats();
+    assert_eq!(stats.hits + stats.misses, 0);
+    assert!(stats.errors + stats.timeouts >= 5, "{stats:?}");
+    assert!(stats.skipped >= 10, "the breaker opened: {stats:?}");
+}
+
+#[tokio::test]
+async fn a_stopped_redis_is_a_miss_and_hits_resume_after_restart() {
+    let Some(mut server) = RedisServer::start().await else { return };
+    let l2 = store(&server.url(), "faults").await;
+    l2.put(Bytes::from_static(b"v:1"), entry(b"one", &[]));
+    assert!(eventually(WAIT, async || l2.get(b"v:1").await.is_some()).await);
+
+    server.stop();
+    for _ in 0..20 {
+        assert_eq!(l2.get(b"v:1").await, None);
+    }
+    let down = l2.stats();
+    assert!(down.errors + down.timeouts >= 1 && down.skipped >= 1, "{down:?}");
+
+    server.restart().await;
+    // The restarted server is empty: refill it once the breaker lets us.
+    let refilled = eventually(Duration::from_secs(10), async || {
+        l2.put(Bytes::from_static(b"v:1"), entry(b"one", &[]));
+        l2.get(b"v:1").await.is_some()
+    })
+    .await;
+    assert!(refilled, "hits resume: {:?}", l2.stats());
+}
+
+#[tokio::test]
+async fn a_slow_redis_costs_at_most_the_timeout() {
+    let Some(server) = RedisServer::start().await else { return };
+    let l2 = RedisStore::builder(server.url())
+        .namespace("slow")
+        .timeout(Duration::from_millis(50))
+        .build()
+        .await
+        .unwrap();
+    let mut admin = raw(&server.url()).await;
+    let sleeper = tokio::spawn(async move {
+        redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg("0.5")
+            .query_async::<()>(&mut admin)
+            .await
+    });
+    // Let DEBUG SLEEP reach the server first.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(l2.get(b"v:1").await, None);
+    let stats = l2.stats();
+    assert_eq!((stats.timeouts, stats.misses, stats.errors), (1, 0, 0), "{stats:?}");
+    sleeper.await.unwrap().expect("DEBUG SLEEP ran");
+}
