@@ -37,7 +37,9 @@ async fn store(url: &str, namespace: &str) -> RedisStore {
 
 #[tokio::test]
 async fn a_put_is_read_back_with_its_freshness_and_expires_in_redis() {
-    let Some(url) = shared_redis().await else { return };
+    let Some(url) = shared_redis().await else {
+        return;
+    };
     let ns = unique_namespace("round_trip");
     let l2 = store(&url, &ns).await;
     let original = entry(b"alice", &["user:1"]);
@@ -56,8 +58,14 @@ async fn a_put_is_read_back_with_its_freshness_and_expires_in_redis() {
     // TTL 60 s plus the longer stale window (120 s).
     assert!((170_000..=180_000).contains(&pttl), "pttl {pttl}");
     let tag_ttl: i64 = conn.pttl(format!("palisade:{ns}:t:user:1")).await.unwrap();
-    assert!(tag_ttl >= pttl - 1_000, "tag set expires with its entry: {tag_ttl}");
-    let _: () = conn.del(&[key, format!("palisade:{ns}:t:user:1")]).await.unwrap();
+    assert!(
+        tag_ttl >= pttl - 1_000,
+        "tag set expires with its entry: {tag_ttl}"
+    );
+    let _: () = conn
+        .del(&[key, format!("palisade:{ns}:t:user:1")])
+        .await
+        .unwrap();
 
     let stats = l2.stats();
     assert!(stats.hits >= 2 && stats.writes == 1, "{stats:?}");
@@ -65,7 +73,9 @@ async fn a_put_is_read_back_with_its_freshness_and_expires_in_redis() {
 
 #[tokio::test]
 async fn garbage_is_a_counted_miss_and_is_overwritten() {
-    let Some(url) = shared_redis().await else { return };
+    let Some(url) = shared_redis().await else {
+        return;
+    };
     let ns = unique_namespace("garbage");
     let l2 = store(&url, &ns).await;
     let mut conn = raw(&url).await;
@@ -84,7 +94,9 @@ async fn garbage_is_a_counted_miss_and_is_overwritten() {
 
 #[tokio::test]
 async fn invalidation_deletes_the_key_and_every_entry_of_a_tag() {
-    let Some(url) = shared_redis().await else { return };
+    let Some(url) = shared_redis().await else {
+        return;
+    };
     let ns = unique_namespace("invalidate");
     let l2 = store(&url, &ns).await;
     l2.put(Bytes::from_static(b"v:a"), entry(b"a", &["team"]));
@@ -108,7 +120,9 @@ async fn invalidation_deletes_the_key_and_every_entry_of_a_tag() {
 
 #[tokio::test]
 async fn an_entry_past_its_lifetime_is_a_miss() {
-    let Some(url) = shared_redis().await else { return };
+    let Some(url) = shared_redis().await else {
+        return;
+    };
     let ns = unique_namespace("expired");
     let l2 = store(&url, &ns).await;
     let mut old = entry(b"old", &[]);
@@ -119,14 +133,25 @@ async fn an_entry_past_its_lifetime_is_a_miss() {
     assert!(eventually(WAIT, async || l2.get(b"v:new").await.is_some()).await);
     assert_eq!(l2.get(b"v:old").await, None);
     assert_eq!(l2.stats().writes, 1);
-    let _: () = raw(&url).await.del(format!("palisade:{ns}:e:v:new")).await.unwrap();
+    let _: () = raw(&url)
+        .await
+        .del(format!("palisade:{ns}:e:v:new"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn bad_configuration_names_the_field() {
-    let err = RedisStore::builder("http://nope").namespace("x").build().await.unwrap_err();
+    let err = RedisStore::builder("http://nope")
+        .namespace("x")
+        .build()
+        .await
+        .unwrap_err();
     assert_eq!(err.field(), "url");
-    let err = RedisStore::builder("redis://127.0.0.1:1").build().await.unwrap_err();
+    let err = RedisStore::builder("redis://127.0.0.1:1")
+        .build()
+        .await
+        .unwrap_err();
     assert_eq!(err.field(), "namespace");
     let err = RedisStore::builder("redis://127.0.0.1:1")
         .namespace("has space")
@@ -168,7 +193,9 @@ async fn an_unreachable_redis_fails_open_and_is_then_skipped() {
 
 #[tokio::test]
 async fn a_stopped_redis_is_a_miss_and_hits_resume_after_restart() {
-    let Some(mut server) = RedisServer::start().await else { return };
+    let Some(mut server) = RedisServer::start().await else {
+        return;
+    };
     let l2 = store(&server.url(), "faults").await;
     l2.put(Bytes::from_static(b"v:1"), entry(b"one", &[]));
     assert!(eventually(WAIT, async || l2.get(b"v:1").await.is_some()).await);
@@ -178,7 +205,10 @@ async fn a_stopped_redis_is_a_miss_and_hits_resume_after_restart() {
         assert_eq!(l2.get(b"v:1").await, None);
     }
     let down = l2.stats();
-    assert!(down.errors + down.timeouts >= 1 && down.skipped >= 1, "{down:?}");
+    assert!(
+        down.errors + down.timeouts >= 1 && down.skipped >= 1,
+        "{down:?}"
+    );
 
     server.restart().await;
     // The restarted server is empty: refill it once the breaker lets us.
@@ -192,7 +222,9 @@ async fn a_stopped_redis_is_a_miss_and_hits_resume_after_restart() {
 
 #[tokio::test]
 async fn a_slow_redis_costs_at_most_the_timeout() {
-    let Some(server) = RedisServer::start().await else { return };
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
     let l2 = RedisStore::builder(server.url())
         .namespace("slow")
         .timeout(Duration::from_millis(50))
@@ -211,6 +243,10 @@ async fn a_slow_redis_costs_at_most_the_timeout() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(l2.get(b"v:1").await, None);
     let stats = l2.stats();
-    assert_eq!((stats.timeouts, stats.misses, stats.errors), (1, 0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.timeouts, stats.misses, stats.errors),
+        (1, 0, 0),
+        "{stats:?}"
+    );
     sleeper.await.unwrap().expect("DEBUG SLEEP ran");
 }

@@ -55,11 +55,13 @@ pub fn unique_namespace(test: &str) -> String {
     )
 }
 
-/// A raw connection for poking at Redis behind the store's back.
+/// A raw connection for poking at Redis behind the store's back (no
+/// response timeout, so it can wait out a `DEBUG SLEEP`).
 pub async fn raw(url: &str) -> redis::aio::MultiplexedConnection {
+    let config = redis::AsyncConnectionConfig::new().set_response_timeout(None);
     redis::Client::open(url)
         .unwrap()
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&config)
         .await
         .unwrap()
 }
@@ -121,7 +123,10 @@ impl RedisServer {
             Ok(())
         } else {
             self.stop();
-            Err(format!("redis-server on port {} did not come up", self.port))
+            Err(format!(
+                "redis-server on port {} did not come up",
+                self.port
+            ))
         }
     }
 

@@ -102,7 +102,11 @@ impl RedisStoreBuilder {
     pub async fn build(self) -> Result<RedisStore, ConfigError> {
         let namespace = validate_namespace(self.namespace)?;
         if self.timeout.is_zero() {
-            return Err(ConfigError::new("timeout", "greater than zero", self.timeout));
+            return Err(ConfigError::new(
+                "timeout",
+                "greater than zero",
+                self.timeout,
+            ));
         }
         if self.connect_timeout.is_zero() {
             return Err(ConfigError::new(
@@ -111,8 +115,9 @@ impl RedisStoreBuilder {
                 self.connect_timeout,
             ));
         }
-        let client = redis::Client::open(self.url.as_str())
-            .map_err(|e| ConfigError::custom("url", format_args!("not a usable Redis URL ({e})")))?;
+        let client = redis::Client::open(self.url.as_str()).map_err(|e| {
+            ConfigError::custom("url", format_args!("not a usable Redis URL ({e})"))
+        })?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.connect_timeout))
             .set_response_timeout(None)
@@ -179,7 +184,9 @@ fn validate_namespace(namespace: Option<String>) -> Result<String, ConfigError> 
     };
     if namespace.is_empty()
         || namespace.len() > MAX_NAMESPACE_LEN
-        || namespace.chars().any(|c| c.is_whitespace() || c.is_control())
+        || namespace
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(ConfigError::new(
             "namespace",

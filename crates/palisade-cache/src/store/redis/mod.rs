@@ -277,8 +277,16 @@ impl Shared {
             pipe.cmd("SADD").arg(&tag_key).arg(&entry_key).ignore();
             // A new set gets the entry's expiry; an existing one is only ever
             // extended, so it outlives each of its entries.
-            pipe.cmd("PEXPIRE").arg(&tag_key).arg(millis).arg("NX").ignore();
-            pipe.cmd("PEXPIRE").arg(&tag_key).arg(millis).arg("GT").ignore();
+            pipe.cmd("PEXPIRE")
+                .arg(&tag_key)
+                .arg(millis)
+                .arg("NX")
+                .ignore();
+            pipe.cmd("PEXPIRE")
+                .arg(&tag_key)
+                .arg(millis)
+                .arg("GT")
+                .ignore();
         }
         let ok = self.run::<()>(permit, &pipe).await.is_ok();
         self.counters.write(ok);

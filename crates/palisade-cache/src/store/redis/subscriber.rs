@@ -33,7 +33,10 @@ impl Sinks {
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.list.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.list
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Applies `purge` to every live cache (outside the lock) and forgets

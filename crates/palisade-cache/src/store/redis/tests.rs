@@ -28,7 +28,9 @@ impl Recorder {
     fn attach(store: &RedisStore) -> Arc<Self> {
         let recorder = Arc::new(Self::default());
         let target: Arc<dyn PurgeTarget> = recorder.clone();
-        store.subscribe(PurgeSink::new(Arc::downgrade(&target) as Weak<dyn PurgeTarget>));
+        store.subscribe(PurgeSink::new(
+            Arc::downgrade(&target) as Weak<dyn PurgeTarget>
+        ));
         recorder
     }
 
@@ -49,7 +51,9 @@ async fn store(url: &str, namespace: &str) -> RedisStore {
 
 #[tokio::test]
 async fn purges_reach_other_replicas_once_and_local_caches_directly() {
-    let Some(url) = shared_redis().await else { return };
+    let Some(url) = shared_redis().await else {
+        return;
+    };
     let ns = unique_namespace("purge_fanout");
     let a = store(&url, &ns).await;
     let b = store(&url, &ns).await;
@@ -69,11 +73,17 @@ async fn purges_reach_other_replicas_once_and_local_caches_directly() {
     assert!(
         eventually(WAIT, async || {
             b.invalidate(b"warmup-b").await;
-            a_cache1.seen().contains(&Purge::Key(Bytes::from_static(b"warmup-b")))
+            a_cache1
+                .seen()
+                .contains(&Purge::Key(Bytes::from_static(b"warmup-b")))
         })
         .await
     );
-    let before = (a_cache1.seen().len(), a_cache2.seen().len(), b_cache.seen().len());
+    let before = (
+        a_cache1.seen().len(),
+        a_cache2.seen().len(),
+        b_cache.seen().len(),
+    );
 
     a.invalidate_tag("user:42").await;
     let tag = Purge::Tag("user:42".into());
@@ -84,13 +94,18 @@ async fn purges_reach_other_replicas_once_and_local_caches_directly() {
     assert_eq!(a_cache2.seen().len(), before.1 + 1);
     assert_eq!(a_cache1.seen().last(), Some(&tag));
     assert_eq!(b_cache.seen().len(), before.2 + 1);
-    assert!(other_cache.seen().is_empty(), "other namespaces hear nothing");
+    assert!(
+        other_cache.seen().is_empty(),
+        "other namespaces hear nothing"
+    );
     assert!(b.stats().invalidations_received >= 2);
 }
 
 #[tokio::test]
 async fn a_dropped_cache_is_forgotten_and_a_dropped_store_stops_its_subscriber() {
-    let Some(url) = shared_redis().await else { return };
+    let Some(url) = shared_redis().await else {
+        return;
+    };
     let ns = unique_namespace("purge_drop");
     let a = store(&url, &ns).await;
     let gone = Recorder::attach(&a);
@@ -106,13 +121,18 @@ async fn a_dropped_cache_is_forgotten_and_a_dropped_store_stops_its_subscriber()
 
 #[tokio::test]
 async fn after_a_lost_subscription_every_cache_is_cleared() {
-    let Some(mut server) = RedisServer::start().await else { return };
+    let Some(mut server) = RedisServer::start().await else {
+        return;
+    };
     let a = store(&server.url(), "resubscribe").await;
     let cache = Recorder::attach(&a);
     server.stop();
     server.restart().await;
     assert!(
-        eventually(Duration::from_secs(10), async || cache.seen().contains(&Purge::All)).await,
+        eventually(Duration::from_secs(10), async || cache
+            .seen()
+            .contains(&Purge::All))
+        .await,
         "no Purge::All after the reconnect: {:?}",
         a.stats()
     );
