@@ -2,11 +2,12 @@
 
 use std::{
     pin::Pin,
-    task::{Context, Poll, ready},
+    task::{Context, Poll},
 };
 
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use tokio::time::Instant;
 
 use crate::track::Completion;
 
@@ -14,9 +15,11 @@ pin_project! {
     /// A response body that records its request when it ends.
     ///
     /// The request is recorded when the last frame has been read (or at
-    /// once, if the body was already complete with its head). A body that
-    /// fails, or is dropped before its end (the client went away), records
-    /// the request as aborted.
+    /// once, if the body was already complete with its head). The time to
+    /// head is taken when the body is first polled without ending — servers
+    /// poll the body right after they get the head — so a body read in one
+    /// poll costs a single clock read. A body that fails, or is dropped
+    /// before its end (the client went away), records the request as aborted.
     #[derive(Debug)]
     pub struct LatencyBody<B> {
         #[pin]
@@ -28,7 +31,7 @@ pin_project! {
 impl<B: Body> LatencyBody<B> {
     pub(crate) fn new(inner: B, done: Completion) -> Self {
         let done = if inner.is_end_stream() {
-            done.finish_at_head();
+            done.finish();
             None
         } else {
             Some(done)
@@ -58,24 +61,32 @@ impl<B: Body> Body for LatencyBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
-        let frame = ready!(this.inner.as_mut().poll_frame(cx));
-        match &frame {
-            None => {
+        let polled = this.inner.as_mut().poll_frame(cx);
+        let Some(done) = this.done.as_mut() else {
+            return polled;
+        };
+        match &polled {
+            Poll::Ready(None) => {
                 if let Some(done) = this.done.take() {
                     done.finish();
                 }
             }
             // Dropping the completion records the request as aborted.
-            Some(Err(_)) => drop(this.done.take()),
-            Some(Ok(_)) => {
-                if this.inner.is_end_stream()
-                    && let Some(done) = this.done.take()
-                {
+            Poll::Ready(Some(Err(_))) => drop(this.done.take()),
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => {
+                if let Some(done) = this.done.take() {
                     done.finish();
                 }
             }
+            // The body goes on: the server has the head now (it polls the
+            // body right after it), so this is the time to head.
+            Poll::Ready(Some(Ok(_))) | Poll::Pending => {
+                if !done.has_head() {
+                    done.mark_head(Instant::now());
+                }
+            }
         }
-        Poll::Ready(frame)
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

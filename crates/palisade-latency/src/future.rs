@@ -14,10 +14,10 @@ use crate::track::{Completion, TrackResponse};
 pin_project! {
     /// The response future of [`LatencyService`](crate::LatencyService).
     ///
-    /// Reads the clock when the response is ready and hands the request's
-    /// [`Completion`] to the response (for HTTP, to its body). With a
-    /// blocking threshold, also times each poll of the inner future. Dropped
-    /// before the response, it records the request as aborted.
+    /// Hands the request's [`Completion`] to the response when it is ready
+    /// (for HTTP, to its body). With a blocking threshold, also times each
+    /// poll of the inner future. Dropped before the response, it records the
+    /// request as aborted.
     #[derive(Debug)]
     pub struct LatencyFuture<F> {
         #[pin]
@@ -48,10 +48,9 @@ where
             panic!("LatencyFuture polled after completion");
         };
         let (result, now) = match done.blocking_threshold() {
-            None => {
-                let result = ready!(this.inner.poll(cx));
-                (result, Instant::now())
-            }
+            // The common path reads no clock here: the time to head is taken
+            // when the body is first polled, or is the time to end.
+            None => (ready!(this.inner.poll(cx)), None),
             Some(threshold) => {
                 let before = Instant::now();
                 let polled = this.inner.poll(cx);
@@ -61,7 +60,7 @@ where
                     done.blocking_poll(took, threshold, after);
                 }
                 match polled {
-                    Poll::Ready(result) => (result, after),
+                    Poll::Ready(result) => (result, Some(after)),
                     Poll::Pending => return Poll::Pending,
                 }
             }
@@ -75,7 +74,7 @@ where
                 Ok(response.track(done))
             }
             Err(err) => {
-                done.error(now);
+                done.error(now.unwrap_or_else(Instant::now));
                 Err(err)
             }
         })

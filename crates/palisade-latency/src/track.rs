@@ -143,12 +143,28 @@ impl Completion {
         }
     }
 
-    /// The response head is ready at `at` with `status`.
+    /// The response head is ready with `status`; `at` is when, if the clock
+    /// was read anyway (blocking detector on). Otherwise the time to head is
+    /// taken when the body is first polled (see [`mark_head`](Self::mark_head)).
     #[inline]
-    pub(crate) fn head(&mut self, at: Instant, status: u16) {
-        self.head = Some(at.saturating_duration_since(self.start));
+    pub(crate) fn head(&mut self, at: Option<Instant>, status: u16) {
+        self.head = at.map(|at| at.saturating_duration_since(self.start));
         self.status = status;
         self.class = StatusClass::from_code(status);
+    }
+
+    /// Sets the time to head to `at` unless it is known already.
+    #[inline]
+    pub(crate) fn mark_head(&mut self, at: Instant) {
+        if self.head.is_none() {
+            self.head = Some(at.saturating_duration_since(self.start));
+        }
+    }
+
+    /// Whether the time to head is known yet.
+    #[inline]
+    pub(crate) fn has_head(&self) -> bool {
+        self.head.is_some()
     }
 
     /// The inner service failed at `at`.
@@ -159,23 +175,16 @@ impl Completion {
         self.record(at, false);
     }
 
-    /// The time from the start of the request to its response head, if it has one yet.
+    /// The time from the start of the request to its response head, if known yet.
     pub fn head_duration(&self) -> Option<Duration> {
         self.head
     }
 
-    /// The request ended now: records it.
+    /// The request ended now: records it (one clock read). If the time to
+    /// head was not taken, it is the same as the time to end.
     #[inline]
     pub fn finish(mut self) {
         self.record(Instant::now(), false);
-    }
-
-    /// The request ended together with its head (a body that was already
-    /// complete): records it without reading the clock again.
-    #[inline]
-    pub(crate) fn finish_at_head(mut self) {
-        let at = self.start + self.head.unwrap_or_default();
-        self.record(at, false);
     }
 
     fn record(&mut self, end: Instant, aborted: bool) {

@@ -1,0 +1,159 @@
+//! Cost of the latency layer per request, against a no-layer baseline in the
+//! same run: bare vs tracked, with and without the blocking-poll detector, on
+//! one thread and on two threads at once (same tracker, same route).
+//!
+//! `cargo bench -p palisade-latency --bench latency -- --warm-up-time 1 --measurement-time 3`
+//!
+//! Each request is an `http::Request<()>` answered at once with a
+//! one-chunk body, which is read to its end (that is when the tracker
+//! records). Results: docs/BENCHMARKS.md.
+
+use std::{
+    convert::Infallible,
+    future::{Ready, ready},
+    hint::black_box,
+    pin::pin,
+    sync::Barrier,
+    task::{Context, Poll, Waker},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::Full;
+use palisade_latency::{LatencyTracker, RouteFn, RouteFrom};
+use tower::{Layer, Service};
+
+/// Answers every request at once with a small body.
+#[derive(Debug, Clone, Copy)]
+struct Ok200;
+
+impl Service<Request<()>> for Ok200 {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _req: Request<()>) -> Self::Future {
+        ready(Ok(Response::new(Full::new(Bytes::from_static(b"ok")))))
+    }
+}
+
+/// Sends one request and reads the body to its end, without a runtime.
+fn one<S, B>(svc: &mut S)
+where
+    S: Service<Request<()>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: Body,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    let req = Request::get("/users/42").body(()).expect("valid request");
+    let mut fut = pin!(svc.call(req));
+    let Poll::Ready(res) = fut.as_mut().poll(&mut cx) else {
+        panic!("not ready")
+    };
+    let mut body = pin!(res.expect("infallible").into_body());
+    while let Poll::Ready(Some(frame)) = body.as_mut().poll_frame(&mut cx) {
+        black_box(frame.is_ok());
+    }
+}
+
+fn tracker(blocking: bool) -> LatencyTracker {
+    let mut b = LatencyTracker::builder("bench").route(RouteFrom::Fn(RouteFn::new(|head| {
+        head.uri
+            .path()
+            .starts_with("/users/")
+            .then_some("/users/{id}")
+    })));
+    if blocking {
+        b = b.blocking_threshold(Duration::from_millis(5));
+    }
+    b.build().expect("valid config")
+}
+
+/// `iters` requests on each of `threads` threads at once; the mean wall time
+/// of one thread's run, so the figure is per request while the other thread
+/// records into the same tracker.
+fn threaded<S, B>(svc: &S, threads: usize, iters: u64) -> Duration
+where
+    S: Service<Request<()>, Response = Response<B>> + Clone + Send,
+    S::Error: std::fmt::Debug,
+    B: Body,
+{
+    let barrier = Barrier::new(threads);
+    let total: Duration = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let mut svc = svc.clone();
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        one(&mut svc);
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("bench thread"))
+            .sum()
+    });
+    total / u32::try_from(threads).unwrap_or(1)
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    // tokio's clock is read inside a runtime context, as in a server.
+    let _guard = rt.enter();
+
+    let plain = tracker(false);
+    let detector = tracker(true);
+    let bare = Ok200;
+    let tracked = plain.layer().layer(Ok200);
+    let tracked_blocking = detector.layer().layer(Ok200);
+
+    let mut g = c.benchmark_group("latency/1 thread");
+    g.bench_function("bare", |b| {
+        let mut svc = bare;
+        b.iter(|| one(&mut svc));
+    });
+    g.bench_function("tracked", |b| {
+        let mut svc = tracked.clone();
+        b.iter(|| one(&mut svc));
+    });
+    g.bench_function("tracked + blocking detector", |b| {
+        let mut svc = tracked_blocking.clone();
+        b.iter(|| one(&mut svc));
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("latency/2 threads");
+    g.bench_function("bare", |b| b.iter_custom(|n| threaded(&bare, 2, n)));
+    g.bench_function("tracked", |b| b.iter_custom(|n| threaded(&tracked, 2, n)));
+    g.bench_function("tracked + blocking detector", |b| {
+        b.iter_custom(|n| threaded(&tracked_blocking, 2, n));
+    });
+    g.finish();
+
+    let snap = plain.snapshot();
+    let s = snap.route("GET", "/users/{id}").expect("recorded");
+    eprintln!(
+        "tracked requests recorded: {}, p50 {:?}",
+        s.count,
+        s.quantile(0.5)
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
