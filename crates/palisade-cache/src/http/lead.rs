@@ -65,6 +65,11 @@ pub(crate) fn respond<B>(
     let mut resp = Response::new(body);
     *resp.status_mut() = stored.status;
     *resp.headers_mut() = stored.headers.clone();
+    if head && !resp.headers().contains_key(header::CONTENT_LENGTH) {
+        // HEAD carries the length GET would have.
+        resp.headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(stored.body.len()));
+    }
     resp.headers_mut().insert(X_CACHE, x);
     if let Some(age) = age {
         resp.headers_mut().insert(header::AGE, policy::age_value(age));
