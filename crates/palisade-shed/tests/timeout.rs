@@ -238,20 +238,17 @@ async fn any_request_type_with_the_ambient_source() {
         .source(Ambient)
         .build()
         .unwrap();
-    // Read in `call` and in the future: both see the deadline.
     let svc = ServiceBuilder::new()
         .layer(t.layer())
-        .service(service_fn(|n: u32| {
-            let in_call = Deadline::current().map(Deadline::remaining);
-            async move {
-                tokio::time::sleep(Duration::from_millis(u64::from(n))).await;
-                let in_future = Deadline::current().map(Deadline::remaining);
-                Ok::<_, Infallible>((in_call, in_future))
-            }
+        .service(service_fn(|n: u32| async move {
+            let before = Deadline::current().map(Deadline::remaining);
+            tokio::time::sleep(Duration::from_millis(u64::from(n))).await;
+            let after = Deadline::current().map(Deadline::remaining);
+            Ok::<_, Infallible>((before, after))
         }));
-    let (in_call, in_future) = svc.clone().oneshot(100).await.unwrap();
-    assert_eq!(in_call, Some(Duration::from_millis(300)));
-    assert_eq!(in_future, Some(Duration::from_millis(200)));
+    let (before, after) = svc.clone().oneshot(100).await.unwrap();
+    assert_eq!(before, Some(Duration::from_millis(300)));
+    assert_eq!(after, Some(Duration::from_millis(200)));
     let err = svc.oneshot(1_000).await.unwrap_err();
     assert_deadline_exceeded(&err, "jobs");
 }
@@ -371,4 +368,53 @@ async fn expiries_are_counted() {
     let rejected = "palisade_shed_rejected_total";
     let labels = [("name", "api"), ("reason", "deadline_exceeded")];
     assert_eq!(counter(&snapshot, rejected, &labels), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn nested_timeouts_of_any_request_type_keep_the_earliest_deadline() {
+    let build = |name: &'static str, ms: u64| {
+        Timeout::builder(name)
+            .timeout(Duration::from_millis(ms))
+            .source(Ambient)
+            .build()
+            .unwrap()
+    };
+    let (outer, inner) = (build("outer", 100), build("inner", 5_000));
+    let svc = ServiceBuilder::new()
+        .layer(outer.layer())
+        .layer(inner.layer())
+        .service(service_fn(|sleep_ms: u64| async move {
+            let seen = Deadline::current().unwrap().remaining();
+            tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
+            Ok::<_, Infallible>(seen)
+        }));
+    assert_eq!(svc.clone().oneshot(0).await.unwrap(), Duration::from_millis(100));
+    let start = Instant::now();
+    let err = svc.oneshot(1_000).await.unwrap_err();
+    assert_deadline_exceeded(&err, "outer");
+    assert_eq!(start.elapsed(), Duration::from_millis(100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scope_never_extends_an_outer_deadline() {
+    let outer = Deadline::after(Duration::from_millis(100));
+    let seen = outer
+        .scope(async {
+            Deadline::after(Duration::from_secs(10))
+                .scope(async { Deadline::current() })
+                .await
+        })
+        .await;
+    assert_eq!(seen, Some(outer));
+    // A shorter inner scope does shrink it, and the outer one is back after.
+    let (inner_seen, after) = outer
+        .scope(async {
+            let inner = Deadline::after(Duration::from_millis(10));
+            let seen = inner.scope(async { Deadline::current() }).await;
+            (seen.map(Deadline::remaining), Deadline::current())
+        })
+        .await;
+    assert_eq!(inner_seen, Some(Duration::from_millis(10)));
+    assert_eq!(after, Some(outer));
+    assert_eq!(Deadline::current(), None);
 }

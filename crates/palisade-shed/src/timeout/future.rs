@@ -1,4 +1,4 @@
-use super::{Deadline, config::Core};
+use super::{DeadlineScope, config::Core};
 use crate::telemetry::Expiry;
 use palisade_core::{BoxError, Rejected};
 use pin_project_lite::pin_project;
@@ -9,7 +9,7 @@ use std::{
     sync::Arc,
     task::{Context, Poll, ready},
 };
-use tokio::{task::futures::TaskLocalFuture, time::Sleep};
+use tokio::time::Sleep;
 
 pin_project! {
     /// The response future of [`TimeoutService`](super::TimeoutService).
@@ -28,7 +28,7 @@ pin_project! {
     enum State<F> {
         Running {
             #[pin]
-            inner: TaskLocalFuture<Deadline, F>,
+            inner: DeadlineScope<F>,
             #[pin]
             sleep: Sleep,
             core: Arc<Core>,
@@ -40,7 +40,7 @@ pin_project! {
 }
 
 impl<F> TimeoutFuture<F> {
-    pub(crate) fn running(inner: TaskLocalFuture<Deadline, F>, sleep: Sleep, core: Arc<Core>) -> Self {
+    pub(crate) fn running(inner: DeadlineScope<F>, sleep: Sleep, core: Arc<Core>) -> Self {
         Self {
             state: State::Running { inner, sleep, core },
         }

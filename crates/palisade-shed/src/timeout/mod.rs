@@ -189,10 +189,8 @@ where
         }
         let deadline = Deadline::at(deadline);
         self.source.attach(&mut req, deadline);
-        let inner = &mut self.inner;
-        let response = deadline.sync_scope(|| inner.call(req));
         TimeoutFuture::running(
-            deadline.scoped(response),
+            deadline.scoped(self.inner.call(req)),
             tokio::time::sleep_until(deadline.instant()),
             Arc::clone(&self.core),
         )

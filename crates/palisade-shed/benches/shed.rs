@@ -1,0 +1,116 @@
+//! Per-request cost of palisade-shed's layers beside tower's own and a bare
+//! service, in the same run.
+//!
+//! ```text
+//! cargo bench -p palisade-shed --bench shed -- --warm-up-time 1 --measurement-time 3
+//! ```
+//!
+//! Each iteration is one request through `poll_ready`, `call` and one poll of
+//! the response future around an always-ready echo service: what is measured
+//! is the layer's own work. Results: `docs/BENCHMARKS.md`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use palisade_shed::{ConcurrencyLimit, Timeout, timeout::Ambient};
+use std::{
+    convert::Infallible,
+    future::{Future, Ready, ready},
+    hint::black_box,
+    pin::pin,
+    task::{Context, Poll, Waker},
+    time::Duration,
+};
+use tower::{Layer, Service, ServiceBuilder};
+
+/// Answers every request at once with the request itself.
+#[derive(Debug, Clone, Copy)]
+struct Echo;
+
+impl<R> Service<R> for Echo {
+    type Response = R;
+    type Error = Infallible;
+    type Future = Ready<Result<R, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        ready(Ok(req))
+    }
+}
+
+/// One request: `poll_ready`, `call`, one poll of the future (all ready).
+fn once<S: Service<R>, R>(svc: &mut S, req: R) -> Result<S::Response, S::Error> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match svc.poll_ready(&mut cx) {
+        Poll::Ready(Ok(())) => {}
+        Poll::Ready(Err(e)) => return Err(e),
+        Poll::Pending => panic!("benchmarked service not ready"),
+    }
+    let mut fut = pin!(svc.call(req));
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("benchmarked future not ready"),
+    }
+}
+
+fn timeout(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let d = Duration::from_secs(2);
+    let ambient = Timeout::builder("bench")
+        .timeout(d)
+        .source(Ambient)
+        .build()
+        .unwrap();
+    let http = Timeout::builder("bench").timeout(d).build().unwrap();
+
+    let mut g = c.benchmark_group("timeout");
+    let mut bare = Echo;
+    g.bench_function("bare", |b| b.iter(|| once(&mut bare, black_box(7_u64))));
+    let mut tower_t = tower::timeout::TimeoutLayer::new(d).layer(Echo);
+    g.bench_function("tower", |b| b.iter(|| once(&mut tower_t, black_box(7_u64))));
+    let mut ours = ambient.layer().layer(Echo);
+    g.bench_function("palisade", |b| b.iter(|| once(&mut ours, black_box(7_u64))));
+
+    // HTTP requests: palisade also reads grpc-timeout and inserts the
+    // Deadline into the request's extensions (one allocation).
+    let req = || http::Request::builder().body(()).unwrap();
+    let mut bare = Echo;
+    g.bench_function("http/bare", |b| b.iter(|| once(&mut bare, black_box(req()))));
+    let mut tower_t = tower::timeout::TimeoutLayer::new(d).layer(Echo);
+    g.bench_function("http/tower", |b| {
+        b.iter(|| once(&mut tower_t, black_box(req())))
+    });
+    let mut ours = http.layer().layer(Echo);
+    g.bench_function("http/palisade", |b| {
+        b.iter(|| once(&mut ours, black_box(req())))
+    });
+    g.finish();
+}
+
+fn limit(c: &mut Criterion) {
+    let limit = ConcurrencyLimit::builder("bench")
+        .max_in_flight(256)
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("limit");
+    let mut bare = Echo;
+    g.bench_function("bare", |b| b.iter(|| once(&mut bare, black_box(7_u64))));
+    let mut tower_pair = ServiceBuilder::new()
+        .load_shed()
+        .concurrency_limit(256)
+        .service(Echo);
+    g.bench_function("tower", |b| {
+        b.iter(|| once(&mut tower_pair, black_box(7_u64)))
+    });
+    let mut ours = limit.layer().layer(Echo);
+    g.bench_function("palisade", |b| b.iter(|| once(&mut ours, black_box(7_u64))));
+    g.finish();
+}
+
+criterion_group!(benches, timeout, limit);
+criterion_main!(benches);
