@@ -141,24 +141,22 @@ where
         if decision.lifetime.total().is_zero() {
             return;
         }
-        if to_l2 {
-            if let Some(l2) = &self.l2 {
-                if let (Some(k), Some(payload)) = ((l2.encode_key)(key), (l2.encode_value)(&value))
-                {
-                    let l = decision.lifetime;
-                    l2.store.put(
-                        k,
-                        L2Entry {
-                            payload,
-                            stored_at: SystemTime::now(),
-                            ttl: l.ttl,
-                            stale_while_revalidate: l.stale_while_revalidate,
-                            stale_if_error: l.stale_if_error,
-                            tags: decision.tags.iter().map(|t| t.to_string()).collect(),
-                        },
-                    );
-                }
-            }
+        if to_l2
+            && let Some(l2) = &self.l2
+            && let (Some(k), Some(payload)) = ((l2.encode_key)(key), (l2.encode_value)(&value))
+        {
+            let l = decision.lifetime;
+            l2.store.put(
+                k,
+                L2Entry {
+                    payload,
+                    stored_at: SystemTime::now(),
+                    ttl: l.ttl,
+                    stale_while_revalidate: l.stale_while_revalidate,
+                    stale_if_error: l.stale_if_error,
+                    tags: decision.tags.iter().map(|t| t.to_string()).collect(),
+                },
+            );
         }
         let entry = Arc::new(Entry {
             value,
@@ -174,7 +172,7 @@ where
 
     /// Turns an L2 entry into an L1 entry on tokio's clock; `None` if it
     /// does not decode or is past every window.
-    pub(crate) fn from_l2(&self, entry: L2Entry, now: Instant) -> Option<SharedEntry<V>> {
+    pub(crate) fn entry_from_l2(&self, entry: L2Entry, now: Instant) -> Option<SharedEntry<V>> {
         let l2 = self.l2.as_ref()?;
         if entry.is_expired() {
             return None;
@@ -238,10 +236,10 @@ where
 
     pub(crate) async fn invalidate(&self, key: &K) {
         self.l1.invalidate(key).await;
-        if let Some(l2) = &self.l2 {
-            if let Some(k) = (l2.encode_key)(key) {
-                l2.store.invalidate(&k).await;
-            }
+        if let Some(l2) = &self.l2
+            && let Some(k) = (l2.encode_key)(key)
+        {
+            l2.store.invalidate(&k).await;
         }
     }
 
@@ -273,6 +271,8 @@ where
     }
 }
 
+type AbandonFn<K, V> = fn(&Core<K, V>, &K, &Arc<Flight<V>>);
+
 /// The lead of one flight. Dropping it before [`complete`](Self::complete)
 /// marks the flight abandoned so a waiter takes over.
 pub(crate) struct LeadGuard<K, V> {
@@ -282,7 +282,7 @@ pub(crate) struct LeadGuard<K, V> {
     pub(crate) stale: Option<SharedEntry<V>>,
     pub(crate) background: bool,
     /// Set where the bounds are known, so `Drop` needs none.
-    abandon: Option<fn(&Core<K, V>, &K, &Arc<Flight<V>>)>,
+    abandon: Option<AbandonFn<K, V>>,
 }
 
 impl<K, V> std::fmt::Debug for LeadGuard<K, V> {
@@ -337,6 +337,7 @@ where
         value
     }
 
+    #[cfg(feature = "http")]
     /// Ends the lead with `phase` (HTTP: `Pass` when the response cannot be
     /// shared, or `Done` with what was stored), without storing anything.
     pub(crate) fn finish_phase(mut self, phase: Phase<V>) {

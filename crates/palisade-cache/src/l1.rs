@@ -110,10 +110,10 @@ where
         let fut = async move { moka.insert(key, entry).await };
         let mut fut = Box::pin(fut);
         let mut cx = Context::from_waker(Waker::noop());
-        if fut.as_mut().poll(&mut cx).is_pending() {
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                handle.spawn(fut);
-            }
+        if fut.as_mut().poll(&mut cx).is_pending()
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            handle.spawn(fut);
         }
     }
 

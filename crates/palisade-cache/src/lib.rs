@@ -1,7 +1,89 @@
-//! A tower response cache: a lock-free `moka` L1 bounded by entries or weighed
-//! bytes, request coalescing, stale-while-revalidate and stale-if-error, HTTP
-//! semantics, and a seam ([`store::L2Store`]) for a second tier shared by
-//! replicas.
+//! A tower response cache: answer repeated requests from memory, let only one
+//! of many concurrent misses reach the backend, and keep serving when the
+//! backend is slow or down.
+//!
+//! - **L1** is `moka`'s future cache (lock-free hits, TinyLFU admission),
+//!   bounded by entries or by weighed bytes. Values are shared (`Bytes`,
+//!   `Arc`), so a hit does not copy a body.
+//! - **Coalescing**: concurrent misses for one key make one inner call; the
+//!   others wait and receive its value directly. If the leading request is
+//!   cancelled, one waiter takes over (at most one more call); an error goes
+//!   to the current waiters and is not cached.
+//! - **Freshness**: fresh for the TTL; then, within stale-while-revalidate,
+//!   the stale value is returned at once while one background refresh per key
+//!   runs; within stale-if-error, a failed call (for HTTP: a 5xx too) returns
+//!   the stale value instead. Past both windows the entry is gone.
+//! - **Negative caching** (`ttl_for`, HTTP `negative_ttl`), **tags** and
+//!   `invalidate_tag`, **stats** and `palisade_cache_*` metrics.
+//! - [`HttpCache`] (feature `http`) adds HTTP semantics: `GET`/`HEAD` only,
+//!   `Vary` variants, `Cache-Control` both ways, `Age`, `x-cache`, bodies
+//!   buffered up to a bound and streamed through above it.
+//! - [`store`]: the seam to a second tier shared by replicas (Redis with
+//!   feature `redis`, or the in-process [`store::MemoryStore`]).
+//!
+//! Every layer and service made from one [`Cache`] / [`HttpCache`] shares its
+//! state (axum clones a layer per route, hyper a service per request: still
+//! one cache).
+//!
+//! # Example
+//!
+//! ```
+//! use std::{convert::Infallible, time::Duration};
+//! use palisade_cache::{Cache, HttpCache};
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! #[derive(Clone)]
+//! struct GetUser { id: u64 }
+//!
+//! // Any service whose response is Clone: the key function picks what is
+//! // cached (None = bypass).
+//! let users = Cache::builder("users")
+//!     .max_entries(100_000)
+//!     .ttl(Duration::from_secs(60))
+//!     .stale_while_revalidate(Duration::from_secs(30))
+//!     .stale_if_error(Duration::from_secs(300))
+//!     .build()?;
+//! let svc = ServiceBuilder::new()
+//!     .layer(users.layer(|req: &GetUser| Some(req.id)))
+//!     .service(service_fn(|req: GetUser| async move {
+//!         Ok::<_, Infallible>(format!("user {}", req.id))
+//!     }));
+//! assert_eq!(svc.clone().oneshot(GetUser { id: 42 }).await?, "user 42");
+//! assert_eq!(svc.oneshot(GetUser { id: 42 }).await?, "user 42");
+//! assert_eq!(users.stats().hits, 1);
+//! users.invalidate(&42).await;
+//!
+//! // HTTP: caches http::Response<B> by buffering bodies up to a limit.
+//! let pages = HttpCache::builder("pages")
+//!     .max_bytes(256 << 20)
+//!     .max_body_bytes(1 << 20)
+//!     .default_ttl(Duration::from_secs(30))
+//!     .build()?;
+//! let http = ServiceBuilder::new().layer(pages.layer()).service(service_fn(
+//!     |_req: http::Request<String>| async {
+//!         Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(bytes::Bytes::from("hi"))))
+//!     },
+//! ));
+//! let req = || http::Request::get("http://example.com/").body(String::new()).unwrap();
+//! let first = http.clone().oneshot(req()).await?;
+//! let second = http.oneshot(req()).await?;
+//! assert_eq!(first.headers()["x-cache"], "MISS");
+//! assert_eq!(second.headers()["x-cache"], "HIT");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! - `metrics` (default): `palisade_cache_requests_total{name,result}`,
+//!   `palisade_cache_entries{name}`, `palisade_cache_bytes{name}` and more
+//!   (see `docs/metrics.md`).
+//! - `tracing` (default): debug events for failed refreshes, take-overs and
+//!   purges.
+//! - `http` (default): [`HttpCache`].
+//! - `redis`: a Redis second tier (see [`store`]).
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

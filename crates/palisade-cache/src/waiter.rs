@@ -16,6 +16,8 @@ use crate::{
     telemetry,
 };
 
+type LeaveFn<K, V> = fn(&Core<K, V>, &K, &Arc<Flight<V>>, usize);
+
 /// Leaves the flight when dropped (so an abandoned flight with no one left
 /// is forgotten).
 pub(crate) struct Waiter<K, V> {
@@ -24,7 +26,7 @@ pub(crate) struct Waiter<K, V> {
     flight: Arc<Flight<V>>,
     slot: usize,
     stale: Option<SharedEntry<V>>,
-    leave: Option<fn(&Core<K, V>, &K, &Arc<Flight<V>>, usize)>,
+    leave: Option<LeaveFn<K, V>>,
 }
 
 impl<K, V> std::fmt::Debug for Waiter<K, V> {

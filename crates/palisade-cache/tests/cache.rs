@@ -276,7 +276,7 @@ async fn invalidate_tag_removes_exactly_the_tagged_entries() {
         .ttl(Duration::from_secs(60))
         .tags(|v: &String| {
             let key: u64 = v.split('@').next().unwrap().parse().unwrap();
-            if key % 2 == 0 { vec!["even"] } else { vec!["odd"] }
+            if key.is_multiple_of(2) { vec!["even"] } else { vec!["odd"] }
         })
         .build()
         .unwrap();

@@ -1,4 +1,5 @@
 //! HttpCache through a real axum server and a real hyper client.
+#![cfg(feature = "http")]
 
 use std::{
     collections::HashMap,

@@ -226,7 +226,7 @@ where
         let core2 = Arc::clone(&core);
         let mut lookup: L2Lookup<V> = Box::pin(async move {
             let entry = store.get(&key).await?;
-            core2.from_l2(entry, Instant::now())
+            core2.entry_from_l2(entry, Instant::now())
         });
         match poll_now(lookup.as_mut()) {
             None => L2First::Pending(lookup),

@@ -150,10 +150,10 @@ impl HttpCacheBuilder {
         }
         let l2 = self.l2.map(|store| L2Hook {
             store,
-            encode_key: encode_key,
-            decode_key: decode_key,
-            encode_value: encode_value,
-            decode_value: decode_value,
+            encode_key,
+            decode_key,
+            encode_value,
+            decode_value,
         });
         let core = Core::new(self.name, capacity, Box::new(HttpPolicy { by_bytes }), l2);
         Ok(HttpCache {

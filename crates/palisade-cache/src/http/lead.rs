@@ -108,19 +108,17 @@ fn serve_stale_or_pass<B>(
 ) -> Result<Response<CacheBody<B>>, BoxError> {
     let stale = guard.as_ref().and_then(|g| g.stale.clone());
     let now = Instant::now();
-    if let Some(guard) = &guard {
-        if guard.background {
-            ctx.core.recorder.record(Event::RefreshFailure);
-        }
+    if guard.as_ref().is_some_and(|g| g.background) {
+        ctx.core.recorder.record(Event::RefreshFailure);
     }
-    if let Some(stale) = stale.filter(|s| s.usable_on_error(now)) {
-        if let Some(out) = stale_response(&stale, ctx.head) {
-            ctx.core.recorder.record(Event::StaleIfError);
-            if let Some(guard) = guard {
-                guard.finish_phase(Phase::Done(Ok(stale.value.clone())));
-            }
-            return Ok(out);
+    if let Some(stale) = stale.filter(|s| s.usable_on_error(now))
+        && let Some(out) = stale_response(&stale, ctx.head)
+    {
+        ctx.core.recorder.record(Event::StaleIfError);
+        if let Some(guard) = guard {
+            guard.finish_phase(Phase::Done(Ok(stale.value.clone())));
         }
+        return Ok(out);
     }
     if let Some(guard) = guard {
         guard.finish_phase(Phase::Pass);

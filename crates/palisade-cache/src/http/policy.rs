@@ -98,9 +98,7 @@ pub(crate) fn decide(status: StatusCode, headers: &HeaderMap, d: &Defaults) -> O
     if !cacheable_status(status) || headers.contains_key(header::SET_COOKIE) {
         return None;
     }
-    if vary_names(headers).is_none() {
-        return None; // Vary: *
-    }
+    vary_names(headers)?; // Vary: * is never stored
     let cc = CacheControl::parse(headers);
     if cc.no_store || cc.private || cc.no_cache {
         return None;

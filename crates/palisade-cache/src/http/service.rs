@@ -371,14 +371,14 @@ fn l2_lookup(ctx: &Ctx) -> HttpL2Lookup {
         let l2 = core.l2.as_ref()?;
         let entry = l2.store.get(&(l2.encode_key)(&base)?).await?;
         let now = Instant::now();
-        let entry = core.from_l2(entry, now)?;
+        let entry = core.entry_from_l2(entry, now)?;
         let HttpValue::Vary(names) = &entry.value else {
             return Some((base, entry));
         };
         let key = variant_key(&base, &variant_suffix(names, &headers));
         core.l1.insert(base, entry.clone());
         let found = l2.store.get(&(l2.encode_key)(&key)?).await?;
-        let found = core.from_l2(found, now)?;
+        let found = core.entry_from_l2(found, now)?;
         Some((key, found))
     })
 }

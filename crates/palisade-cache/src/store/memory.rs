@@ -166,7 +166,7 @@ impl L2Store for MemoryStore {
             let _ = self
                 .inner
                 .entries
-                .invalidate_entries_if(move |_, e| e.tags.iter().any(|t| *t == owned));
+                .invalidate_entries_if(move |_, e| e.tags.contains(&owned));
             self.announce(&Purge::Tag(tag.to_owned()));
         })
     }
