@@ -1,65 +1,4 @@
-//! The Redis L2: a second cache tier shared by every replica of a service.
-//!
-//! [`RedisStore`] implements [`L2Store`] on redis-rs's multiplexed,
-//! self-reconnecting [`ConnectionManager`]. Give one (or clones of one) to
-//! [`CacheBuilder::l2`](crate::CacheBuilder::l2) and to the HTTP cache's
-//! builder:
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), palisade_core::ConfigError> {
-//! use std::time::Duration;
-//! use palisade_cache::{Cache, RedisStore};
-//!
-//! let l2 = RedisStore::builder("redis://127.0.0.1:6379")
-//!     .namespace("users")                 // key prefix and purge channel
-//!     .timeout(Duration::from_millis(50)) // per operation
-//!     .build()
-//!     .await?;                            // Redis down? Still Ok: fails open
-//! let cache: Cache<u64, String> = Cache::builder("users")
-//!     .ttl(Duration::from_secs(60))
-//!     .l2(l2.clone())
-//!     .build()?;
-//! # drop(cache);
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! # Behaviour
-//!
-//! - **Reads**: one `GET` per L1 miss (the cache coalesces concurrent misses
-//!   before asking the L2). The value is a versioned binary envelope carrying
-//!   the entry's freshness (when it was stored, TTL, stale windows), so a
-//!   replica never serves something staler than the rules allow.
-//! - **Writes** run in a background task: `SET` with an expiry of the entry's
-//!   remaining lifetime (TTL plus stale window), and the key added to one
-//!   set per tag, whose expiry is extended to cover its longest-lived entry.
-//!   The request never waits for them.
-//! - **Failing open**: every operation has the configured timeout; an error or
-//!   timeout is a miss (counted), never an error to the caller. A
-//!   [`palisade_breaker::CircuitBreaker`] watches the outcomes: after repeated
-//!   failures Redis is skipped (lookups cost nothing, count as `skipped`) and
-//!   probed again later. Values that do not decode are a miss, counted as
-//!   `undecodable`, never served; the next fill overwrites them.
-//! - **Purge everywhere**: [`invalidate`](L2Store::invalidate) deletes the key,
-//!   [`invalidate_tag`](L2Store::invalidate_tag) deletes every key of the tag
-//!   (atomically, in a script), and both publish on the namespace's channel.
-//!   Each store runs one background subscriber (reconnecting on its own) that
-//!   hands purges from other replicas to its caches' L1s; after a lost
-//!   subscription it clears them entirely, since it cannot know what it
-//!   missed. Local caches sharing the store are purged directly. Invalidations
-//!   are attempted even while the breaker is open.
-//!
-//! Tagged entries need Redis 7.0 or later (`PEXPIRE .. NX` / `GT`); on an
-//! older server their writes fail (counted) and they are simply not shared.
-//! Only keys under `palisade:<namespace>:` are ever touched.
-//!
-//! # Metrics
-//!
-//! With the `name` label set to the namespace:
-//! `palisade_cache_l2_requests_total{name,result}` (`hit`, `miss`, `error`,
-//! `timeout`, `skipped`, `undecodable`) and
-//! `palisade_cache_invalidations_total{name,direction}` (`sent`, `received`).
-//! The same counts, and writes, are in [`RedisStore::stats`].
+//! The Redis L2 (feature `redis`): see [`RedisStore`].
 
 mod builder;
 mod events;
@@ -103,11 +42,71 @@ redis.call('PUBLISH', ARGV[1], ARGV[2])
 return #members
 ";
 
-/// A Redis-backed [`L2Store`], shared by the replicas that use the same
-/// namespace. Cheap to clone: clones share one connection, one breaker and
-/// one purge subscriber (which stops when the last clone is dropped).
+/// A Redis-backed [`L2Store`]: a second cache tier shared by every replica
+/// that uses the same namespace. Cheap to clone: clones share one connection,
+/// one breaker and one purge subscriber (which stops when the last clone is
+/// dropped). Built with [`RedisStore::builder`].
 ///
-/// Built with [`RedisStore::builder`]; see the [module docs](self).
+/// It runs on redis-rs's multiplexed, self-reconnecting
+/// [`ConnectionManager`]. Give it (or clones of it) to
+/// [`CacheBuilder::l2`](crate::CacheBuilder::l2) and to
+/// `HttpCacheBuilder::l2`; one store may serve several caches:
+///
+/// ```no_run
+/// # async fn run() -> Result<(), palisade_core::ConfigError> {
+/// use std::time::Duration;
+/// use palisade_cache::{Cache, RedisStore};
+///
+/// let l2 = RedisStore::builder("redis://127.0.0.1:6379")
+///     .namespace("users")                 // key prefix and purge channel
+///     .timeout(Duration::from_millis(50)) // per operation
+///     .build()
+///     .await?;                            // Redis down? Still Ok: fails open
+/// let cache: Cache<u64, String> = Cache::builder("users")
+///     .ttl(Duration::from_secs(60))
+///     .l2(l2.clone())
+///     .build()?;
+/// # drop(cache);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Behaviour
+///
+/// - **Reads**: one `GET` per L1 miss (the cache coalesces concurrent misses
+///   before asking the L2). The value is a versioned binary envelope carrying
+///   the entry's freshness (when it was stored, TTL, stale windows), so a
+///   replica never serves something staler than the rules allow.
+/// - **Writes** run in a background task: `SET` with an expiry of the entry's
+///   remaining lifetime (TTL plus stale window), and the key added to one
+///   set per tag, whose expiry is extended to cover its longest-lived entry.
+///   The request never waits for them.
+/// - **Failing open**: every operation has the configured timeout; an error or
+///   timeout is a miss (counted), never an error to the caller. A
+///   [`palisade_breaker::CircuitBreaker`] watches the outcomes: after repeated
+///   failures Redis is skipped (lookups cost nothing, count as `skipped`) and
+///   probed again later. Values that do not decode are a miss, counted as
+///   `undecodable`, never served; the next fill overwrites them.
+/// - **Purge everywhere**: [`invalidate`](L2Store::invalidate) deletes the key,
+///   [`invalidate_tag`](L2Store::invalidate_tag) deletes every key of the tag
+///   (atomically, in a script), and both publish on the namespace's channel.
+///   Each store runs one background subscriber (reconnecting on its own) that
+///   hands purges from other replicas to its caches' L1s; after a lost
+///   subscription it clears them entirely, since it cannot know what it
+///   missed. Local caches sharing the store are purged directly. Invalidations
+///   are attempted even while the breaker is open.
+///
+/// Tagged entries need Redis 7.0 or later (`PEXPIRE .. NX` / `GT`); on an
+/// older server their writes fail (counted) and they are simply not shared.
+/// Only keys under `palisade:<namespace>:` are ever touched.
+///
+/// # Metrics
+///
+/// With the `name` label set to the namespace:
+/// `palisade_cache_l2_requests_total{name,result}` (`hit`, `miss`, `error`,
+/// `timeout`, `skipped`, `undecodable`) and
+/// `palisade_cache_invalidations_total{name,direction}` (`sent`, `received`).
+/// The same counts, and writes, are in [`RedisStore::stats`].
 #[derive(Clone)]
 pub struct RedisStore {
     shared: Arc<Shared>,

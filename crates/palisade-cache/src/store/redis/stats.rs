@@ -18,6 +18,7 @@ pub(crate) enum Lookup {
     Undecodable,
 }
 
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 impl Lookup {
     const ALL: [Lookup; 6] = [
         Lookup::Hit,
