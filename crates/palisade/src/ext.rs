@@ -10,6 +10,10 @@ mod sealed {
 
 /// Adds Palisade's layers to a [`ServiceBuilder`], one method per layer.
 ///
+/// Each method takes the layer's shared handle by reference and adds
+/// `handle.layer()`: every service built this way shares the handle's state
+/// (one breaker, one cache, one limit) however often the stack is cloned.
+///
 /// The trait is sealed: it is implemented for `ServiceBuilder` only.
 pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     /// Answers errors with HTTP responses
@@ -26,6 +30,84 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     #[cfg(feature = "grpc")]
     #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
     fn grpc_status(self) -> ServiceBuilder<Stack<palisade_core::grpc::StatusLayer, L>>;
+
+    /// Adds a circuit breaker ([`CircuitBreaker::layer`](palisade_breaker::CircuitBreaker::layer)).
+    #[cfg(feature = "breaker")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "breaker")))]
+    fn circuit_breaker<C>(
+        self,
+        breaker: &palisade_breaker::CircuitBreaker<C>,
+    ) -> ServiceBuilder<Stack<palisade_breaker::CircuitBreakerLayer<C>, L>>;
+
+    /// Adds a deadline-aware timeout ([`Timeout::layer`](palisade_shed::Timeout::layer)).
+    #[cfg(feature = "shed")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "shed")))]
+    fn deadline<X: Clone>(
+        self,
+        timeout: &palisade_shed::Timeout<X>,
+    ) -> ServiceBuilder<Stack<palisade_shed::TimeoutLayer<X>, L>>;
+
+    /// Adds a concurrency limit that rejects instead of queueing
+    /// ([`ConcurrencyLimit::layer`](palisade_shed::ConcurrencyLimit::layer)).
+    #[cfg(feature = "shed")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "shed")))]
+    fn concurrency_limit<P>(
+        self,
+        limit: &palisade_shed::ConcurrencyLimit<P>,
+    ) -> ServiceBuilder<Stack<palisade_shed::ConcurrencyLimitLayer<P>, L>>;
+
+    /// Adds latency tracking ([`LatencyTracker::layer`](palisade_latency::LatencyTracker::layer)).
+    #[cfg(feature = "latency")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "latency")))]
+    fn track_latency(
+        self,
+        tracker: &palisade_latency::LatencyTracker,
+    ) -> ServiceBuilder<Stack<palisade_latency::LatencyLayer, L>>;
+
+    /// Adds positional batching ([`Batcher::layer`](palisade_batch::Batcher::layer)):
+    /// the service below takes `Vec<Req>`, the one above takes `Req`.
+    #[cfg(feature = "batch")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
+    fn batch<Req, W>(
+        self,
+        batcher: &palisade_batch::Batcher<W>,
+    ) -> ServiceBuilder<Stack<palisade_batch::BatchLayer<Req, W>, L>>
+    where
+        W: Clone;
+
+    /// Adds keyed, DataLoader-style loading ([`Loader::layer`](palisade_batch::Loader::layer)):
+    /// the service below takes `Vec<K>` and answers a map, the one above takes `K`.
+    #[cfg(feature = "batch")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
+    fn load<K, W>(
+        self,
+        loader: &palisade_batch::Loader<W>,
+    ) -> ServiceBuilder<Stack<palisade_batch::LoadLayer<K, W>, L>>
+    where
+        W: Clone;
+
+    /// Adds a response cache keyed by `key(&request)` (`None` bypasses the
+    /// cache) ([`Cache::layer`](palisade_cache::Cache::layer)).
+    #[cfg(feature = "cache")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+    fn cache<K, V, Req, F>(
+        self,
+        cache: &palisade_cache::Cache<K, V>,
+        key: F,
+    ) -> ServiceBuilder<Stack<palisade_cache::CacheLayer<K, V, F, Req>, L>>
+    where
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+        F: Fn(&Req) -> Option<K> + Clone;
+
+    /// Adds an HTTP response cache with HTTP caching semantics
+    /// ([`HttpCache::layer`](palisade_cache::HttpCache::layer)).
+    #[cfg(all(feature = "cache", feature = "http"))]
+    #[cfg_attr(docsrs, doc(cfg(all(feature = "cache", feature = "http"))))]
+    fn http_cache(
+        self,
+        cache: &palisade_cache::HttpCache,
+    ) -> ServiceBuilder<Stack<palisade_cache::HttpCacheLayer, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -37,5 +119,81 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     #[cfg(feature = "grpc")]
     fn grpc_status(self) -> ServiceBuilder<Stack<palisade_core::grpc::StatusLayer, L>> {
         self.layer(palisade_core::grpc::StatusLayer::new())
+    }
+
+    #[cfg(feature = "breaker")]
+    fn circuit_breaker<C>(
+        self,
+        breaker: &palisade_breaker::CircuitBreaker<C>,
+    ) -> ServiceBuilder<Stack<palisade_breaker::CircuitBreakerLayer<C>, L>> {
+        self.layer(breaker.layer())
+    }
+
+    #[cfg(feature = "shed")]
+    fn deadline<X: Clone>(
+        self,
+        timeout: &palisade_shed::Timeout<X>,
+    ) -> ServiceBuilder<Stack<palisade_shed::TimeoutLayer<X>, L>> {
+        self.layer(timeout.layer())
+    }
+
+    #[cfg(feature = "shed")]
+    fn concurrency_limit<P>(
+        self,
+        limit: &palisade_shed::ConcurrencyLimit<P>,
+    ) -> ServiceBuilder<Stack<palisade_shed::ConcurrencyLimitLayer<P>, L>> {
+        self.layer(limit.layer())
+    }
+
+    #[cfg(feature = "latency")]
+    fn track_latency(
+        self,
+        tracker: &palisade_latency::LatencyTracker,
+    ) -> ServiceBuilder<Stack<palisade_latency::LatencyLayer, L>> {
+        self.layer(tracker.layer())
+    }
+
+    #[cfg(feature = "batch")]
+    fn batch<Req, W>(
+        self,
+        batcher: &palisade_batch::Batcher<W>,
+    ) -> ServiceBuilder<Stack<palisade_batch::BatchLayer<Req, W>, L>>
+    where
+        W: Clone,
+    {
+        self.layer(batcher.layer())
+    }
+
+    #[cfg(feature = "batch")]
+    fn load<K, W>(
+        self,
+        loader: &palisade_batch::Loader<W>,
+    ) -> ServiceBuilder<Stack<palisade_batch::LoadLayer<K, W>, L>>
+    where
+        W: Clone,
+    {
+        self.layer(loader.layer())
+    }
+
+    #[cfg(feature = "cache")]
+    fn cache<K, V, Req, F>(
+        self,
+        cache: &palisade_cache::Cache<K, V>,
+        key: F,
+    ) -> ServiceBuilder<Stack<palisade_cache::CacheLayer<K, V, F, Req>, L>>
+    where
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+        F: Fn(&Req) -> Option<K> + Clone,
+    {
+        self.layer(cache.layer(key))
+    }
+
+    #[cfg(all(feature = "cache", feature = "http"))]
+    fn http_cache(
+        self,
+        cache: &palisade_cache::HttpCache,
+    ) -> ServiceBuilder<Stack<palisade_cache::HttpCacheLayer, L>> {
+        self.layer(cache.layer())
     }
 }

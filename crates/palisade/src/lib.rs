@@ -8,6 +8,14 @@
 //! | module | crate | feature |
 //! |---|---|---|
 //! | [`core`] | `palisade-core`: classification, the one rejection error, HTTP/gRPC mapping | always |
+//! | `breaker` | `palisade-breaker`: circuit breaking, per-key breakers | `breaker` |
+//! | `batch` | `palisade-batch`: positional batching and keyed loading | `batch` |
+//! | `cache` | `palisade-cache`: moka L1, coalescing, stale serving, HTTP semantics, Redis L2 | `cache` (`redis` for the L2) |
+//! | `shed` | `palisade-shed`: deadline-aware timeouts, concurrency limit | `shed` |
+//! | `latency` | `palisade-latency`: per-route histograms, export, slow and blocking detection | `latency` |
+//!
+//! `full` (the default) enables all of them with `http`, `grpc`, `axum`,
+//! `redis`, `metrics` and `tracing`, which are forwarded to every enabled crate.
 //!
 //! # Example
 //!
@@ -66,6 +74,31 @@ mod ext;
 #[doc(inline)]
 pub use palisade_core as core;
 
+#[cfg(feature = "breaker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "breaker")))]
+#[doc(inline)]
+pub use palisade_breaker as breaker;
+
+#[cfg(feature = "batch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
+#[doc(inline)]
+pub use palisade_batch as batch;
+
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+#[doc(inline)]
+pub use palisade_cache as cache;
+
+#[cfg(feature = "shed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "shed")))]
+#[doc(inline)]
+pub use palisade_shed as shed;
+
+#[cfg(feature = "latency")]
+#[cfg_attr(docsrs, doc(cfg(feature = "latency")))]
+#[doc(inline)]
+pub use palisade_latency as latency;
+
 pub use ext::ServiceBuilderExt;
 
 /// The names most stacks need, in one import.
@@ -74,4 +107,17 @@ pub mod prelude {
     pub use palisade_core::{
         BoxError, Classify, ConfigError, ErrorsAsFailures, Outcome, RejectKind, Rejected,
     };
+
+    #[cfg(feature = "batch")]
+    pub use palisade_batch::{Batcher, Loader};
+    #[cfg(feature = "breaker")]
+    pub use palisade_breaker::{CircuitBreaker, KeyedCircuitBreaker};
+    #[cfg(all(feature = "cache", feature = "http"))]
+    pub use palisade_cache::HttpCache;
+    #[cfg(feature = "cache")]
+    pub use palisade_cache::Cache;
+    #[cfg(feature = "latency")]
+    pub use palisade_latency::LatencyTracker;
+    #[cfg(feature = "shed")]
+    pub use palisade_shed::{ConcurrencyLimit, Deadline, PropagateDeadlineLayer, Timeout};
 }
