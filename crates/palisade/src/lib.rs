@@ -112,10 +112,10 @@ pub mod prelude {
     pub use palisade_batch::{Batcher, Loader};
     #[cfg(feature = "breaker")]
     pub use palisade_breaker::{CircuitBreaker, KeyedCircuitBreaker};
-    #[cfg(all(feature = "cache", feature = "http"))]
-    pub use palisade_cache::HttpCache;
     #[cfg(feature = "cache")]
     pub use palisade_cache::Cache;
+    #[cfg(all(feature = "cache", feature = "http"))]
+    pub use palisade_cache::HttpCache;
     #[cfg(feature = "latency")]
     pub use palisade_latency::LatencyTracker;
     #[cfg(feature = "shed")]
