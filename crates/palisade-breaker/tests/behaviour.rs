@@ -243,7 +243,11 @@ async fn backoff_grows_on_reopen_and_resets_on_close() {
     breaker.try_acquire().unwrap().success();
     assert_eq!(breaker.state(), State::Closed);
     breaker.try_acquire().unwrap().failure();
-    assert_eq!(retry(&breaker), Duration::from_secs(2), "reset by the close");
+    assert_eq!(
+        retry(&breaker),
+        Duration::from_secs(2),
+        "reset by the close"
+    );
     assert_eq!(breaker.snapshot().times_opened, 4);
 }
 

@@ -64,7 +64,11 @@ async fn two_routes_share_one_breaker_layer() {
             StatusCode::INTERNAL_SERVER_ERROR
         );
     }
-    assert_eq!(breaker.state(), State::Closed, "4 calls: below minimum_calls");
+    assert_eq!(
+        breaker.state(),
+        State::Closed,
+        "4 calls: below minimum_calls"
+    );
     assert_eq!(
         status(&app, "/failing").await.0,
         StatusCode::INTERNAL_SERVER_ERROR

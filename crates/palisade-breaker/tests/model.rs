@@ -64,19 +64,21 @@ fn cfg() -> impl Strategy<Value = Cfg> {
         1_000u64..5_000,
         (500u64..2_000, 0u64..3),
     )
-        .prop_map(|(w, rate, min, consecutive, slow, probes, hot, (b0, bmul))| Cfg {
-            count_window: w,
-            failure_rate: rate,
-            minimum_calls: match w {
-                Some(n) => min.min(n as u64),
-                None => min,
+        .prop_map(
+            |(w, rate, min, consecutive, slow, probes, hot, (b0, bmul))| Cfg {
+                count_window: w,
+                failure_rate: rate,
+                minimum_calls: match w {
+                    Some(n) => min.min(n as u64),
+                    None => min,
+                },
+                consecutive,
+                slow_rate: slow,
+                probes,
+                half_open_timeout_ms: hot,
+                backoff_ms: (b0, b0 * (1 << bmul)),
             },
-            consecutive,
-            slow_rate: slow,
-            probes,
-            half_open_timeout_ms: hot,
-            backoff_ms: (b0, b0 * (1 << bmul)),
-        })
+        )
 }
 
 /// What an admission decided.
@@ -190,7 +192,12 @@ impl Model {
                 State::Open => {
                     if self.now < self.open_until {
                         let retry = Some(self.open_until - self.now);
-                        return (Admission::Rejected { retry_after_ms: retry }, None);
+                        return (
+                            Admission::Rejected {
+                                retry_after_ms: retry,
+                            },
+                            None,
+                        );
                     }
                     self.transition(State::HalfOpen);
                 }
@@ -201,7 +208,12 @@ impl Model {
                     }
                     if self.taken >= self.cfg.probes {
                         let retry = self.deadline.map(|d| d - self.now);
-                        return (Admission::Rejected { retry_after_ms: retry }, None);
+                        return (
+                            Admission::Rejected {
+                                retry_after_ms: retry,
+                            },
+                            None,
+                        );
                     }
                     self.taken += 1;
                     let d = self.now + self.cfg.half_open_timeout_ms;
@@ -302,7 +314,12 @@ fn build(cfg: &Cfg) -> CircuitBreaker {
 
 fn admit(breaker: &CircuitBreaker) -> (Admission, Option<Permit>) {
     match breaker.try_acquire() {
-        Ok(p) => (Admission::Admitted { probe: p.is_probe() }, Some(p)),
+        Ok(p) => (
+            Admission::Admitted {
+                probe: p.is_probe(),
+            },
+            Some(p),
+        ),
         Err(r) => (
             Admission::Rejected {
                 retry_after_ms: r.retry_after().map(|d| d.as_millis() as u64),
