@@ -80,14 +80,16 @@ fn timeout(c: &mut Criterion) {
     // Deadline into the request's extensions (one allocation).
     let req = || http::Request::builder().body(()).unwrap();
     let mut bare = Echo;
-    g.bench_function("http/bare", |b| b.iter(|| once(&mut bare, black_box(req()))));
+    g.bench_function("http/bare", |b| {
+        b.iter(|| once(&mut bare, black_box(req())));
+    });
     let mut tower_t = tower::timeout::TimeoutLayer::new(d).layer(Echo);
     g.bench_function("http/tower", |b| {
-        b.iter(|| once(&mut tower_t, black_box(req())))
+        b.iter(|| once(&mut tower_t, black_box(req())));
     });
     let mut ours = http.layer().layer(Echo);
     g.bench_function("http/palisade", |b| {
-        b.iter(|| once(&mut ours, black_box(req())))
+        b.iter(|| once(&mut ours, black_box(req())));
     });
     g.finish();
 }
@@ -105,7 +107,7 @@ fn limit(c: &mut Criterion) {
         .concurrency_limit(256)
         .service(Echo);
     g.bench_function("tower", |b| {
-        b.iter(|| once(&mut tower_pair, black_box(7_u64)))
+        b.iter(|| once(&mut tower_pair, black_box(7_u64)));
     });
     let mut ours = limit.layer().layer(Echo);
     g.bench_function("palisade", |b| b.iter(|| once(&mut ours, black_box(7_u64))));

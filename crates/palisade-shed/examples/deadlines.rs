@@ -80,7 +80,10 @@ async fn order(State(edge): State<Edge>) -> Result<String, (StatusCode, String)>
     if status.is_success() {
         Ok(format!("ordered: {text}"))
     } else {
-        Err((StatusCode::BAD_GATEWAY, format!("inventory said {status}: {text}")))
+        Err((
+            StatusCode::BAD_GATEWAY,
+            format!("inventory said {status}: {text}"),
+        ))
     }
 }
 
@@ -100,11 +103,13 @@ async fn main() -> Result<(), BoxError> {
         .timeout(Duration::from_secs(5))
         .honor_header(HEADER)
         .build()?;
-    let inventory = serve(Router::new().route("/stock", get(stock)).layer(
-        ServiceBuilder::new()
-            .layer(ErrorResponseLayer::new())
-            .layer(inventory_timeout.layer()),
-    ))
+    let inventory = serve(
+        Router::new().route("/stock", get(stock)).layer(
+            ServiceBuilder::new()
+                .layer(ErrorResponseLayer::new())
+                .layer(inventory_timeout.layer()),
+        ),
+    )
     .await?;
 
     // edge: 2 s of its own; passes the remaining budget on to inventory.
@@ -130,7 +135,11 @@ async fn main() -> Result<(), BoxError> {
     let cases = [
         ("x-request-timeout-ms", "800", "plenty of budget"),
         ("grpc-timeout", "150m", "runs out inside inventory"),
-        ("grpc-timeout", "50m", "runs out before edge calls inventory"),
+        (
+            "grpc-timeout",
+            "50m",
+            "runs out before edge calls inventory",
+        ),
     ];
     for (name, value, what) in cases {
         println!("client -> edge with {name}: {value} ({what})");

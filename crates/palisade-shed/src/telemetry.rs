@@ -77,7 +77,11 @@ impl TimeoutTelemetry {
             }
         }
         #[cfg(feature = "tracing")]
-        tracing::debug!(name, stage = stage.as_str(), "palisade-shed: deadline exceeded");
+        tracing::debug!(
+            name,
+            stage = stage.as_str(),
+            "palisade-shed: deadline exceeded"
+        );
     }
 }
 
@@ -103,7 +107,11 @@ pub(crate) struct LimitTelemetry {
 impl LimitTelemetry {
     pub(crate) fn new(name: &str, max_in_flight: usize) -> Self {
         #[cfg(feature = "tracing")]
-        tracing::debug!(name, max_in_flight, "palisade-shed: concurrency limit built");
+        tracing::debug!(
+            name,
+            max_in_flight,
+            "palisade-shed: concurrency limit built"
+        );
         #[cfg(feature = "metrics")]
         {
             metrics::describe_gauge!(
@@ -142,7 +150,11 @@ impl LimitTelemetry {
         #[cfg(feature = "metrics")]
         self.rejected.increment(1);
         #[cfg(feature = "tracing")]
-        tracing::debug!(name, max_in_flight, "palisade-shed: overloaded, request rejected");
+        tracing::debug!(
+            name,
+            max_in_flight,
+            "palisade-shed: overloaded, request rejected"
+        );
     }
 }
 

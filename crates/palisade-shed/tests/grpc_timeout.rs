@@ -64,16 +64,16 @@ fn overflow_and_garbage_are_rejected() {
         b"5s",            // unknown unit (seconds are upper case)
         b"5h",
         b"5x",
-        b"-5S",   // sign
-        b"+5S",   // sign
-        b" 5S",   // whitespace
-        b"5 S",   // whitespace
-        b"5S ",   // trailing whitespace
-        b"5.5S",  // fraction
-        b"1e3m",  // exponent
-        b"5SS",   // two units
-        b"\xff5S",  // not ASCII
-        b"5\xffS",  // not ASCII
+        b"-5S",    // sign
+        b"+5S",    // sign
+        b" 5S",    // whitespace
+        b"5 S",    // whitespace
+        b"5S ",    // trailing whitespace
+        b"5.5S",   // fraction
+        b"1e3m",   // exponent
+        b"5SS",    // two units
+        b"\xff5S", // not ASCII
+        b"5\xffS", // not ASCII
         b"five S",
         b"0x10m",
     ];

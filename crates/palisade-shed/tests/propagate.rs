@@ -147,18 +147,20 @@ async fn nested_call_over_hyper_carries_a_smaller_grpc_timeout() {
     let downstream = ServiceBuilder::new()
         .layer(ErrorResponseLayer::new())
         .layer(downstream_timeout.layer())
-        .service(service_fn(|req: Request<hyper::body::Incoming>| async move {
-            let grpc = req.headers().get("grpc-timeout").cloned();
-            let ms = req.headers().get(HEADER).cloned();
-            let budget = Deadline::current().unwrap().remaining();
-            let text = format!(
-                "{};{};{}",
-                grpc.as_ref().map_or("-", |v| v.to_str().unwrap()),
-                ms.as_ref().map_or("-", |v| v.to_str().unwrap()),
-                budget.as_nanos()
-            );
-            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(text))))
-        }));
+        .service(service_fn(
+            |req: Request<hyper::body::Incoming>| async move {
+                let grpc = req.headers().get("grpc-timeout").cloned();
+                let ms = req.headers().get(HEADER).cloned();
+                let budget = Deadline::current().unwrap().remaining();
+                let text = format!(
+                    "{};{};{}",
+                    grpc.as_ref().map_or("-", |v| v.to_str().unwrap()),
+                    ms.as_ref().map_or("-", |v| v.to_str().unwrap()),
+                    budget.as_nanos()
+                );
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(text))))
+            },
+        ));
     let downstream_addr = common::serve(downstream).await;
 
     let edge_timeout = Timeout::builder("edge")
@@ -211,7 +213,10 @@ async fn nested_call_over_hyper_carries_a_smaller_grpc_timeout() {
     // The caller's 5 s shortened edge's 60 s timeout...
     assert!(edge_budget <= Duration::from_secs(5));
     // ...and what edge passed on is smaller by at least the 20 ms it worked.
-    assert!(sent <= edge_budget - Duration::from_millis(20), "{sent:?} vs {edge_budget:?}");
+    assert!(
+        sent <= edge_budget - Duration::from_millis(20),
+        "{sent:?} vs {edge_budget:?}"
+    );
     assert!(sent_ms <= Duration::from_millis(4_980), "{sent_ms:?}");
     assert!(sent > Duration::ZERO);
     // Downstream's own 60 s timeout was shortened to what it was sent.

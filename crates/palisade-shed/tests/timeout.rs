@@ -1,11 +1,8 @@
 //! The timeout's behaviour, with paused time and in-process services.
+// Some tests take a reservation in a task and await its response later.
+#![allow(clippy::async_yields_async)]
 
 use http::{HeaderName, Request};
-use metrics::{SharedString, Unit};
-use metrics_util::{
-    CompositeKey,
-    debugging::{DebugValue, DebuggingRecorder},
-};
 use palisade_core::{BoxError, RejectKind, Rejected};
 use palisade_shed::{Deadline, Timeout, timeout::Ambient};
 use std::{
@@ -67,10 +64,19 @@ async fn deadline_is_the_earliest_of_its_sources() {
         (&[], ms(2_000)),
         (&[("grpc-timeout", "500m")], ms(500)),
         (&[("x-request-timeout-ms", "300")], ms(300)),
-        (&[("grpc-timeout", "500m"), ("x-request-timeout-ms", "300")], ms(300)),
-        (&[("grpc-timeout", "100m"), ("x-request-timeout-ms", "300")], ms(100)),
+        (
+            &[("grpc-timeout", "500m"), ("x-request-timeout-ms", "300")],
+            ms(300),
+        ),
+        (
+            &[("grpc-timeout", "100m"), ("x-request-timeout-ms", "300")],
+            ms(100),
+        ),
         // Longer than the configured timeout: the timeout wins.
-        (&[("grpc-timeout", "1H"), ("x-request-timeout-ms", "5000")], ms(2_000)),
+        (
+            &[("grpc-timeout", "1H"), ("x-request-timeout-ms", "5000")],
+            ms(2_000),
+        ),
         // Units other than milliseconds.
         (&[("grpc-timeout", "1S")], ms(1_000)),
         (&[("grpc-timeout", "250000u")], ms(250)),
@@ -88,7 +94,10 @@ async fn an_outer_deadline_is_a_source_too() {
     let mut req = request(&[("grpc-timeout", "900m")]);
     req.extensions_mut()
         .insert(Deadline::after(Duration::from_millis(700)));
-    assert_eq!(budget_seen(&t, req).await.unwrap(), Duration::from_millis(700));
+    assert_eq!(
+        budget_seen(&t, req).await.unwrap(),
+        Duration::from_millis(700)
+    );
 
     // Ambient (a client stack inside a handler).
     let got = Deadline::after(Duration::from_millis(400))
@@ -142,14 +151,15 @@ async fn grpc_timeout_can_be_ignored() {
 #[tokio::test(start_paused = true)]
 async fn handler_reads_the_remaining_budget_as_time_passes() {
     let t = timeout(2);
-    let svc = ServiceBuilder::new()
-        .layer(t.layer())
-        .service(service_fn(|_req: Request<()>| async {
-            let before = Deadline::current().unwrap().remaining();
-            tokio::time::sleep(Duration::from_millis(150)).await;
-            let after = Deadline::current().unwrap().remaining();
-            Ok::<_, Infallible>((before, after))
-        }));
+    let svc =
+        ServiceBuilder::new()
+            .layer(t.layer())
+            .service(service_fn(|_req: Request<()>| async {
+                let before = Deadline::current().unwrap().remaining();
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                let after = Deadline::current().unwrap().remaining();
+                Ok::<_, Infallible>((before, after))
+            }));
     let (before, after) = svc
         .oneshot(request(&[("grpc-timeout", "400m")]))
         .await
@@ -163,12 +173,13 @@ async fn expired_requests_never_reach_the_inner_service() {
     let t = timeout(2);
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&calls);
-    let svc = ServiceBuilder::new()
-        .layer(t.layer())
-        .service(service_fn(move |_req: Request<()>| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            async { Ok::<_, Infallible>(()) }
-        }));
+    let svc =
+        ServiceBuilder::new()
+            .layer(t.layer())
+            .service(service_fn(move |_req: Request<()>| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { Ok::<_, Infallible>(()) }
+            }));
 
     let mut outer_expired = request(&[]);
     outer_expired
@@ -195,19 +206,22 @@ async fn expired_requests_never_reach_the_inner_service() {
 
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     // A live request does reach it.
-    svc.oneshot(request(&[("grpc-timeout", "1m")])).await.unwrap();
+    svc.oneshot(request(&[("grpc-timeout", "1m")]))
+        .await
+        .unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_slow_request_fails_with_deadline_exceeded_at_its_deadline() {
     let t = timeout(2);
-    let svc = ServiceBuilder::new()
-        .layer(t.layer())
-        .service(service_fn(|_req: Request<()>| async {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-            Ok::<_, Infallible>(())
-        }));
+    let svc =
+        ServiceBuilder::new()
+            .layer(t.layer())
+            .service(service_fn(|_req: Request<()>| async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok::<_, Infallible>(())
+            }));
     let start = Instant::now();
     let err = svc
         .oneshot(request(&[("grpc-timeout", "50m")]))
@@ -221,11 +235,12 @@ async fn a_slow_request_fails_with_deadline_exceeded_at_its_deadline() {
 #[tokio::test(start_paused = true)]
 async fn inner_errors_pass_through() {
     let t = timeout(2);
-    let svc = ServiceBuilder::new()
-        .layer(t.layer())
-        .service(service_fn(|_req: Request<()>| async {
-            Err::<(), BoxError>("boom".into())
-        }));
+    let svc =
+        ServiceBuilder::new()
+            .layer(t.layer())
+            .service(service_fn(|_req: Request<()>| async {
+                Err::<(), BoxError>("boom".into())
+            }));
     let err = svc.oneshot(request(&[])).await.unwrap_err();
     assert!(Rejected::find(&*err).is_none());
     assert_eq!(err.to_string(), "boom");
@@ -275,7 +290,6 @@ async fn include_ready_bounds_the_wait_for_readiness() {
     assert_eq!(start.elapsed(), Duration::from_millis(100));
     // The inner service never saw the request.
     assert!(handle.poll_request().is_pending());
-
 }
 
 #[tokio::test(start_paused = true)]
@@ -327,47 +341,58 @@ async fn without_include_ready_the_clock_starts_in_call() {
     assert_eq!(response.await.unwrap(), 7);
 }
 
-type Snapshot = Vec<(CompositeKey, Option<Unit>, Option<SharedString>, DebugValue)>;
+#[cfg(feature = "metrics")]
+mod metrics_recorded {
+    use super::*;
+    use metrics::{SharedString, Unit};
+    use metrics_util::{
+        CompositeKey,
+        debugging::{DebugValue, DebuggingRecorder},
+    };
 
-fn counter(snapshot: &Snapshot, name: &str, labels: &[(&str, &str)]) -> u64 {
-    snapshot
-        .iter()
-        .find_map(|(key, _, _, value)| {
-            let key = key.key();
-            let matches = key.name() == name
-                && labels.iter().all(|(k, v)| {
-                    key.labels().any(|l| l.key() == *k && l.value() == *v)
-                });
-            match value {
-                DebugValue::Counter(n) if matches => Some(*n),
-                _ => None,
-            }
-        })
-        .unwrap_or(0)
-}
+    type Snapshot = Vec<(CompositeKey, Option<Unit>, Option<SharedString>, DebugValue)>;
 
-#[tokio::test(start_paused = true)]
-async fn expiries_are_counted() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let t = metrics::with_local_recorder(&recorder, || timeout(1));
-    let svc = ServiceBuilder::new()
-        .layer(t.layer())
-        .service(service_fn(|_req: Request<()>| async {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            Ok::<_, Infallible>(())
-        }));
-    // One expires while running, one on arrival.
-    svc.clone().oneshot(request(&[])).await.unwrap_err();
-    svc.oneshot(request(&[("grpc-timeout", "0m")]))
-        .await
-        .unwrap_err();
-    let snapshot = snapshotter.snapshot().into_vec();
-    let exceeded = "palisade_shed_deadline_exceeded_total";
-    assert_eq!(counter(&snapshot, exceeded, &[("name", "api")]), 2);
-    let rejected = "palisade_shed_rejected_total";
-    let labels = [("name", "api"), ("reason", "deadline_exceeded")];
-    assert_eq!(counter(&snapshot, rejected, &labels), 1);
+    fn counter(snapshot: &Snapshot, name: &str, labels: &[(&str, &str)]) -> u64 {
+        snapshot
+            .iter()
+            .find_map(|(key, _, _, value)| {
+                let key = key.key();
+                let matches = key.name() == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| key.labels().any(|l| l.key() == *k && l.value() == *v));
+                match value {
+                    DebugValue::Counter(n) if matches => Some(*n),
+                    _ => None,
+                }
+            })
+            .unwrap_or(0)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expiries_are_counted() {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        let t = metrics::with_local_recorder(&recorder, || timeout(1));
+        let svc =
+            ServiceBuilder::new()
+                .layer(t.layer())
+                .service(service_fn(|_req: Request<()>| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    Ok::<_, Infallible>(())
+                }));
+        // One expires while running, one on arrival.
+        svc.clone().oneshot(request(&[])).await.unwrap_err();
+        svc.oneshot(request(&[("grpc-timeout", "0m")]))
+            .await
+            .unwrap_err();
+        let snapshot = snapshotter.snapshot().into_vec();
+        let exceeded = "palisade_shed_deadline_exceeded_total";
+        assert_eq!(counter(&snapshot, exceeded, &[("name", "api")]), 2);
+        let rejected = "palisade_shed_rejected_total";
+        let labels = [("name", "api"), ("reason", "deadline_exceeded")];
+        assert_eq!(counter(&snapshot, rejected, &labels), 1);
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -388,7 +413,10 @@ async fn nested_timeouts_of_any_request_type_keep_the_earliest_deadline() {
             tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
             Ok::<_, Infallible>(seen)
         }));
-    assert_eq!(svc.clone().oneshot(0).await.unwrap(), Duration::from_millis(100));
+    assert_eq!(
+        svc.clone().oneshot(0).await.unwrap(),
+        Duration::from_millis(100)
+    );
     let start = Instant::now();
     let err = svc.oneshot(1_000).await.unwrap_err();
     assert_deadline_exceeded(&err, "outer");

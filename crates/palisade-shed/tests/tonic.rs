@@ -119,8 +119,10 @@ async fn a_client_deadline_of_50ms_against_a_slow_handler_is_deadline_exceeded()
     request.set_timeout(Duration::from_millis(50));
     let status = client.check(request).await.unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    assert!(status.message().contains("deadline exceeded (grpc)"), "{status:?}");
-
+    assert!(
+        status.message().contains("deadline exceeded (grpc)"),
+        "{status:?}"
+    );
 }
 
 /// With tonic's own `transport::Server` and `Channel`: the server's Palisade

@@ -191,7 +191,10 @@ mod tests {
             .retry_after(Duration::ZERO)
             .build()
             .unwrap_err();
-        assert_eq!(err.to_string(), "retry_after must be greater than zero, got 0ns");
+        assert_eq!(
+            err.to_string(),
+            "retry_after must be greater than zero, got 0ns"
+        );
         let limit = ConcurrencyLimit::builder("l")
             .max_in_flight(3)
             .hold_until_body_end()

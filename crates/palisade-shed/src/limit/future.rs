@@ -66,9 +66,7 @@ where
         match self.project().state.project() {
             StateProj::Running { inner, permit } => {
                 let result = ready!(inner.poll(cx));
-                let permit = permit
-                    .take()
-                    .expect("LimitFuture polled after completion");
+                let permit = permit.take().expect("LimitFuture polled after completion");
                 Poll::Ready(match result {
                     Ok(response) => Ok(P::hold(response, permit)),
                     Err(err) => {
@@ -91,6 +89,8 @@ impl<F, P> fmt::Debug for LimitFuture<F, P> {
             State::Running { .. } => "running",
             State::Rejected { .. } => "rejected",
         };
-        f.debug_struct("LimitFuture").field("state", &state).finish()
+        f.debug_struct("LimitFuture")
+            .field("state", &state)
+            .finish()
     }
 }

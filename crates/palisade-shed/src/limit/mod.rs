@@ -145,7 +145,9 @@ where
             Reservation::Held(permit) => LimitFuture::running(self.inner.call(req), permit),
             Reservation::Full => {
                 let shared = &self.shared;
-                shared.telemetry.rejected(&shared.name, shared.max_in_flight);
+                shared
+                    .telemetry
+                    .rejected(&shared.name, shared.max_in_flight);
                 LimitFuture::rejected(
                     Rejected::new(RejectKind::Overloaded, Arc::clone(&shared.name))
                         .with_retry_after(shared.retry_after),

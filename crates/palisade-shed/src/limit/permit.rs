@@ -22,11 +22,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        name: Arc<str>,
-        max_in_flight: usize,
-        retry_after: Duration,
-    ) -> Self {
+    pub(crate) fn new(name: Arc<str>, max_in_flight: usize, retry_after: Duration) -> Self {
         Self {
             telemetry: LimitTelemetry::new(&name, max_in_flight),
             name,

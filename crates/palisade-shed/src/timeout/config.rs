@@ -212,7 +212,10 @@ mod tests {
             .timeout(Duration::ZERO)
             .build()
             .unwrap_err();
-        assert_eq!(err.to_string(), "timeout must be in (0s, 365 days], got 0ns");
+        assert_eq!(
+            err.to_string(),
+            "timeout must be in (0s, 365 days], got 0ns"
+        );
         let err = Timeout::builder("t")
             .timeout(Duration::MAX)
             .build()

@@ -105,7 +105,11 @@ impl<S, X> TimeoutService<S, X> {
 impl<S: Clone, X: Clone> Clone for TimeoutService<S, X> {
     /// A clone never copies a readiness reservation.
     fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), Arc::clone(&self.core), self.source.clone())
+        Self::new(
+            self.inner.clone(),
+            Arc::clone(&self.core),
+            self.source.clone(),
+        )
     }
 }
 

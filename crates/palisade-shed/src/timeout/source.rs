@@ -108,20 +108,20 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 impl<B> DeadlineSource<http::Request<B>> for HttpHeaders {
     fn requested(&self, req: &http::Request<B>, now: Instant) -> Option<Instant> {
         let mut asked = req.extensions().get::<Deadline>().map(|d| d.instant());
-        if self.grpc_timeout {
-            if let Some(value) = req.headers().get(grpc_timeout::GRPC_TIMEOUT) {
-                match grpc_timeout::parse(value.as_bytes()) {
-                    Some(budget) => asked = earliest(asked, now.checked_add(budget)),
-                    None => crate::telemetry::invalid_header(&grpc_timeout::GRPC_TIMEOUT, value),
-                }
+        if self.grpc_timeout
+            && let Some(value) = req.headers().get(grpc_timeout::GRPC_TIMEOUT)
+        {
+            match grpc_timeout::parse(value.as_bytes()) {
+                Some(budget) => asked = earliest(asked, now.checked_add(budget)),
+                None => crate::telemetry::invalid_header(&grpc_timeout::GRPC_TIMEOUT, value),
             }
         }
-        if let Some(name) = &self.header {
-            if let Some(value) = req.headers().get(name) {
-                match grpc_timeout::parse_millis(value.as_bytes()) {
-                    Some(budget) => asked = earliest(asked, now.checked_add(budget)),
-                    None => crate::telemetry::invalid_header(name, value),
-                }
+        if let Some(name) = &self.header
+            && let Some(value) = req.headers().get(name)
+        {
+            match grpc_timeout::parse_millis(value.as_bytes()) {
+                Some(budget) => asked = earliest(asked, now.checked_add(budget)),
+                None => crate::telemetry::invalid_header(name, value),
             }
         }
         asked
