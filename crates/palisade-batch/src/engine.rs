@@ -207,11 +207,10 @@ impl<St: Strategy> Engine<St> {
     fn dispatch(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
         while self.running.len() < self.core.limits.max_in_flight {
-            let now = Instant::now();
             let reason = if self.retries.is_empty() {
                 match self
                     .queue
-                    .flush_reason(&self.core.limits, now, self.closed)
+                    .flush_reason(&self.core.limits, Instant::now, self.closed)
                 {
                     Some(reason) => reason,
                     None => break,
@@ -224,7 +223,7 @@ impl<St: Strategy> Engine<St> {
                 Poll::Ready(ready) => ready,
             };
             progress = true;
-            let Some((mut job, depth)) = self.next_job(reason, now) else {
+            let Some((mut job, depth)) = self.next_job(reason) else {
                 continue;
             };
             if let Err(error) = ready {
@@ -248,12 +247,14 @@ impl<St: Strategy> Engine<St> {
         progress
     }
 
-    fn next_job(&mut self, reason: FlushReason, now: Instant) -> Option<(St::Job, u32)> {
+    fn next_job(&mut self, reason: FlushReason) -> Option<(St::Job, u32)> {
         if reason == FlushReason::Retry {
             let (job, depth) = self.retries.pop_front()?;
             Some((self.strategy.prune(job)?, depth))
         } else {
-            let job = self.strategy.form(&mut self.queue, &self.core, now)?;
+            let job = self
+                .strategy
+                .form(&mut self.queue, &self.core, Instant::now())?;
             Some((job, 0))
         }
     }

@@ -204,11 +204,12 @@ impl<T> Queue<T> {
         self.due = true;
     }
 
-    /// Whether a batch should be sent now, and why.
+    /// Whether a batch should be sent now, and why. The clock is read only
+    /// when the answer depends on it.
     pub(crate) fn flush_reason(
         &self,
         limits: &Limits,
-        now: Instant,
+        now: impl FnOnce() -> Instant,
         closed: bool,
     ) -> Option<FlushReason> {
         let front = self.entries.front()?;
@@ -220,7 +221,7 @@ impl<T> Queue<T> {
             Some(FlushReason::Close)
         } else if limits.max_wait.is_zero() {
             Some(FlushReason::Eager)
-        } else if self.due || now >= front.arrived + limits.max_wait {
+        } else if self.due || now() >= front.arrived + limits.max_wait {
             Some(FlushReason::Time)
         } else {
             None
@@ -273,20 +274,20 @@ mod tests {
         let now = Instant::now();
         let mut q = Queue::new();
         let l = limits(2, 10, Duration::from_millis(5));
-        assert_eq!(q.flush_reason(&l, now, false), None);
+        assert_eq!(q.flush_reason(&l, || now, false), None);
         q.push(1, 4, now);
-        assert_eq!(q.flush_reason(&l, now, false), None);
-        assert_eq!(q.flush_reason(&l, now, true), Some(FlushReason::Close));
+        assert_eq!(q.flush_reason(&l, || now, false), None);
+        assert_eq!(q.flush_reason(&l, || now, true), Some(FlushReason::Close));
         assert_eq!(
-            q.flush_reason(&l, now + Duration::from_millis(5), false),
+            q.flush_reason(&l, || now + Duration::from_millis(5), false),
             Some(FlushReason::Time)
         );
         q.push(2, 4, now);
-        assert_eq!(q.flush_reason(&l, now, false), Some(FlushReason::Size));
+        assert_eq!(q.flush_reason(&l, || now, false), Some(FlushReason::Size));
         let l = limits(8, 8, Duration::from_millis(5));
-        assert_eq!(q.flush_reason(&l, now, false), Some(FlushReason::Weight));
+        assert_eq!(q.flush_reason(&l, || now, false), Some(FlushReason::Weight));
         let l = limits(8, 100, Duration::ZERO);
-        assert_eq!(q.flush_reason(&l, now, false), Some(FlushReason::Eager));
+        assert_eq!(q.flush_reason(&l, || now, false), Some(FlushReason::Eager));
     }
 
     #[test]
