@@ -107,3 +107,8 @@ pub use batcher::{Batch, BatchLayer, Batcher, BatcherBuilder};
 pub use config::Weigh;
 pub use loader::{Load, LoadLayer, Loader, LoaderBuilder};
 pub use palisade_core::{BoxError, ConfigError, RejectKind, Rejected};
+
+/// The README's code, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
