@@ -113,6 +113,7 @@ pub use http::{CacheBody, HttpCache, HttpCacheBuilder, HttpCacheLayer, HttpCache
 pub use cache::{Cache, CacheBuilder, CacheLayer, CacheService, DEFAULT_MAX_ENTRIES};
 pub use stats::Stats;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{RedisStats, RedisStore, RedisStoreBuilder};
 
 /// Response futures.

@@ -270,4 +270,5 @@ impl fmt::Debug for PurgeSink {
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{RedisStats, RedisStore, RedisStoreBuilder};
