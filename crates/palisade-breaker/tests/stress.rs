@@ -16,7 +16,7 @@ async fn counts_recorded_equal_calls_made() {
     let svc = ServiceBuilder::new()
         .layer(breaker.layer())
         .service(service_fn(|i: u64| async move {
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 Err::<u64, BoxError>("boom".into())
             } else {
                 Ok(i)
@@ -31,10 +31,10 @@ async fn counts_recorded_equal_calls_made() {
                     let n = t * CALLS + i;
                     let _ = svc.ready().await.unwrap().call(n).await;
                     // Mix in the manual API on the same state machine.
-                    if n % 7 == 0 {
+                    if n.is_multiple_of(7) {
                         breaker.try_acquire().unwrap().success();
                     }
-                    if n % 11 == 0 {
+                    if n.is_multiple_of(11) {
                         drop(breaker.try_acquire().unwrap());
                     }
                     tokio::task::yield_now().await;
@@ -46,8 +46,8 @@ async fn counts_recorded_equal_calls_made() {
         t.await.unwrap();
     }
     let total = TASKS * CALLS;
-    let failures = (0..total).filter(|n| n % 3 == 0).count() as u64;
-    let manual = (0..total).filter(|n| n % 7 == 0).count() as u64;
+    let failures = (0..total).filter(|n| n.is_multiple_of(3)).count() as u64;
+    let manual = (0..total).filter(|n| n.is_multiple_of(7)).count() as u64;
     let snap = breaker.snapshot();
     assert_eq!(snap.state, State::Closed);
     assert_eq!(snap.calls, total + manual);
