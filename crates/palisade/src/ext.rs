@@ -49,9 +49,25 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
 
     /// Adds a concurrency limit that rejects instead of queueing
     /// ([`ConcurrencyLimit::layer`](palisade_shed::ConcurrencyLimit::layer)).
+    ///
+    /// When tower's `limit` feature is enabled, `ServiceBuilder` has an
+    /// inherent `concurrency_limit(usize)` (tower's queueing limit) that
+    /// method-call syntax picks first; use
+    /// [`limit_in_flight`](ServiceBuilderExt::limit_in_flight), the same
+    /// method under a name tower does not use.
     #[cfg(feature = "shed")]
     #[cfg_attr(docsrs, doc(cfg(feature = "shed")))]
     fn concurrency_limit<P>(
+        self,
+        limit: &palisade_shed::ConcurrencyLimit<P>,
+    ) -> ServiceBuilder<Stack<palisade_shed::ConcurrencyLimitLayer<P>, L>>;
+
+    /// The same as [`concurrency_limit`](ServiceBuilderExt::concurrency_limit),
+    /// under a name that tower's own `ServiceBuilder::concurrency_limit(usize)`
+    /// does not shadow.
+    #[cfg(feature = "shed")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "shed")))]
+    fn limit_in_flight<P>(
         self,
         limit: &palisade_shed::ConcurrencyLimit<P>,
     ) -> ServiceBuilder<Stack<palisade_shed::ConcurrencyLimitLayer<P>, L>>;
@@ -139,6 +155,14 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
 
     #[cfg(feature = "shed")]
     fn concurrency_limit<P>(
+        self,
+        limit: &palisade_shed::ConcurrencyLimit<P>,
+    ) -> ServiceBuilder<Stack<palisade_shed::ConcurrencyLimitLayer<P>, L>> {
+        self.layer(limit.layer())
+    }
+
+    #[cfg(feature = "shed")]
+    fn limit_in_flight<P>(
         self,
         limit: &palisade_shed::ConcurrencyLimit<P>,
     ) -> ServiceBuilder<Stack<palisade_shed::ConcurrencyLimitLayer<P>, L>> {
