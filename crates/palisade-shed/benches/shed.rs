@@ -114,5 +114,41 @@ fn limit(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, timeout, limit);
+/// Two threads sending requests at once through clones of one limit: the
+/// shared counter (palisade) or semaphore (tower) is contended.
+fn limit_contended(c: &mut Criterion) {
+    fn run<S>(svc: &S, iters: u64) -> Duration
+    where
+        S: Service<u64> + Clone + Send,
+    {
+        let start = std::time::Instant::now();
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                let mut svc = svc.clone();
+                scope.spawn(move || {
+                    for i in 0..iters / 2 {
+                        let _ = black_box(once(&mut svc, black_box(i)));
+                    }
+                });
+            }
+        });
+        start.elapsed()
+    }
+    let limit = ConcurrencyLimit::builder("bench")
+        .max_in_flight(256)
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("limit_2_threads");
+    g.bench_function("bare", |b| b.iter_custom(|iters| run(&Echo, iters)));
+    let tower_pair = ServiceBuilder::new()
+        .load_shed()
+        .concurrency_limit(256)
+        .service(Echo);
+    g.bench_function("tower", |b| b.iter_custom(|iters| run(&tower_pair, iters)));
+    let ours = limit.layer().layer(Echo);
+    g.bench_function("palisade", |b| b.iter_custom(|iters| run(&ours, iters)));
+    g.finish();
+}
+
+criterion_group!(benches, timeout, limit, limit_contended);
 criterion_main!(benches);
