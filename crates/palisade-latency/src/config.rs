@@ -1,6 +1,6 @@
 //! The validated builder of a [`LatencyTracker`].
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use palisade_core::ConfigError;
 
@@ -123,17 +123,15 @@ impl LatencyTrackerBuilder {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get().min(16)),
         };
-        Ok(LatencyTracker {
-            shared: Arc::new(Shared::new(
-                self.name,
-                self.route,
-                self.max_routes,
-                self.slow_threshold,
-                self.blocking_threshold,
-                self.window,
-                shards,
-            )),
-        })
+        Ok(LatencyTracker::new(Shared::new(
+            self.name,
+            self.route,
+            self.max_routes,
+            self.slow_threshold,
+            self.blocking_threshold,
+            self.window,
+            shards,
+        )))
     }
 }
 

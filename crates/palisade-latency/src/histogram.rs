@@ -128,9 +128,26 @@ struct Retired {
     previous: Recorded,
 }
 
+/// Keeps a value on a cache line of its own, so threads writing to
+/// neighbouring shards do not invalidate each other's line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// One shard's recorders, created on first use, on a cache line of its own.
+type ShardCell = Padded<Mutex<Option<Box<Shard>>>>;
+
 /// The recorders of one route × method × class.
 pub(crate) struct Slot {
-    shards: Box<[Mutex<Option<Box<Shard>>>]>,
+    shards: Box<[ShardCell]>,
     retired: Mutex<Option<Box<Retired>>>,
     pub(crate) metrics: SlotMetrics,
 }
@@ -175,7 +192,9 @@ impl Slot {
         class: StatusClass,
     ) -> Self {
         Self {
-            shards: (0..shards.max(1)).map(|_| Mutex::new(None)).collect(),
+            shards: (0..shards.max(1))
+                .map(|_| Padded(Mutex::new(None)))
+                .collect(),
             retired: Mutex::new(None),
             metrics: SlotMetrics::new(tracker, route, method, class),
         }
@@ -184,8 +203,13 @@ impl Slot {
     /// Records one request finished in window `epoch`.
     #[inline]
     pub(crate) fn record(&self, epoch: u64, r: &Record) {
-        let idx = shard_index(self.shards.len());
-        let mut guard = lock(&self.shards[idx]);
+        self.record_in(shard_index(self.shards.len()), epoch, r);
+    }
+
+    /// Records into shard `idx` (the thread's shard, or a chosen one in tests).
+    #[inline]
+    fn record_in(&self, idx: usize, epoch: u64, r: &Record) {
+        let mut guard = lock(&self.shards[idx % self.shards.len()]);
         let shard = guard.get_or_insert_with(|| {
             Box::new(Shard {
                 epoch,
@@ -300,6 +324,52 @@ mod tests {
         // A thread that read the clock before the rotation records an older epoch.
         s.record(2, &rec(10));
         assert_eq!(s.view(3).cumulative.count(), 2);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// Random records on random shards, with the window advancing now and
+        /// then, against a model that keeps the epoch of every record: the
+        /// cumulative view has them all, the window those of the current and
+        /// the previous epoch.
+        #[test]
+        fn rotation_matches_a_model(
+            ops in proptest::collection::vec((0usize..3, 0u64..3, 1u64..100_000, proptest::bool::ANY), 1..120)
+        ) {
+            let s = Slot::new(3, "t", "/r", "GET", StatusClass::Success);
+            let mut epoch = 0u64;
+            let mut model: Vec<(u64, bool)> = Vec::new();
+            for (shard, advance, us, check) in ops {
+                // Advance sometimes (0 most often, to fill windows).
+                if advance == 2 {
+                    epoch += 1 + us % 2;
+                }
+                let r = Record { head_us: us, total_us: us, aborted: us % 3 == 0, slow: false, blocking_polls: 0 };
+                s.record_in(shard, epoch, &r);
+                model.push((epoch, r.aborted));
+                if check {
+                    let v = s.view(epoch);
+                    let in_window = |e: u64| e + 1 >= epoch;
+                    proptest::prop_assert_eq!(v.cumulative.count(), model.len() as u64);
+                    proptest::prop_assert_eq!(
+                        v.cumulative.aborted,
+                        model.iter().filter(|(_, a)| *a).count() as u64
+                    );
+                    proptest::prop_assert_eq!(
+                        v.window.count(),
+                        model.iter().filter(|(e, _)| in_window(*e)).count() as u64
+                    );
+                    proptest::prop_assert_eq!(
+                        v.window.aborted,
+                        model.iter().filter(|(e, a)| *a && in_window(*e)).count() as u64
+                    );
+                }
+            }
+            let later = s.view(epoch + 2);
+            proptest::prop_assert_eq!(later.cumulative.count(), model.len() as u64);
+            proptest::prop_assert_eq!(later.window.count(), 0);
+        }
     }
 
     #[test]

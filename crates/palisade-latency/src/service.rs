@@ -71,7 +71,7 @@ where
         let shared = &self.tracker.shared;
         let route = shared.routes.resolve(req.route(&shared.route_from));
         let method = method_index(req.method());
-        let done = Completion::start(shared.clone(), route, method);
+        let done = Completion::start(self.tracker.handle(), route, method);
         LatencyFuture::new(self.inner.call(req), done)
     }
 }

@@ -10,7 +10,7 @@ use crate::{
     histogram::{Record, micros},
     route::{METHODS, RequestHead, RouteFrom, StatusClass},
     slow::{LOG_INTERVAL, SlowRequest, warn_slow},
-    tracker::Shared,
+    tracker::ShardRef,
 };
 
 /// A request the layer can label: its method and its route.
@@ -75,7 +75,7 @@ impl<B: http_body::Body> TrackResponse for http::Response<B> {
 /// response future dropped before the response).
 #[must_use = "dropping a Completion records the request as aborted"]
 pub struct Completion {
-    shared: Arc<Shared>,
+    shared: Arc<ShardRef>,
     route: u32,
     method: u8,
     start: Instant,
@@ -101,7 +101,7 @@ impl std::fmt::Debug for Completion {
 impl Completion {
     /// Starts the clock for one request.
     #[inline]
-    pub(crate) fn start(shared: Arc<Shared>, route: u32, method: usize) -> Self {
+    pub(crate) fn start(shared: Arc<ShardRef>, route: u32, method: usize) -> Self {
         shared.metrics.request_started();
         Self {
             shared,

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 use crate::{
     LatencyLayer, LatencyTrackerBuilder,
     export::TrackerMetrics,
+    histogram::shard_index,
     report::ReportService,
     route::{RouteFrom, Routes},
     snapshot::Snapshot,
@@ -22,6 +23,10 @@ use crate::{
 #[derive(Clone)]
 pub struct LatencyTracker {
     pub(crate) shared: Arc<Shared>,
+    /// One reference to `shared` per shard, each on its own cache line: a
+    /// request clones its thread's one, so threads on different shards never
+    /// write to the same reference count.
+    handles: Arc<[Arc<ShardRef>]>,
 }
 
 impl LatencyTracker {
@@ -49,6 +54,49 @@ impl LatencyTracker {
     /// The name given to the builder.
     pub fn name(&self) -> &str {
         &self.shared.name
+    }
+
+    pub(crate) fn new(shared: Shared) -> Self {
+        let shared = Arc::new(shared);
+        let handles = (0..shared.shards)
+            .map(|_| {
+                Arc::new(ShardRef {
+                    shared: shared.clone(),
+                })
+            })
+            .collect();
+        Self { shared, handles }
+    }
+
+    /// This thread's reference to the shared state.
+    #[inline]
+    pub(crate) fn handle(&self) -> Arc<ShardRef> {
+        self.handles[shard_index(self.handles.len())].clone()
+    }
+}
+
+/// A reference to the shared state, aligned so that its reference count
+/// has a cache line of its own.
+#[derive(Debug)]
+#[repr(align(128))]
+pub(crate) struct ShardRef {
+    shared: Arc<Shared>,
+}
+
+impl std::ops::Deref for ShardRef {
+    type Target = Shared;
+
+    #[inline]
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
