@@ -220,16 +220,29 @@ fn bench(c: &mut Criterion) {
     let lat = Arc::new(Mutex::new(Vec::new()));
     g.bench_function("unbatched", |bch| {
         bch.iter_custom(|iters| {
-            rt.block_on(closed_loop(unbatched.clone(), |i| i, iters * CALLERS as u64, lat.clone()))
+            rt.block_on(closed_loop(
+                unbatched.clone(),
+                |i| i,
+                iters * CALLERS as u64,
+                lat.clone(),
+            ))
         });
     });
     report("unbatched", &lat);
 
-    for (name, svc) in [("palisade", palisade_linger), ("palisade_eager", palisade_eager)] {
+    for (name, svc) in [
+        ("palisade", palisade_linger),
+        ("palisade_eager", palisade_eager),
+    ] {
         let lat = Arc::new(Mutex::new(Vec::new()));
         g.bench_function(name, |bch| {
             bch.iter_custom(|iters| {
-                rt.block_on(closed_loop(svc.clone(), |i| i, iters * CALLERS as u64, lat.clone()))
+                rt.block_on(closed_loop(
+                    svc.clone(),
+                    |i| i,
+                    iters * CALLERS as u64,
+                    lat.clone(),
+                ))
             });
         });
         report(name, &lat);
@@ -238,7 +251,12 @@ fn bench(c: &mut Criterion) {
     let lat = Arc::new(Mutex::new(Vec::new()));
     g.bench_function("tower_batch_control", |bch| {
         bch.iter_custom(|iters| {
-            rt.block_on(closed_loop(tbc.clone(), Item, iters * CALLERS as u64, lat.clone()))
+            rt.block_on(closed_loop(
+                tbc.clone(),
+                Item,
+                iters * CALLERS as u64,
+                lat.clone(),
+            ))
         });
     });
     report("tower_batch_control", &lat);

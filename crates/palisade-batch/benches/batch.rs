@@ -109,7 +109,8 @@ fn overhead(c: &mut Criterion) {
     });
     g.throughput(Throughput::Elements(256));
     g.bench_function("direct/256", |b| {
-        b.to_async(&rt).iter(|| async { concurrent(&mut EchoOne, 256).await });
+        b.to_async(&rt)
+            .iter(|| async { concurrent(&mut EchoOne, 256).await });
     });
     g.bench_function("batched/256", |b| {
         b.to_async(&rt).iter(|| {
@@ -132,7 +133,9 @@ impl Backend {
         let (tx, rx) = std::sync::mpsc::channel::<(usize, tokio::sync::oneshot::Sender<()>)>();
         std::thread::spawn(move || {
             for (items, done) in rx {
-                std::thread::sleep(Duration::from_millis(1) + Duration::from_micros(5) * items as u32);
+                std::thread::sleep(
+                    Duration::from_millis(1) + Duration::from_micros(5) * items as u32,
+                );
                 let _ = done.send(());
             }
         });

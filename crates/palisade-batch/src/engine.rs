@@ -46,8 +46,12 @@ pub(crate) trait Strategy {
     fn admit(&mut self, msg: Self::Msg, queue: &mut Queue<Self::Queued>);
     /// Takes the next batch from the queue, skipping callers that gave up;
     /// `None` when nobody is left in it.
-    fn form(&mut self, queue: &mut Queue<Self::Queued>, core: &Core, now: Instant)
-    -> Option<Self::Job>;
+    fn form(
+        &mut self,
+        queue: &mut Queue<Self::Queued>,
+        core: &Core,
+        now: Instant,
+    ) -> Option<Self::Job>;
     /// Drops callers that gave up from a batch about to be retried; `None`
     /// when nobody is left.
     fn prune(&mut self, job: Self::Job) -> Option<Self::Job>;
@@ -127,11 +131,24 @@ where
             sleep: None,
             closed: false,
         };
-        runtime.spawn(async move {
+        // If the runtime is shutting down, the engine is dropped unpolled
+        // and its `Drop` still does the bookkeeping.
+        drop(runtime.spawn(async move {
             std::future::poll_fn(|cx| engine.poll_run(cx)).await;
-            engine.core.workers.fetch_sub(1, Ordering::Relaxed);
-            engine.core.telemetry.worker_stopped();
-        });
+        }));
+    }
+}
+
+impl<St: Strategy> Drop for Engine<St> {
+    /// The worker ended: every caller answered, or its runtime shut down
+    /// (callers still waiting then get `Rejected` of kind `Closed`).
+    fn drop(&mut self) {
+        for _ in 0..self.running.len() {
+            self.core.in_flight.fetch_sub(1, Ordering::Relaxed);
+            self.core.telemetry.call_finished();
+        }
+        self.core.workers.fetch_sub(1, Ordering::Relaxed);
+        self.core.telemetry.worker_stopped();
     }
 }
 
@@ -232,9 +249,7 @@ impl<St: Strategy> Engine<St> {
                 self.failed(job, self.core.limits.bisect_depth, Arc::from(error.into()));
                 continue;
             }
-            self.core
-                .telemetry
-                .flushed(reason, St::len(&job));
+            self.core.telemetry.flushed(reason, St::len(&job));
             let call = self.strategy.call(&mut job);
             self.running.push(Running {
                 call,

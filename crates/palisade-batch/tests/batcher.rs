@@ -26,7 +26,10 @@ async fn eager_sends_a_lone_request_at_once() {
     let calls = log.calls();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].items, [3]);
-    assert_eq!(calls[0].at, start, "an idle backend sees the request at once");
+    assert_eq!(
+        calls[0].at, start,
+        "an idle backend sees the request at once"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -40,7 +43,9 @@ async fn eager_batches_grow_while_slots_are_busy() {
     let svc = batcher.layer().layer(inner);
     let first = tokio::spawn(svc.clone().oneshot(0));
     tokio::task::yield_now().await;
-    let rest: Vec<_> = (1..=5).map(|i| tokio::spawn(svc.clone().oneshot(i))).collect();
+    let rest: Vec<_> = (1..=5)
+        .map(|i| tokio::spawn(svc.clone().oneshot(i)))
+        .collect();
     assert_eq!(first.await.unwrap().unwrap(), 0);
     for (i, h) in (1..=5).zip(rest) {
         assert_eq!(h.await.unwrap().unwrap(), i * 10);
@@ -70,7 +75,11 @@ async fn linger_flushes_max_wait_after_the_first_item() {
     assert_eq!(c.await.unwrap().unwrap(), 30);
     let calls = log.calls();
     assert_eq!(log.batches(), vec![vec![1, 2, 3]]);
-    assert_eq!(calls[0].at - start, ms(5), "sent max_wait after the first item");
+    assert_eq!(
+        calls[0].at - start,
+        ms(5),
+        "sent max_wait after the first item"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -83,7 +92,9 @@ async fn a_full_batch_does_not_linger() {
     let (inner, log) = Recorder::new(Behaviour::default());
     let svc = batcher.layer().layer(inner);
     let start = Instant::now();
-    let handles: Vec<_> = (0..6).map(|i| tokio::spawn(svc.clone().oneshot(i))).collect();
+    let handles: Vec<_> = (0..6)
+        .map(|i| tokio::spawn(svc.clone().oneshot(i)))
+        .collect();
     for (i, h) in (0..6).zip(handles) {
         assert_eq!(h.await.unwrap().unwrap(), i * 10);
     }
@@ -127,7 +138,9 @@ async fn wrong_length_fails_every_caller_naming_both_lengths() {
         ..Behaviour::default()
     });
     let svc = batcher.layer().layer(inner);
-    let handles: Vec<_> = (0..3).map(|i| tokio::spawn(svc.clone().oneshot(i))).collect();
+    let handles: Vec<_> = (0..3)
+        .map(|i| tokio::spawn(svc.clone().oneshot(i)))
+        .collect();
     for h in handles {
         let err = h.await.unwrap().unwrap_err();
         let wrong = err.downcast_ref::<WrongLength>().expect("WrongLength");
@@ -152,7 +165,10 @@ async fn a_failed_batch_fails_its_callers_only_and_shares_the_cause() {
     let (a, b) = (a.unwrap_err(), b.unwrap_err());
     let fa = a.downcast_ref::<BatchFailed>().expect("BatchFailed");
     let fb = b.downcast_ref::<BatchFailed>().expect("BatchFailed");
-    assert!(std::sync::Arc::ptr_eq(fa.cause(), fb.cause()), "one shared cause");
+    assert!(
+        std::sync::Arc::ptr_eq(fa.cause(), fb.cause()),
+        "one shared cause"
+    );
     assert_eq!(fa.batch_len(), 2);
     let source = a.source().expect("source");
     assert!(source.downcast_ref::<InnerError>().is_some());
@@ -175,7 +191,9 @@ async fn bisection_isolates_one_poison_item_among_64() {
         ..Behaviour::default()
     });
     let svc = batcher.layer().layer(inner);
-    let handles: Vec<_> = (0..64).map(|i| tokio::spawn(svc.clone().oneshot(i))).collect();
+    let handles: Vec<_> = (0..64)
+        .map(|i| tokio::spawn(svc.clone().oneshot(i)))
+        .collect();
     for (i, h) in (0..64).zip(handles) {
         let res = h.await.unwrap();
         if i == 37 {
@@ -205,7 +223,9 @@ async fn without_bisection_the_whole_batch_fails() {
         ..Behaviour::default()
     });
     let svc = batcher.layer().layer(inner);
-    let handles: Vec<_> = (0..4).map(|i| tokio::spawn(svc.clone().oneshot(i))).collect();
+    let handles: Vec<_> = (0..4)
+        .map(|i| tokio::spawn(svc.clone().oneshot(i)))
+        .collect();
     for h in handles {
         assert!(h.await.unwrap().is_err());
     }
@@ -272,7 +292,9 @@ async fn at_most_max_in_flight_batches_are_outstanding() {
         .unwrap();
     let (inner, log) = Recorder::new(Behaviour::default());
     let svc = batcher.layer().layer(inner);
-    let handles: Vec<_> = (0..40).map(|i| tokio::spawn(svc.clone().oneshot(i))).collect();
+    let handles: Vec<_> = (0..40)
+        .map(|i| tokio::spawn(svc.clone().oneshot(i)))
+        .collect();
     for (i, h) in (0..40).zip(handles) {
         assert_eq!(h.await.unwrap().unwrap(), i * 10);
     }

@@ -121,6 +121,39 @@ async fn items_still_queued_when_everything_is_dropped_are_sent() {
 }
 
 #[test]
+fn callers_get_closed_when_the_workers_runtime_shuts_down() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let batcher = Batcher::builder("embed")
+        .max_wait(Duration::from_secs(60))
+        .max_size(8)
+        .runtime(rt.handle().clone())
+        .build()
+        .unwrap();
+    let bulk = service_fn(|xs: Vec<u32>| async move { Ok::<_, std::io::Error>(xs) });
+    let mut svc = batcher.layer().layer(bulk);
+    let other = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    // Queued in the worker, which never gets to run before its runtime is gone.
+    other.block_on(svc.ready()).unwrap();
+    let pending = svc.call(1);
+    drop(rt);
+    let err = other.block_on(pending).unwrap_err();
+    let rejected = Rejected::find(&*err).expect("Rejected");
+    assert_eq!(rejected.kind(), RejectKind::Closed);
+    assert_eq!(batcher.workers(), 0);
+    // New calls are rejected at once too.
+    let err = other
+        .block_on(async { svc.ready().await.unwrap().call(2).await })
+        .unwrap_err();
+    assert_eq!(Rejected::find(&*err).unwrap().kind(), RejectKind::Closed);
+}
+
+#[test]
 fn build_outside_a_runtime_is_a_config_error() {
     let err = Batcher::builder("t").build().unwrap_err();
     assert_eq!(err.field(), "runtime");
@@ -141,7 +174,10 @@ fn build_outside_a_runtime_is_a_config_error() {
 #[tokio::test]
 async fn bad_config_names_the_field() {
     let cases = [
-        (Batcher::builder("t").max_size(0).build().unwrap_err(), "max_size"),
+        (
+            Batcher::builder("t").max_size(0).build().unwrap_err(),
+            "max_size",
+        ),
         (
             Batcher::builder("t").max_weight(0).build().unwrap_err(),
             "max_weight",
@@ -163,7 +199,10 @@ async fn bad_config_names_the_field() {
             "bisect_on_error",
         ),
         (
-            Loader::builder("t").bisect_on_error(17).build().unwrap_err(),
+            Loader::builder("t")
+                .bisect_on_error(17)
+                .build()
+                .unwrap_err(),
             "bisect_on_error",
         ),
     ];
@@ -193,7 +232,9 @@ async fn metrics_record_sizes_and_flush_reasons() {
     });
     let (inner, _log) = Recorder::new(Behaviour::default());
     let svc = batcher.layer().layer(inner);
-    let handles: Vec<_> = (0..3).map(|i| tokio::spawn(svc.clone().oneshot(i))).collect();
+    let handles: Vec<_> = (0..3)
+        .map(|i| tokio::spawn(svc.clone().oneshot(i)))
+        .collect();
     for h in handles {
         h.await.unwrap().unwrap();
     }
@@ -221,8 +262,16 @@ async fn metrics_record_sizes_and_flush_reasons() {
     assert_eq!(flushes["time"], 1);
     assert_eq!(flushes["eager"], 0);
     assert_eq!(sizes, [2.0, 1.0]);
-    assert!(snapshot.keys().any(|k| k.key().name() == "palisade_batch_queue_wait_seconds"));
-    assert!(snapshot.keys().any(|k| k.key().name() == "palisade_batch_in_flight"));
+    assert!(
+        snapshot
+            .keys()
+            .any(|k| k.key().name() == "palisade_batch_queue_wait_seconds")
+    );
+    assert!(
+        snapshot
+            .keys()
+            .any(|k| k.key().name() == "palisade_batch_in_flight")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -264,5 +313,9 @@ async fn two_axum_routes_share_one_loader() {
     };
     let (a, b) = tokio::join!(get("/users/1"), get("/profiles/2"));
     assert_eq!((a.as_str(), b.as_str()), ("Some(10)", "Some(20)"));
-    assert_eq!(log.batches(), vec![vec![1, 2]], "one bulk call for both routes");
+    assert_eq!(
+        log.batches(),
+        vec![vec![1, 2]],
+        "one bulk call for both routes"
+    );
 }

@@ -95,7 +95,9 @@ async fn bisection_isolates_a_poison_key() {
         ..Behaviour::default()
     });
     let svc = loader.layer().layer(KeyedRecorder(inner));
-    let handles: Vec<_> = (0..16).map(|k| tokio::spawn(svc.clone().oneshot(k))).collect();
+    let handles: Vec<_> = (0..16)
+        .map(|k| tokio::spawn(svc.clone().oneshot(k)))
+        .collect();
     for (k, h) in (0..16).zip(handles) {
         let res = h.await.unwrap();
         if k == 9 {

@@ -65,7 +65,11 @@ fn paused_runtime() -> tokio::runtime::Runtime {
 }
 
 /// Runs every caller; returns, per caller, `None` if it gave up, else its answer.
-async fn run_callers<S, R>(svc: S, callers: &[Caller], item: impl Fn(usize, &Caller) -> u32) -> Vec<Option<R>>
+async fn run_callers<S, R>(
+    svc: S,
+    callers: &[Caller],
+    item: impl Fn(usize, &Caller) -> u32,
+) -> Vec<Option<R>>
 where
     S: tower::Service<u32, Response = R, Error = palisade_batch::BoxError> + Clone + Send + 'static,
     S::Future: Send,

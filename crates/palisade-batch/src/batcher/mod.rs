@@ -21,6 +21,10 @@ use crate::config::{Core, Settings, builder_methods};
 /// `Service<Vec<Req>, Response = Vec<Res>>` (one response per request, in
 /// order) into a `Service<Req, Response = Res>`. Cheap to clone.
 ///
+/// `Req` must be `Clone`: with [`bisect_on_error`](BatcherBuilder::bisect_on_error)
+/// the worker keeps a copy of each batch to retry its halves; without it,
+/// nothing is cloned.
+///
 /// ```
 /// use std::time::Duration;
 /// use palisade_batch::Batcher;

@@ -56,6 +56,8 @@ impl<Req, Res> Clone for Batch<Req, Res> {
 
 impl<Req, Res> fmt::Debug for Batch<Req, Res> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Batch").field("caller", &self.caller).finish()
+        f.debug_struct("Batch")
+            .field("caller", &self.caller)
+            .finish()
     }
 }

@@ -89,7 +89,8 @@ where
             if entry.value.tx.is_closed() {
                 return false;
             }
-            core.telemetry.waited(now.saturating_duration_since(entry.arrived));
+            core.telemetry
+                .waited(now.saturating_duration_since(entry.arrived));
             job.reqs.push(entry.value.req);
             job.txs.push(entry.value.tx);
             true

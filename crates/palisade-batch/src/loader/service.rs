@@ -57,6 +57,8 @@ impl<K, V> Clone for Load<K, V> {
 
 impl<K, V> fmt::Debug for Load<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Load").field("caller", &self.caller).finish()
+        f.debug_struct("Load")
+            .field("caller", &self.caller)
+            .finish()
     }
 }
