@@ -38,6 +38,7 @@ impl Shared {
 
     /// Takes a slot if one is free: one compare-and-swap, no lock, no
     /// allocation (the `Arc` clone is a reference count).
+    #[inline]
     pub(crate) fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
         let mut current = self.in_flight.load(Ordering::Relaxed);
         loop {
@@ -73,6 +74,7 @@ pub struct Permit {
 }
 
 impl Drop for Permit {
+    #[inline]
     fn drop(&mut self) {
         self.shared.in_flight.fetch_sub(1, Ordering::Release);
         self.shared.telemetry.released();

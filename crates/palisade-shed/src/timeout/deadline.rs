@@ -79,6 +79,7 @@ pub struct Deadline {
 
 impl Deadline {
     /// A deadline at `instant`.
+    #[inline]
     pub fn at(instant: Instant) -> Self {
         Self { at: instant }
     }
@@ -98,11 +99,13 @@ impl Deadline {
     /// scopes nest); elsewhere `None`. In the synchronous part of a
     /// service's `call`, read the [`Deadline`] in the HTTP request's
     /// extensions instead.
+    #[inline]
     pub fn current() -> Option<Deadline> {
         CURRENT.try_with(Cell::get).ok().flatten()
     }
 
     /// The instant of the deadline.
+    #[inline]
     pub fn instant(self) -> Instant {
         self.at
     }
@@ -113,6 +116,7 @@ impl Deadline {
     }
 
     /// Whether the deadline has passed.
+    #[inline]
     pub fn is_expired(self) -> bool {
         self.at <= Instant::now()
     }
@@ -125,6 +129,7 @@ impl Deadline {
         self.scoped(future)
     }
 
+    #[inline]
     pub(crate) fn scoped<F>(self, future: F) -> DeadlineScope<F> {
         DeadlineScope {
             inner: future,
