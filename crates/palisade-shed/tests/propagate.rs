@@ -248,3 +248,26 @@ async fn an_expired_budget_is_a_504_over_hyper() {
     assert_eq!(res.status(), StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn never_waits_on_a_pending_client_past_the_deadline() {
+    use tower::{Layer, Service};
+    let (inner, mut handle) = tower_test::mock::pair::<Request<()>, ()>();
+    handle.allow(0);
+    let mut client = PropagateDeadlineLayer::new().layer(inner);
+    let err = Deadline::after(Duration::from_millis(50))
+        .scope(async {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            // The client is not ready and the deadline has passed: ready at
+            // once, and the call is refused without reaching the client.
+            client.ready().await?;
+            client.call(Request::new(())).await
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        Rejected::find(&*err).unwrap().kind(),
+        RejectKind::DeadlineExceeded
+    );
+    assert!(handle.poll_request().is_pending());
+}
