@@ -9,7 +9,7 @@ use palisade_core::ConfigError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::subscriber::{Sinks, Subscriber};
-use super::{Keys, RedisStore, Shared, events, stats::Counters};
+use super::{Gate, Keys, RedisStore, Shared, events, stats::Counters};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -169,6 +169,7 @@ impl RedisStoreBuilder {
                 sinks,
                 counters,
                 writes_in_flight: AtomicUsize::new(0),
+                gate: Gate::new(),
                 subscriber: task.abort_handle(),
             }),
         })

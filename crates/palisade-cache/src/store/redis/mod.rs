@@ -13,15 +13,16 @@ pub use stats::RedisStats;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::Bytes;
-use palisade_breaker::CircuitBreaker;
-use palisade_core::Outcome;
+use palisade_breaker::{CircuitBreaker, State};
+use palisade_core::{Outcome, Rejected};
 use redis::aio::ConnectionManager;
 use redis::{FromRedisValue, RedisError};
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 use crate::codec;
 use crate::store::{L2Entry, L2Future, L2Store, Purge, PurgeSink};
@@ -124,6 +125,8 @@ struct Shared {
     counters: Arc<Counters>,
     /// Background writes not finished yet (bounded by [`MAX_WRITES_IN_FLIGHT`]).
     writes_in_flight: AtomicUsize,
+    /// Remembers how long the open breaker will refuse, to skip at once.
+    gate: Gate,
     subscriber: AbortHandle,
 }
 
@@ -134,6 +137,60 @@ const MAX_WRITES_IN_FLIGHT: usize = 1024;
 impl Drop for Shared {
     fn drop(&mut self) {
         self.subscriber.abort();
+    }
+}
+
+/// While the breaker is open, its `retry_after` says how long it will keep
+/// refusing: until then, skip Redis with one atomic load and a clock read
+/// instead of asking the breaker (which builds a rejection every time).
+#[derive(Debug)]
+struct Gate {
+    base: Instant,
+    /// Nanoseconds after `base` until which Redis is skipped (0: not skipping).
+    until: AtomicU64,
+}
+
+impl Gate {
+    fn new() -> Self {
+        Self {
+            base: Instant::now(),
+            until: AtomicU64::new(0),
+        }
+    }
+
+    fn elapsed_nanos(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether Redis is known to be refused right now.
+    fn shut(&self) -> bool {
+        let until = self.until.load(Relaxed);
+        until != 0 && self.elapsed_nanos() < until
+    }
+
+    /// Only an open breaker's `retry_after` is the time until it probes
+    /// again (half-open rejections say something else): only that shuts the
+    /// gate.
+    fn refused(&self, rejected: &Rejected, breaker: &CircuitBreaker) {
+        if breaker.state() != State::Open {
+            return;
+        }
+        if let Some(wait) = rejected.retry_after() {
+            let wait = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+            let until = self.elapsed_nanos().saturating_add(wait).max(1);
+            self.until.store(until, Relaxed);
+        }
+    }
+
+    /// A permit from the breaker, unless Redis is to be skipped.
+    fn admit(&self, breaker: &CircuitBreaker) -> Option<palisade_breaker::Permit> {
+        if self.shut() {
+            return None;
+        }
+        breaker
+            .try_acquire()
+            .map_err(|r| self.refused(&r, breaker))
+            .ok()
     }
 }
 
@@ -217,7 +274,7 @@ impl Shared {
     }
 
     async fn get(&self, key: &[u8]) -> Option<L2Entry> {
-        let Ok(permit) = self.breaker.try_acquire() else {
+        let Some(permit) = self.gate.admit(&self.breaker) else {
             self.counters.lookup(Lookup::Skipped);
             return None;
         };
@@ -346,6 +403,10 @@ impl L2Store for RedisStore {
     }
 
     fn put(&self, key: Bytes, entry: L2Entry) {
+        let Some(permit) = self.shared.gate.admit(&self.shared.breaker) else {
+            self.shared.counters.write(false);
+            return;
+        };
         // The Redis expiry: what is left of the entry's lifetime, in whole
         // milliseconds. Nothing left, nothing to write.
         let left = entry.expires_after().saturating_sub(entry.age());
@@ -353,10 +414,6 @@ impl L2Store for RedisStore {
         if millis == 0 {
             return;
         }
-        let Ok(permit) = self.shared.breaker.try_acquire() else {
-            self.shared.counters.write(false);
-            return;
-        };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // Outside a runtime there is nowhere to write from: skip it.
             self.shared.counters.write(false);
