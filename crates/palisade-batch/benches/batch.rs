@@ -2,7 +2,9 @@
 //!
 //! 1. `overhead/*`: cost per item of going through a `Batcher` to a trivial
 //!    inner service, against calling a trivial single-item service directly,
-//!    with 1 caller (one call at a time) and 256 concurrent callers.
+//!    with 1 caller (one call at a time) and 256 concurrent callers. tower's
+//!    `Buffer` (same shape: a channel to a worker task, a oneshot back) is
+//!    measured beside it for reference.
 //! 2. `throughput/*`: the point of batching. The inner service is a serial
 //!    backend (one call at a time, like one database connection) costing
 //!    1 ms per call plus 5 µs per item; 256 concurrent callers in a closed
@@ -92,6 +94,7 @@ fn overhead(c: &mut Criterion) {
         .build()
         .unwrap();
     let batched = batcher.layer().layer(EchoAll);
+    let buffered = rt.block_on(async { tower::buffer::Buffer::new(EchoOne, 4096) });
 
     let mut g = c.benchmark_group("overhead");
     g.throughput(Throughput::Elements(1));
@@ -107,6 +110,12 @@ fn overhead(c: &mut Criterion) {
             async move { svc.ready().await.unwrap().call(1).await.unwrap() }
         });
     });
+    g.bench_function("tower_buffer/1", |b| {
+        b.to_async(&rt).iter(|| {
+            let mut svc = buffered.clone();
+            async move { svc.ready().await.unwrap().call(1).await.unwrap() }
+        });
+    });
     g.throughput(Throughput::Elements(256));
     g.bench_function("direct/256", |b| {
         b.to_async(&rt)
@@ -115,6 +124,12 @@ fn overhead(c: &mut Criterion) {
     g.bench_function("batched/256", |b| {
         b.to_async(&rt).iter(|| {
             let mut svc = batched.clone();
+            async move { concurrent(&mut svc, 256).await }
+        });
+    });
+    g.bench_function("tower_buffer/256", |b| {
+        b.to_async(&rt).iter(|| {
+            let mut svc = buffered.clone();
             async move { concurrent(&mut svc, 256).await }
         });
     });
