@@ -189,9 +189,12 @@ impl<T> Queue<T> {
         self.entries.is_empty()
     }
 
-    /// When the oldest item's linger time is over (`None` when empty).
+    /// When the oldest item's linger time is over (`None` when empty, or
+    /// when `max_wait` is so long that it never is).
     pub(crate) fn deadline(&self, max_wait: Duration) -> Option<Instant> {
-        self.entries.front().map(|e| e.arrived + max_wait)
+        self.entries
+            .front()
+            .and_then(|e| e.arrived.checked_add(max_wait))
     }
 
     /// Whether the linger timer of the oldest item fired.
@@ -221,7 +224,12 @@ impl<T> Queue<T> {
             Some(FlushReason::Close)
         } else if limits.max_wait.is_zero() {
             Some(FlushReason::Eager)
-        } else if self.due || now() >= front.arrived + limits.max_wait {
+        } else if self.due
+            || front
+                .arrived
+                .checked_add(limits.max_wait)
+                .is_some_and(|deadline| now() >= deadline)
+        {
             Some(FlushReason::Time)
         } else {
             None
@@ -288,6 +296,17 @@ mod tests {
         assert_eq!(q.flush_reason(&l, || now, false), Some(FlushReason::Weight));
         let l = limits(8, 100, Duration::ZERO);
         assert_eq!(q.flush_reason(&l, || now, false), Some(FlushReason::Eager));
+    }
+
+    #[test]
+    fn an_endless_linger_never_overflows() {
+        let now = Instant::now();
+        let mut q = Queue::new();
+        q.push(1, 1, now);
+        let l = limits(2, 10, Duration::MAX);
+        assert_eq!(q.deadline(Duration::MAX), None);
+        assert_eq!(q.flush_reason(&l, || now, false), None);
+        assert_eq!(q.flush_reason(&l, || now, true), Some(FlushReason::Close));
     }
 
     #[test]
