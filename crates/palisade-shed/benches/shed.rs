@@ -7,7 +7,9 @@
 //!
 //! Each iteration is one request through `poll_ready`, `call` and one poll of
 //! the response future around an always-ready echo service: what is measured
-//! is the layer's own work. Results: `docs/BENCHMARKS.md`.
+//! is the layer's own work. `timeout/pending_once/*` uses a handler that is
+//! pending on its first poll, so the timeouts arm their timers (palisade arms
+//! its timer only then). Results: `docs/BENCHMARKS.md`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use palisade_shed::{ConcurrencyLimit, Timeout, timeout::Ambient};
@@ -37,6 +39,60 @@ impl<R> Service<R> for Echo {
     fn call(&mut self, req: R) -> Self::Future {
         ready(Ok(req))
     }
+}
+
+/// Answers every request with itself on the second poll of its future: a
+/// handler that waits once, so a timeout has to arm its timer.
+#[derive(Debug, Clone, Copy)]
+struct YieldOnce;
+
+/// The future of [`YieldOnce`].
+struct Yield<R>(Option<R>, bool);
+
+impl<R: Unpin> Future for Yield<R> {
+    type Output = Result<R, Infallible>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.1 {
+            Poll::Ready(Ok(self.0.take().expect("polled after completion")))
+        } else {
+            self.1 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+impl<R: Unpin> Service<R> for YieldOnce {
+    type Response = R;
+    type Error = Infallible;
+    type Future = Yield<R>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        Yield(Some(req), false)
+    }
+}
+
+/// One request: `poll_ready`, `call`, and polls of the future until it is
+/// ready (at most twice).
+fn twice<S: Service<R>, R>(svc: &mut S, req: R) -> Result<S::Response, S::Error> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match svc.poll_ready(&mut cx) {
+        Poll::Ready(Ok(())) => {}
+        Poll::Ready(Err(e)) => return Err(e),
+        Poll::Pending => panic!("benchmarked service not ready"),
+    }
+    let mut fut = pin!(svc.call(req));
+    for _ in 0..2 {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+    panic!("benchmarked future not ready on its second poll")
 }
 
 /// One request: `poll_ready`, `call`, one poll of the future (all ready).
@@ -75,6 +131,20 @@ fn timeout(c: &mut Criterion) {
     g.bench_function("tower", |b| b.iter(|| once(&mut tower_t, black_box(7_u64))));
     let mut ours = ambient.layer().layer(Echo);
     g.bench_function("palisade", |b| b.iter(|| once(&mut ours, black_box(7_u64))));
+
+    // A handler that is not ready at once: both timeouts arm their timer.
+    let mut bare = YieldOnce;
+    g.bench_function("pending_once/bare", |b| {
+        b.iter(|| twice(&mut bare, black_box(7_u64)));
+    });
+    let mut tower_t = tower::timeout::TimeoutLayer::new(d).layer(YieldOnce);
+    g.bench_function("pending_once/tower", |b| {
+        b.iter(|| twice(&mut tower_t, black_box(7_u64)));
+    });
+    let mut ours = ambient.layer().layer(YieldOnce);
+    g.bench_function("pending_once/palisade", |b| {
+        b.iter(|| twice(&mut ours, black_box(7_u64)));
+    });
 
     // HTTP requests: palisade also reads grpc-timeout and inserts the
     // Deadline into the request's extensions (one allocation).

@@ -9,14 +9,17 @@ use std::{
     sync::Arc,
     task::{Context, Poll, ready},
 };
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 pin_project! {
     /// The response future of [`TimeoutService`](super::TimeoutService).
     ///
-    /// Runs the inner future with the request's [`Deadline`] as its ambient
-    /// deadline, and fails with [`Rejected`] (`DeadlineExceeded`) when the
-    /// deadline passes first.
+    /// Runs the inner future with the request's [`Deadline`](super::Deadline)
+    /// as its ambient deadline, and fails with [`Rejected`]
+    /// (`DeadlineExceeded`) when the deadline passes first.
+    ///
+    /// The timer is only set up if the inner future is not ready on its first
+    /// poll: a response that is ready at once costs no timer.
     pub struct TimeoutFuture<F> {
         #[pin]
         state: State<F>,
@@ -30,7 +33,8 @@ pin_project! {
             #[pin]
             inner: DeadlineScope<F>,
             #[pin]
-            sleep: Sleep,
+            sleep: Option<Sleep>,
+            deadline: Instant,
             core: Arc<Core>,
         },
         Rejected {
@@ -40,9 +44,14 @@ pin_project! {
 }
 
 impl<F> TimeoutFuture<F> {
-    pub(crate) fn running(inner: DeadlineScope<F>, sleep: Sleep, core: Arc<Core>) -> Self {
+    pub(crate) fn running(inner: DeadlineScope<F>, core: Arc<Core>) -> Self {
         Self {
-            state: State::Running { inner, sleep, core },
+            state: State::Running {
+                deadline: inner.deadline().instant(),
+                inner,
+                sleep: None,
+                core,
+            },
         }
     }
 
@@ -62,11 +71,21 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Running { inner, sleep, core } => {
+            StateProj::Running {
+                inner,
+                mut sleep,
+                deadline,
+                core,
+            } => {
                 if let Poll::Ready(result) = inner.poll(cx) {
                     return Poll::Ready(result.map_err(Into::into));
                 }
-                ready!(sleep.poll(cx));
+                if sleep.is_none() {
+                    sleep.set(Some(tokio::time::sleep_until(*deadline)));
+                }
+                if let Some(sleep) = sleep.as_pin_mut() {
+                    ready!(sleep.poll(cx));
+                }
                 Poll::Ready(Err(core.expired(Expiry::Running).into()))
             }
             StateProj::Rejected { error } => Poll::Ready(Err(error

@@ -195,7 +195,6 @@ where
         self.source.attach(&mut req, deadline);
         TimeoutFuture::running(
             deadline.scoped(self.inner.call(req)),
-            tokio::time::sleep_until(deadline.instant()),
             Arc::clone(&self.core),
         )
     }
