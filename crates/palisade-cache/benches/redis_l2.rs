@@ -73,6 +73,33 @@ fn misses<S>(
     });
 }
 
+/// Runs `a` and `b` alternately in `rounds` rounds of `n` requests each and
+/// returns the median over rounds of time(b) / time(a): on a noisy machine a
+/// paired ratio is steadier than two separate measurements.
+async fn paired_ratio<A, B, FA, FB>(rounds: usize, n: u64, mut a: A, mut b: B) -> f64
+where
+    A: FnMut(u64) -> FA,
+    B: FnMut(u64) -> FB,
+    FA: Future<Output = ()>,
+    FB: Future<Output = ()>,
+{
+    let mut ratios = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let start = Instant::now();
+        for i in 0..n {
+            a(i).await;
+        }
+        let ta = start.elapsed();
+        let start = Instant::now();
+        for i in 0..n {
+            b(i).await;
+        }
+        ratios.push(start.elapsed().as_secs_f64() / ta.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    ratios[rounds / 2]
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -188,6 +215,34 @@ fn benches(c: &mut Criterion) {
         });
     });
     group.finish();
+    let ratio = rt.block_on(async {
+        let conn = raw.clone();
+        let svc = through_layer.clone();
+        paired_ratio(
+            21,
+            300,
+            |i| {
+                let mut conn = conn.clone();
+                let key = &raw_keys[(i % KEYS) as usize];
+                async move {
+                    let got: Option<Bytes> = redis::cmd("GET")
+                        .arg(key)
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap();
+                    black_box(got);
+                }
+            },
+            |i| {
+                let svc = svc.clone();
+                async move {
+                    black_box(svc.oneshot(i % KEYS).await.unwrap());
+                }
+            },
+        )
+        .await
+    });
+    eprintln!("redis_l2_hit: paired median ratio through_layer / raw_get = {ratio:.3}");
     let stats = store.stats();
     eprintln!(
         "redis_l2_hit: backend calls {} (must be 0), L2 {stats:?}",
@@ -241,6 +296,30 @@ fn benches(c: &mut Criterion) {
     misses(&mut group, &rt, "no_l2", &plain, &next);
     misses(&mut group, &rt, "l2_down_breaker_open", &down_svc, &next);
     group.finish();
+    let ratio = rt.block_on(async {
+        let (plain, down_svc) = (plain.clone(), down_svc.clone());
+        let (n1, n2) = (next.clone(), next.clone());
+        paired_ratio(
+            21,
+            20_000,
+            |_| {
+                let svc = plain.clone();
+                let id = n1.fetch_add(1, Relaxed);
+                async move {
+                    black_box(svc.oneshot(id).await.unwrap());
+                }
+            },
+            |_| {
+                let svc = down_svc.clone();
+                let id = n2.fetch_add(1, Relaxed);
+                async move {
+                    black_box(svc.oneshot(id).await.unwrap());
+                }
+            },
+        )
+        .await
+    });
+    eprintln!("redis_down: paired median ratio l2_down_breaker_open / no_l2 = {ratio:.3}");
     eprintln!("redis_down: L2 {:?}", down.stats());
     // What the down L2 itself adds to such a request: one skipped lookup
     // (polled once, as the cache does) and one skipped write.
