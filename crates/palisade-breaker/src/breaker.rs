@@ -3,6 +3,7 @@
 use crate::{
     config::{Builder, Config},
     core::Core,
+    lane::{Lane, Lanes, default_lanes},
     layer::CircuitBreakerLayer,
     permit::{Guard, Permit},
     state::{Reason, Snapshot, State, Transition},
@@ -53,13 +54,20 @@ pub(crate) struct Inner<C: ?Sized> {
 /// # }
 /// ```
 pub struct CircuitBreaker<C = ErrorsAsFailures> {
-    pub(crate) inner: Arc<Inner<C>>,
+    shared: Arc<Shared<C>>,
+}
+
+/// What a handle points at: the state and the lanes response futures hold
+/// it by (see `lane.rs`).
+struct Shared<C> {
+    inner: Arc<Inner<C>>,
+    lanes: Lanes<C>,
 }
 
 impl<C> Clone for CircuitBreaker<C> {
     fn clone(&self) -> Self {
         Self {
-            inner: self.inner.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
@@ -67,7 +75,7 @@ impl<C> Clone for CircuitBreaker<C> {
 impl<C> fmt::Debug for CircuitBreaker<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreaker")
-            .field("name", &self.inner.core.config.name)
+            .field("name", &self.core().config.name)
             .field("state", &self.state())
             .finish_non_exhaustive()
     }
@@ -82,18 +90,38 @@ impl CircuitBreaker {
 }
 
 impl<C> CircuitBreaker<C> {
+    /// A breaker with one lane per core (up to 16).
     pub(crate) fn from_config(config: Config, classify: C) -> Self {
+        Self::with_lanes(config, classify, default_lanes())
+    }
+
+    /// A breaker whose response futures share `lanes` reference counts.
+    pub(crate) fn with_lanes(config: Config, classify: C, lanes: usize) -> Self {
+        let inner = Arc::new(Inner {
+            core: Core::new(config),
+            classify,
+        });
+        let lanes = Lanes::new(&inner, lanes);
         Self {
-            inner: Arc::new(Inner {
-                core: Core::new(config),
-                classify,
-            }),
+            shared: Arc::new(Shared { inner, lanes }),
         }
+    }
+
+    /// The lane of the calling thread, for a response future to hold.
+    #[inline]
+    pub(crate) fn lane(&self) -> Lane<C> {
+        self.shared.lanes.current().clone()
+    }
+
+    /// The state machine.
+    #[inline]
+    pub(crate) fn core(&self) -> &Core {
+        &self.shared.inner.core
     }
 
     /// The name given to the builder.
     pub fn name(&self) -> &str {
-        &self.inner.core.config.name
+        &self.core().config.name
     }
 
     /// A layer whose services all share this breaker.
@@ -106,42 +134,37 @@ impl<C> CircuitBreaker<C> {
     /// An open breaker whose wait has passed reports `Open` until the next
     /// call moves it to `HalfOpen`.
     pub fn state(&self) -> State {
-        self.inner.core.state()
+        self.core().state()
     }
 
     /// The state, the window's figures, how often it opened and when it will
     /// next probe.
     pub fn snapshot(&self) -> Snapshot {
-        self.inner.core.snapshot()
+        self.core().snapshot()
     }
 
     /// Rejects every call until [`reset`](Self::reset) (or another manual state).
     pub fn force_open(&self) {
-        self.inner
-            .core
+        self.core()
             .transition(None, State::ForcedOpen, Reason::Manual);
     }
 
     /// Admits every call and records nothing until [`reset`](Self::reset).
     pub fn disable(&self) {
-        self.inner
-            .core
+        self.core()
             .transition(None, State::Disabled, Reason::Manual);
     }
 
     /// Admits every call, records and reports outcomes, but never trips,
     /// until [`reset`](Self::reset).
     pub fn metrics_only(&self) {
-        self.inner
-            .core
+        self.core()
             .transition(None, State::MetricsOnly, Reason::Manual);
     }
 
     /// Returns to `Closed` with an empty window and the backoff reset.
     pub fn reset(&self) {
-        self.inner
-            .core
-            .transition(None, State::Closed, Reason::Manual);
+        self.core().transition(None, State::Closed, Reason::Manual);
     }
 
     /// Calls `callback` on every state change, after the change and outside
@@ -151,7 +174,7 @@ impl<C> CircuitBreaker<C> {
     where
         F: Fn(&Transition) + Send + Sync + 'static,
     {
-        self.inner.core.add_callback(Arc::new(callback));
+        self.core().add_callback(Arc::new(callback));
     }
 }
 
@@ -168,8 +191,8 @@ impl<C: Send + Sync + 'static> CircuitBreaker<C> {
     /// [`Rejected`] when the breaker is open, forced open, or half-open with
     /// every probe slot taken.
     pub fn try_acquire(&self) -> Result<Permit, Rejected> {
-        let ticket = self.inner.core.acquire()?;
-        let inner: Arc<Inner<dyn Any + Send + Sync>> = self.inner.clone();
+        let ticket = self.core().acquire()?;
+        let inner: Arc<Inner<dyn Any + Send + Sync>> = self.shared.inner.clone();
         Ok(Permit::new(Guard::new(inner, ticket)))
     }
 }

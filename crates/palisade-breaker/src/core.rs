@@ -9,6 +9,7 @@
 
 use crate::{
     config::{Config, WindowSpec},
+    lane::Padded,
     state::{Reason, Snapshot, State, Transition},
     telemetry::{Call, Telemetry},
     window::{CountWindow, Counts, TimeWindow, Window},
@@ -46,6 +47,8 @@ pub(crate) enum TicketKind {
 pub(crate) struct Ticket {
     pub(crate) generation: u32,
     pub(crate) kind: TicketKind,
+    /// Whether the call must be timed from its start (slow-call rule).
+    pub(crate) timed: bool,
     pub(crate) start: Option<Instant>,
 }
 
@@ -88,7 +91,8 @@ pub(crate) struct Core {
     /// While half-open: the deadline of the oldest outstanding probe.
     probe_deadline: AtomicU64,
     probes: AtomicU64,
-    consecutive: AtomicU32,
+    /// Written on failures: away from the read-mostly `word`.
+    consecutive: Padded<AtomicU32>,
     times_opened: AtomicU64,
     window: Window,
     /// Whether an admitted closed call needs its start time (slow-call rule).
@@ -117,14 +121,14 @@ impl Core {
     pub(crate) fn new(config: Config) -> Self {
         let window = match config.window {
             WindowSpec::Count(n) => Window::Count(CountWindow::new(n)),
-            WindowSpec::Time(d) => Window::Time(Box::new(TimeWindow::new(nanos(d)))),
+            WindowSpec::Time(d) => Window::Time(TimeWindow::new(nanos(d))),
         };
         Self {
             word: AtomicU64::new(pack_word(State::Closed, 0)),
             open_until: AtomicU64::new(0),
             probe_deadline: AtomicU64::new(u64::MAX),
             probes: AtomicU64::new(pack_probes(0, 0, 0)),
-            consecutive: AtomicU32::new(0),
+            consecutive: Padded(AtomicU32::new(0)),
             times_opened: AtomicU64::new(0),
             window,
             timed: config.slow_calls.is_some(),
@@ -171,38 +175,33 @@ impl Core {
     pub(crate) fn acquire(&self) -> Result<Ticket, Rejected> {
         let (state, generation) = unpack_word(self.word.load(Ordering::Acquire));
         if state == State::Closed {
-            return Ok(Ticket {
-                generation,
-                kind: TicketKind::Closed,
-                start: None,
-            });
+            return Ok(self.ticket(generation, TicketKind::Closed));
         }
         self.acquire_slow(state, generation)
+    }
+
+    #[inline]
+    fn ticket(&self, generation: u32, kind: TicketKind) -> Ticket {
+        Ticket {
+            generation,
+            kind,
+            timed: self.timed,
+            start: None,
+        }
     }
 
     #[inline(never)]
     fn acquire_slow(&self, mut state: State, mut generation: u32) -> Result<Ticket, Rejected> {
         loop {
             match state {
-                State::Closed => {
-                    return Ok(Ticket {
-                        generation,
-                        kind: TicketKind::Closed,
-                        start: None,
-                    });
-                }
+                State::Closed => return Ok(self.ticket(generation, TicketKind::Closed)),
                 State::MetricsOnly => {
-                    return Ok(Ticket {
-                        generation,
-                        kind: TicketKind::MetricsOnly,
-                        start: None,
-                    });
+                    return Ok(self.ticket(generation, TicketKind::MetricsOnly));
                 }
                 State::Disabled => {
                     return Ok(Ticket {
-                        generation,
-                        kind: TicketKind::Untracked,
-                        start: None,
+                        timed: false,
+                        ..self.ticket(generation, TicketKind::Untracked)
                     });
                 }
                 State::ForcedOpen => return Err(self.rejected(None)),
@@ -268,6 +267,7 @@ impl Core {
                     return Ok(Some(Ticket {
                         generation,
                         kind: TicketKind::Probe,
+                        timed: false,
                         start: Some(now),
                     }));
                 }
@@ -277,7 +277,28 @@ impl Core {
     }
 
     /// Records the outcome of an admitted call.
+    #[inline]
     pub(crate) fn finish(&self, ticket: &Ticket, outcome: Outcome) {
+        // The common case of a healthy dependency: a closed, untimed call
+        // succeeds while the count window holds only successes. One more
+        // success changes nothing (no slot, no counter; and the failure
+        // streak is already 0, as the last recorded outcome was a success),
+        // so the only cost is a load of the counts word, which no thread
+        // writes while the dependency stays healthy.
+        if ticket.kind == TicketKind::Closed
+            && outcome == Outcome::Success
+            && ticket.start.is_none()
+            && let Window::Count(w) = &self.window
+            && w.unchanged_by_success(ticket.generation)
+        {
+            self.telemetry.call(Call::Success);
+            return;
+        }
+        self.finish_slow(ticket, outcome);
+    }
+
+    #[inline(never)]
+    fn finish_slow(&self, ticket: &Ticket, outcome: Outcome) {
         match ticket.kind {
             TicketKind::Untracked => {}
             TicketKind::Closed | TicketKind::MetricsOnly => self.finish_closed(ticket, outcome),
@@ -285,7 +306,6 @@ impl Core {
         }
     }
 
-    #[inline]
     fn finish_closed(&self, ticket: &Ticket, outcome: Outcome) {
         let mut now = None;
         let slow = match (self.config.slow_calls, ticket.start) {

@@ -1,6 +1,6 @@
 //! The response future.
 
-use crate::permit::Guard;
+use crate::{lane::Lane, permit::Guard};
 use palisade_core::{BoxError, Classify, Rejected};
 use pin_project_lite::pin_project;
 use std::{
@@ -26,7 +26,7 @@ pin_project! {
         Called {
             #[pin]
             future: F,
-            guard: Option<Guard<C>>,
+            guard: Guard<Lane<C>>,
         },
         Rejected {
             rejected: Option<Rejected>,
@@ -35,12 +35,9 @@ pin_project! {
 }
 
 impl<F, C> ResponseFuture<F, C> {
-    pub(crate) fn called(future: F, guard: Guard<C>) -> Self {
+    pub(crate) fn called(future: F, guard: Guard<Lane<C>>) -> Self {
         Self {
-            kind: Kind::Called {
-                future,
-                guard: Some(guard),
-            },
+            kind: Kind::Called { future, guard },
         }
     }
 
@@ -77,10 +74,8 @@ where
         match self.project().kind.project() {
             KindProj::Called { future, guard } => {
                 let result = ready!(future.poll(cx));
-                if let Some(guard) = guard.take() {
-                    let outcome = guard.inner.classify.classify(result.as_ref());
-                    guard.finish(outcome);
-                }
+                let outcome = guard.inner().classify.classify(result.as_ref());
+                guard.finish(outcome);
                 Poll::Ready(result.map_err(Into::into))
             }
             KindProj::Rejected { rejected } => Poll::Ready(Err(rejected.take().map_or_else(

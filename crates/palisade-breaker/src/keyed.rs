@@ -216,7 +216,7 @@ impl<K, F, C> KeyedCircuitBreaker<K, F, C> {
             .unwrap_or_else(PoisonError::into_inner)
             .push(callback.clone());
         for entry in self.lock().entries.values() {
-            entry.breaker.inner.core.add_callback(callback.clone());
+            entry.breaker.core().add_callback(callback.clone());
         }
     }
 }
@@ -258,14 +258,16 @@ where
         }
         let mut config = shared.config.clone();
         config.name = format!("{}/{key}", shared.config.name).into();
-        let breaker = CircuitBreaker::from_config(config, shared.classify.clone());
+        // One lane: per-key breakers are many, and the keyed service takes a
+        // lock per call anyway.
+        let breaker = CircuitBreaker::with_lanes(config, shared.classify.clone(), 1);
         for callback in shared
             .callbacks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
         {
-            breaker.inner.core.add_callback(callback.clone());
+            breaker.core().add_callback(callback.clone());
         }
         map.entries.insert(
             key,
@@ -379,9 +381,9 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let key = (self.keyed.shared.key)(&req);
         let breaker = self.keyed.breaker(key);
-        match breaker.inner.core.acquire() {
+        match breaker.core().acquire() {
             Ok(ticket) => {
-                let mut guard = Guard::new(breaker.inner, ticket);
+                let mut guard = Guard::new(breaker.lane(), ticket);
                 guard.start();
                 ResponseFuture::called(self.inner.call(req), guard)
             }

@@ -86,6 +86,7 @@ mod config;
 mod core;
 pub mod future;
 mod keyed;
+mod lane;
 mod layer;
 mod permit;
 mod service;

@@ -3,56 +3,68 @@
 use crate::{
     breaker::Inner,
     core::{Ticket, TicketKind},
+    lane::Owner,
 };
 use palisade_core::Outcome;
 use std::{any::Any, fmt, sync::Arc};
 use tokio::time::Instant;
 
 /// One admitted call; reports `Ignored` if dropped before it reports.
-pub(crate) struct Guard<C: ?Sized> {
-    pub(crate) inner: Arc<Inner<C>>,
+pub(crate) struct Guard<P: Owner> {
+    owner: P,
     ticket: Ticket,
     done: bool,
 }
 
-impl<C: ?Sized> Guard<C> {
-    pub(crate) fn new(inner: Arc<Inner<C>>, ticket: Ticket) -> Self {
+impl<P: Owner> Guard<P> {
+    #[inline]
+    pub(crate) fn new(owner: P, ticket: Ticket) -> Self {
         Self {
-            inner,
+            owner,
             ticket,
             done: false,
         }
     }
 
+    /// The breaker's shared state.
+    #[inline]
+    pub(crate) fn inner(&self) -> &Inner<P::Classify> {
+        self.owner.inner()
+    }
+
     /// Marks the start of the call, when the slow-call rule needs it.
     #[inline]
     pub(crate) fn start(&mut self) {
-        if self.inner.core.timed
-            && matches!(
-                self.ticket.kind,
-                TicketKind::Closed | TicketKind::MetricsOnly
-            )
-        {
+        if self.ticket.timed {
             self.ticket.start = Some(Instant::now());
         }
     }
 
+    /// Records the outcome (once: later calls and the drop do nothing).
     #[inline]
-    pub(crate) fn finish(mut self, outcome: Outcome) {
-        self.done = true;
-        self.inner.core.finish(&self.ticket, outcome);
-    }
-}
-
-impl<C: ?Sized> Drop for Guard<C> {
-    fn drop(&mut self) {
+    pub(crate) fn finish(&mut self, outcome: Outcome) {
         if !self.done {
-            self.inner.core.finish(&self.ticket, Outcome::Ignored);
+            self.done = true;
+            // By reference: fields are read one at a time, never copied
+            // whole through memory (see `service.rs`).
+            self.owner.inner().core.finish(&self.ticket, outcome);
         }
     }
+
+    /// Whether this is a half-open probe.
+    pub(crate) fn is_probe(&self) -> bool {
+        self.ticket.kind == TicketKind::Probe
+    }
 }
 
-impl<C: ?Sized> fmt::Debug for Guard<C> {
+impl<P: Owner> Drop for Guard<P> {
+    #[inline]
+    fn drop(&mut self) {
+        self.finish(Outcome::Ignored);
+    }
+}
+
+impl<P: Owner> fmt::Debug for Guard<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Guard")
             .field("ticket", &self.ticket)
@@ -98,26 +110,26 @@ impl<C: ?Sized> fmt::Debug for Guard<C> {
 /// ```
 #[must_use = "a permit dropped without recording counts as ignored"]
 pub struct Permit {
-    guard: Guard<dyn Any + Send + Sync>,
+    guard: Guard<Arc<Inner<dyn Any + Send + Sync>>>,
 }
 
 impl fmt::Debug for Permit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
-            .field("breaker", &self.guard.inner.core.config.name)
+            .field("breaker", &self.guard.inner().core.config.name)
             .field("probe", &self.is_probe())
             .finish()
     }
 }
 
 impl Permit {
-    pub(crate) fn new(mut guard: Guard<dyn Any + Send + Sync>) -> Self {
+    pub(crate) fn new(mut guard: Guard<Arc<Inner<dyn Any + Send + Sync>>>) -> Self {
         guard.start();
         Self { guard }
     }
 
     /// Records the outcome of the call.
-    pub fn record(self, outcome: Outcome) {
+    pub fn record(mut self, outcome: Outcome) {
         self.guard.finish(outcome);
     }
 
@@ -133,6 +145,6 @@ impl Permit {
 
     /// Whether this call is a half-open probe.
     pub fn is_probe(&self) -> bool {
-        self.guard.ticket.kind == TicketKind::Probe
+        self.guard.is_probe()
     }
 }

@@ -1,6 +1,8 @@
 //! The tower service.
 
-use crate::{CircuitBreaker, future::ResponseFuture, permit::Guard};
+use crate::{
+    CircuitBreaker, State, core::TicketKind, future::ResponseFuture, lane::Lane, permit::Guard,
+};
 use palisade_core::{BoxError, Classify, Rejected};
 use std::{
     fmt,
@@ -27,7 +29,10 @@ use tower_service::Service;
 pub struct CircuitBreakerService<S, C> {
     inner: S,
     breaker: CircuitBreaker<C>,
-    reserved: Option<Result<Guard<C>, Rejected>>,
+    /// An admission taken by `poll_ready`, spent by `call`.
+    reserved: Option<Guard<Lane<C>>>,
+    /// A refusal decided by `poll_ready`, returned by `call`.
+    rejected: Option<Rejected>,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
@@ -38,6 +43,7 @@ impl<S, C> CircuitBreakerService<S, C> {
             inner,
             breaker,
             reserved: None,
+            rejected: None,
             sleep: None,
         }
     }
@@ -62,9 +68,84 @@ impl<S, C> CircuitBreakerService<S, C> {
         self.inner
     }
 
-    fn admit(&self) -> Result<Guard<C>, Rejected> {
-        let ticket = self.breaker.inner.core.acquire()?;
-        Ok(Guard::new(self.breaker.inner.clone(), ticket))
+    #[inline]
+    fn admit(&self) -> Result<Guard<Lane<C>>, Rejected> {
+        let ticket = self.breaker.core().acquire()?;
+        Ok(Guard::new(self.breaker.lane(), ticket))
+    }
+
+    /// Asks for admission in `poll_ready`. Only a probe slot needs holding
+    /// until `call`; other admissions (closed, metrics-only, disabled) hold
+    /// nothing and are simply taken again in `call`.
+    fn reserve(&mut self) -> Result<(), Rejected> {
+        let ticket = self.breaker.core().acquire()?;
+        if ticket.kind == TicketKind::Probe {
+            self.reserved = Some(Guard::new(self.breaker.lane(), ticket));
+        }
+        Ok(())
+    }
+
+    /// `poll_ready` when the breaker is not plainly closed (or an earlier
+    /// `poll_ready` decided): reserve a probe slot, or refuse.
+    /// `Ready(true)`: go on to the inner service's readiness.
+    #[cold]
+    #[inline(never)]
+    fn poll_admission(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        if self.reserved.is_some() {
+            return Poll::Ready(true);
+        }
+        if self.rejected.is_some() {
+            return Poll::Ready(false);
+        }
+        let mut rejected = match self.reserve() {
+            Ok(()) => return Poll::Ready(true),
+            Err(rejected) => rejected,
+        };
+        loop {
+            let core = self.breaker.core();
+            if core.config.wait_while_open
+                && let Some(until) = core.open_deadline()
+            {
+                let sleep = self
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+                if sleep.deadline() != until {
+                    sleep.as_mut().reset(until);
+                }
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.sleep = None;
+                // The wait is over: ask again.
+                match self.reserve() {
+                    Ok(()) => return Poll::Ready(true),
+                    Err(again) => rejected = again,
+                }
+                continue;
+            }
+            self.rejected = Some(rejected);
+            return Poll::Ready(false);
+        }
+    }
+
+    /// `call` with a probe slot reserved or a refusal decided by
+    /// `poll_ready`.
+    #[cold]
+    #[inline(never)]
+    fn call_decided<Req>(&mut self, req: Req) -> ResponseFuture<S::Future, C>
+    where
+        S: Service<Req>,
+    {
+        if let Some(rejected) = self.rejected.take() {
+            return ResponseFuture::rejected(rejected);
+        }
+        match self.reserved.take().map_or_else(|| self.admit(), Ok) {
+            Ok(mut guard) => {
+                guard.start();
+                ResponseFuture::called(self.inner.call(req), guard)
+            }
+            Err(rejected) => ResponseFuture::rejected(rejected),
+        }
     }
 }
 
@@ -80,7 +161,8 @@ impl<S: fmt::Debug, C> fmt::Debug for CircuitBreakerService<S, C> {
         f.debug_struct("CircuitBreakerService")
             .field("inner", &self.inner)
             .field("breaker", &self.breaker)
-            .field("reserved", &self.reserved.as_ref().map(Result::is_ok))
+            .field("reserved", &self.reserved.is_some())
+            .field("rejected", &self.rejected.is_some())
             .finish()
     }
 }
@@ -95,60 +177,44 @@ where
     type Error = BoxError;
     type Future = ResponseFuture<S::Future, C>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        loop {
-            if self.reserved.is_some() {
-                break;
-            }
-            match self.admit() {
-                Ok(guard) => {
-                    self.sleep = None;
-                    self.reserved = Some(Ok(guard));
-                }
-                Err(rejected) => {
-                    let core = &self.breaker.inner.core;
-                    if core.config.wait_while_open
-                        && let Some(until) = core.open_deadline()
-                    {
-                        let sleep = self
-                            .sleep
-                            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
-                        if sleep.deadline() != until {
-                            sleep.as_mut().reset(until);
-                        }
-                        if sleep.as_mut().poll(cx).is_pending() {
-                            return Poll::Pending;
-                        }
-                        // The wait is over: ask again.
-                        continue;
-                    }
-                    self.reserved = Some(Err(rejected));
-                }
+        // Closed, nothing decided yet: nothing to reserve (`call` admits).
+        let plain = self.reserved.is_none()
+            && self.rejected.is_none()
+            && self.breaker.core().state() == State::Closed;
+        if !plain {
+            match self.poll_admission(cx) {
+                Poll::Ready(true) => {}
+                Poll::Ready(false) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
             }
         }
-        match &self.reserved {
-            Some(Ok(_)) => match self.inner.poll_ready(cx) {
-                Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
-                Poll::Ready(Err(err)) => {
-                    // The admission goes unused: dropping it counts as ignored.
-                    self.reserved = None;
-                    Poll::Ready(Err(err.into()))
-                }
-                Poll::Pending => Poll::Pending,
-            },
-            _ => Poll::Ready(Ok(())),
+        match self.inner.poll_ready(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+            Poll::Ready(Err(err)) => {
+                // A reserved probe slot goes unused: dropping it frees it.
+                self.reserved = None;
+                Poll::Ready(Err(err.into()))
+            }
+            Poll::Pending => Poll::Pending,
         }
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
-        // Called without `poll_ready`: decide now rather than panic.
-        let reserved = self.reserved.take().unwrap_or_else(|| self.admit());
-        match reserved {
-            Ok(mut guard) => {
-                guard.start();
-                ResponseFuture::called(self.inner.call(req), guard)
-            }
-            Err(rejected) => ResponseFuture::rejected(rejected),
+        if self.reserved.is_none() && self.rejected.is_none() {
+            return match self.breaker.core().acquire() {
+                Ok(ticket) => {
+                    // Built from values in registers, straight into the
+                    // future: nothing is copied whole through memory.
+                    let mut guard = Guard::new(self.breaker.lane(), ticket);
+                    guard.start();
+                    ResponseFuture::called(self.inner.call(req), guard)
+                }
+                Err(rejected) => ResponseFuture::rejected(rejected),
+            };
         }
+        self.call_decided(req)
     }
 }

@@ -4,6 +4,7 @@
 //! transition): an outcome recorded with an older generation is dropped, and
 //! resetting a window is storing a new generation.
 
+use crate::lane::Padded;
 use std::sync::{
     Mutex, PoisonError,
     atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering},
@@ -27,7 +28,7 @@ pub(crate) const TIME_BUCKETS: u64 = 10;
 #[derive(Debug)]
 pub(crate) enum Window {
     Count(CountWindow),
-    Time(Box<TimeWindow>),
+    Time(TimeWindow),
 }
 
 impl Window {
@@ -110,30 +111,74 @@ fn decode(word: u64) -> Counts {
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     slots: Box<[AtomicU32]>,
+    /// The counts word of a full window of plain successes, generation
+    /// bits cleared: recording one more success changes nothing.
+    clean_full: u64,
+    /// Written by every call that changes the window: on lines of their own,
+    /// away from the breaker's read-mostly state word.
+    ring: Padded<Ring>,
+}
+
+#[derive(Debug)]
+struct Ring {
     head: AtomicUsize,
     counts: AtomicU64,
 }
 
+const GEN_MASK: u64 = 0xFFFF << 48;
+
 impl CountWindow {
     pub(crate) fn new(size: usize) -> Self {
+        // `size` is at most MAX_COUNT_WINDOW.
+        let n = u64::try_from(size).unwrap_or(0);
         Self {
             slots: (0..size).map(|_| AtomicU32::new(0)).collect(),
-            head: AtomicUsize::new(0),
-            counts: AtomicU64::new(pack_counts(0)),
+            clean_full: pack_counts(0) + (n << 32),
+            ring: Padded(Ring {
+                head: AtomicUsize::new(0),
+                counts: AtomicU64::new(pack_counts(0)),
+            }),
         }
+    }
+
+    /// Whether the window of `generation` is full of plain successes, so
+    /// that recording one more changes nothing.
+    #[inline]
+    pub(crate) fn unchanged_by_success(&self, generation: u32) -> bool {
+        self.ring.counts.load(Ordering::Acquire) == self.clean_full | (gen16(generation) << 48)
     }
 
     #[inline]
     fn record(&self, generation: u32, failure: bool, slow: bool) -> Option<Counts> {
         let g = gen16(generation);
-        if self.counts.load(Ordering::Acquire) >> 48 != g {
+        let word = self.ring.counts.load(Ordering::Acquire);
+        if word >> 48 != g {
             return None;
         }
+        if !failure && !slow && word & !GEN_MASK == self.clean_full {
+            // A full window of successes, one more success: the window is
+            // the same whichever slot it goes to, so nothing is written (and
+            // nothing is shared between threads while a service is healthy).
+            return Some(decode(word));
+        }
+        self.record_slot(g, failure, slow)
+    }
+
+    #[inline(never)]
+    fn record_slot(&self, g: u64, failure: bool, slow: bool) -> Option<Counts> {
         let flags = PRESENT | (u32::from(failure) * FAILURE) | (u32::from(slow) * SLOW);
         // `g` fits in 16 bits.
         let tag = u32::try_from(g).unwrap_or(0) << 16;
-        let pos = self.head.fetch_add(1, Ordering::Relaxed) % self.slots.len();
-        let old = self.slots[pos].swap(tag | flags, Ordering::AcqRel);
+        let entry = tag | flags;
+        let pos = self.ring.head.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        let slot = &self.slots[pos];
+        // Overwriting an entry with an equal one changes nothing: skip the
+        // write (as if this swap had happened just before any concurrent one).
+        let old = if slot.load(Ordering::Acquire) == entry {
+            entry
+        } else {
+            slot.swap(entry, Ordering::AcqRel)
+        };
         let new_delta = delta(flags);
         let old_live = old & PRESENT != 0;
         let old_gen = u64::from(old >> 16);
@@ -142,7 +187,11 @@ impl CountWindow {
         if old_live && old_gen == g {
             d = d.wrapping_sub(old_delta);
         }
-        let prev = self.counts.fetch_add(d, Ordering::AcqRel);
+        if d == 0 {
+            let word = self.ring.counts.load(Ordering::Acquire);
+            return (word >> 48 == g).then(|| decode(word));
+        }
+        let prev = self.ring.counts.fetch_add(d, Ordering::AcqRel);
         let now_gen = prev >> 48;
         if now_gen != g {
             // A reset raced us. For the new generation, our entry does not
@@ -152,14 +201,14 @@ impl CountWindow {
             if old_live && old_gen == now_gen {
                 fix = fix.wrapping_sub(old_delta);
             }
-            self.counts.fetch_add(fix, Ordering::AcqRel);
+            self.ring.counts.fetch_add(fix, Ordering::AcqRel);
             return None;
         }
         Some(decode(prev.wrapping_add(d)))
     }
 
     fn counts(&self, generation: u32) -> Counts {
-        let word = self.counts.load(Ordering::Acquire);
+        let word = self.ring.counts.load(Ordering::Acquire);
         if word >> 48 == gen16(generation) {
             decode(word)
         } else {
@@ -173,7 +222,8 @@ impl CountWindow {
         for slot in &*self.slots {
             slot.store(0, Ordering::Relaxed);
         }
-        self.counts
+        self.ring
+            .counts
             .store(pack_counts(generation), Ordering::Release);
     }
 }
