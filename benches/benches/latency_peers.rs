@@ -10,18 +10,28 @@
 //! Each request goes through `Router::layer` to a handler that answers at
 //! once, and its body is read to the end.
 //!
+//! Two measurements of the same benchmarks: `wall/...` (criterion's wall
+//! clock) and `cpu/...` (the benchmark thread's own CPU time, from
+//! `/proc/thread-self/schedstat`), which leaves out the time the thread
+//! waited for a core on a shared, loaded machine.
+//!
 //! `cargo bench -p palisade-benches --bench latency_peers -- --warm-up-time 1 --measurement-time 3`
 //! Results: docs/BENCHMARKS.md.
 
 use std::{
     hint::black_box,
     pin::pin,
+    sync::OnceLock,
     task::{Context, Poll, Waker},
+    time::{Duration, Instant},
 };
 
 use axum::{Router, body::Body, routing::get};
 use axum_prometheus::PrometheusMetricLayer;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{
+    Criterion, Throughput, criterion_group, criterion_main,
+    measurement::{Measurement, ValueFormatter},
+};
 use http::Request;
 use http_body::Body as _;
 use palisade_benches::now;
@@ -54,54 +64,152 @@ fn tracker() -> LatencyTracker {
         .expect("valid config")
 }
 
-fn bench(c: &mut Criterion) {
-    // axum-prometheus spawns its upkeep task on the current runtime.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let _guard = rt.enter();
+/// This thread's CPU time so far (Linux); `None` elsewhere.
+fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
 
-    let mut g = c.benchmark_group("latency_peers/axum router");
+/// Criterion measurement: CPU time of the benchmark thread (wall time where
+/// the kernel does not tell).
+struct ThreadCpu;
+
+struct Nanos;
+
+impl ValueFormatter for Nanos {
+    fn scale_values(&self, _typical: f64, _values: &mut [f64]) -> &'static str {
+        "ns (cpu)"
+    }
+
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        _t: &Throughput,
+        _values: &mut [f64],
+    ) -> &'static str {
+        "ns (cpu)"
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = (Option<Duration>, Instant);
+    type Value = Duration;
+
+    fn start(&self) -> Self::Intermediate {
+        (thread_cpu(), Instant::now())
+    }
+
+    fn end(&self, (cpu, wall): Self::Intermediate) -> Duration {
+        match (cpu, thread_cpu()) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => wall.elapsed(),
+        }
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &Nanos
+    }
+}
+
+/// Built once for both measurements: a global recorder can be installed once.
+struct Setup {
+    _rt: tokio::runtime::Runtime,
+    /// Built and warmed up before the Prometheus recorder exists: its cached
+    /// metric handles are no-ops.
+    plain: LatencyTracker,
+    prometheus: PrometheusMetricLayer<'static>,
+    /// Renders the Prometheus exposition.
+    render: Box<dyn Fn() -> String + Send + Sync>,
+    /// Built after: exports through the Prometheus recorder.
+    exporting: LatencyTracker,
+}
+
+fn setup() -> &'static Setup {
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+    SETUP.get_or_init(|| {
+        // axum-prometheus spawns its upkeep task on the current runtime.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let _guard = rt.enter();
+        let plain = tracker();
+        one(&mut router().layer(plain.layer()));
+        let (prometheus, handle) = PrometheusMetricLayer::pair();
+        let exporting = tracker();
+        Setup {
+            _rt: rt,
+            plain,
+            prometheus,
+            render: Box::new(move || handle.render()),
+            exporting,
+        }
+    })
+}
+
+fn bench<M: Measurement + 'static>(c: &mut Criterion<M>, name: &str) {
+    let s = setup();
+    let mut g = c.benchmark_group(format!("{name}/latency_peers/axum router"));
     g.bench_function("bare", |b| {
         let mut app = router();
         b.iter(|| one(&mut app));
     });
-    let plain = tracker();
     g.bench_function("palisade-latency", |b| {
-        let mut app = router().layer(plain.layer());
+        let mut app = router().layer(s.plain.layer());
         b.iter(|| one(&mut app));
     });
-
-    // From here on a global Prometheus recorder is installed.
-    let (prometheus, handle) = PrometheusMetricLayer::pair();
     g.bench_function("axum-prometheus", |b| {
-        let mut app = router().layer(prometheus.clone());
+        let mut app = router().layer(s.prometheus.clone());
         b.iter(|| one(&mut app));
     });
-    let exporting = tracker();
     g.bench_function("palisade-latency + prometheus recorder", |b| {
-        let mut app = router().layer(exporting.layer());
-        b.iter(|| one(&mut app));
-    });
-    g.bench_function("bare (after)", |b| {
-        let mut app = router();
+        let mut app = router().layer(s.exporting.layer());
         b.iter(|| one(&mut app));
     });
     g.finish();
 
-    let rendered = handle.render();
+    let rendered = (s.render)();
     assert!(rendered.contains("axum_http_requests_total"));
     assert!(rendered.contains("http_server_request_duration_seconds"));
-    let snap = exporting.snapshot();
-    let s = snap.route("GET", "/users/{id}").expect("recorded");
+    let snap = s.exporting.snapshot();
+    let st = snap.route("GET", "/users/{id}").expect("recorded");
     eprintln!(
         "palisade-latency recorded {} requests, p99 {:?}",
-        s.count,
-        s.quantile(0.99)
+        st.count,
+        st.quantile(0.99)
     );
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+fn wall(c: &mut Criterion) {
+    bench(c, "wall");
+}
+
+fn cpu(c: &mut Criterion<ThreadCpu>) {
+    bench(c, "cpu");
+}
+
+criterion_group!(wall_group, wall);
+criterion_group! {
+    name = cpu_group;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = cpu
+}
+criterion_main!(wall_group, cpu_group);

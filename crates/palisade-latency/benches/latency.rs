@@ -7,6 +7,12 @@
 //! Each request is an `http::Request<()>` answered at once with a
 //! one-chunk body, which is read to its end (that is when the tracker
 //! records). Results: docs/BENCHMARKS.md.
+//!
+//! Two measurements of the same benchmarks: `wall/...` (criterion's wall
+//! clock) and `cpu/...` (the benchmark thread's own CPU time, from
+//! `/proc/thread-self/schedstat`): on a shared, loaded machine the second
+//! leaves out the time the thread waited for a core, so its ratios are far
+//! steadier.
 
 use std::{
     convert::Infallible,
@@ -19,7 +25,10 @@ use std::{
 };
 
 use bytes::Bytes;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{
+    Criterion, Throughput, criterion_group, criterion_main,
+    measurement::{Measurement, ValueFormatter, WallTime},
+};
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Full;
@@ -76,10 +85,10 @@ fn tracker(blocking: bool) -> LatencyTracker {
     b.build().expect("valid config")
 }
 
-/// `iters` requests on each of `threads` threads at once; the mean wall time
-/// of one thread's run, so the figure is per request while the other thread
+/// `iters` requests on each of `threads` threads at once; the mean time (wall
+/// or CPU) of one thread's run, so the figure is per request while the other thread
 /// records into the same tracker.
-fn threaded<S, B>(svc: &S, threads: usize, iters: u64) -> Duration
+fn threaded<M: Clock, S, B>(svc: &S, threads: usize, iters: u64) -> Duration
 where
     S: Service<Request<()>, Response = Response<B>> + Clone + Send,
     S::Error: std::fmt::Debug,
@@ -93,11 +102,11 @@ where
                 let barrier = &barrier;
                 scope.spawn(move || {
                     barrier.wait();
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        one(&mut svc);
-                    }
-                    start.elapsed()
+                    M::run(|| {
+                        for _ in 0..iters {
+                            one(&mut svc);
+                        }
+                    })
                 })
             })
             .collect();
@@ -109,7 +118,97 @@ where
     total / u32::try_from(threads).unwrap_or(1)
 }
 
-fn bench(c: &mut Criterion) {
+/// This thread's CPU time so far (Linux); `None` elsewhere.
+fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Criterion measurement: CPU time of the benchmark thread (wall time where
+/// the kernel does not tell).
+struct ThreadCpu;
+
+struct Nanos;
+
+impl ValueFormatter for Nanos {
+    fn scale_values(&self, _typical: f64, _values: &mut [f64]) -> &'static str {
+        "ns (cpu)"
+    }
+
+    fn scale_throughputs(
+        &self,
+        _typical: f64,
+        _t: &Throughput,
+        _values: &mut [f64],
+    ) -> &'static str {
+        "ns (cpu)"
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = (Option<Duration>, Instant);
+    type Value = Duration;
+
+    fn start(&self) -> Self::Intermediate {
+        (thread_cpu(), Instant::now())
+    }
+
+    fn end(&self, (cpu, wall): Self::Intermediate) -> Duration {
+        match (cpu, thread_cpu()) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => wall.elapsed(),
+        }
+    }
+
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &Nanos
+    }
+}
+
+/// How one thread's run is timed.
+trait Clock: Measurement<Value = Duration> + Sync {
+    const NAME: &'static str;
+    fn run(f: impl FnOnce()) -> Duration;
+}
+
+impl Clock for WallTime {
+    const NAME: &'static str = "wall";
+
+    fn run(f: impl FnOnce()) -> Duration {
+        let start = Instant::now();
+        f();
+        start.elapsed()
+    }
+}
+
+impl Clock for ThreadCpu {
+    const NAME: &'static str = "cpu";
+
+    fn run(f: impl FnOnce()) -> Duration {
+        let start = ThreadCpu.start();
+        f();
+        ThreadCpu.end(start)
+    }
+}
+
+fn bench<M: Clock>(c: &mut Criterion<M>) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -123,7 +222,7 @@ fn bench(c: &mut Criterion) {
     let tracked = plain.layer().layer(Ok200);
     let tracked_blocking = detector.layer().layer(Ok200);
 
-    let mut g = c.benchmark_group("latency/1 thread");
+    let mut g = c.benchmark_group(format!("{}/latency/1 thread", M::NAME));
     g.bench_function("bare", |b| {
         let mut svc = bare;
         b.iter(|| one(&mut svc));
@@ -138,11 +237,15 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut g = c.benchmark_group("latency/2 threads");
-    g.bench_function("bare", |b| b.iter_custom(|n| threaded(&bare, 2, n)));
-    g.bench_function("tracked", |b| b.iter_custom(|n| threaded(&tracked, 2, n)));
+    let mut g = c.benchmark_group(format!("{}/latency/2 threads", M::NAME));
+    g.bench_function("bare", |b| {
+        b.iter_custom(|n| threaded::<M, _, _>(&bare, 2, n));
+    });
+    g.bench_function("tracked", |b| {
+        b.iter_custom(|n| threaded::<M, _, _>(&tracked, 2, n));
+    });
     g.bench_function("tracked + blocking detector", |b| {
-        b.iter_custom(|n| threaded(&tracked_blocking, 2, n));
+        b.iter_custom(|n| threaded::<M, _, _>(&tracked_blocking, 2, n));
     });
     g.finish();
 
@@ -155,5 +258,10 @@ fn bench(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+criterion_group!(wall, bench::<WallTime>);
+criterion_group! {
+    name = cpu;
+    config = Criterion::default().with_measurement(ThreadCpu);
+    targets = bench::<ThreadCpu>
+}
+criterion_main!(wall, cpu);
