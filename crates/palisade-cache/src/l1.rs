@@ -1,16 +1,18 @@
 //! The L1: moka's future cache used for storage, bounds and eviction only.
-//! Freshness is decided by this crate on tokio's clock (see `entry.rs`);
-//! moka's own expiry is a backstop that frees entries past every window.
+//! Freshness is decided by this crate on tokio's clock (see `entry.rs`).
+//! moka's per-entry expiry is not used: it costs a clock read and a timer
+//! wheel update on every hit (~90 ns per hit measured here). Entries past
+//! every window are dropped when a lookup finds them, and otherwise give way
+//! to the size bound like any cold entry.
 
 use std::{
     future::Future,
     hash::Hash,
     sync::Arc,
     task::{Context, Poll, Waker},
-    time::{Duration, Instant as StdInstant},
 };
 
-use moka::{Expiry, future::Cache as MokaCache, notification::RemovalCause};
+use moka::{future::Cache as MokaCache, notification::RemovalCause};
 
 use crate::{
     entry::SharedEntry,
@@ -38,31 +40,6 @@ impl<K, V> std::fmt::Debug for L1<K, V> {
     }
 }
 
-struct ExpireAfterLifetime;
-
-impl<K, V> Expiry<K, SharedEntry<V>> for ExpireAfterLifetime {
-    fn expire_after_create(
-        &self,
-        _key: &K,
-        value: &SharedEntry<V>,
-        _created_at: StdInstant,
-    ) -> Option<Duration> {
-        // One second of slack: moka's clock and tokio's are read at slightly
-        // different moments; the entry must outlive its last stale window.
-        Some(value.lifetime.total().saturating_add(Duration::from_secs(1)))
-    }
-
-    fn expire_after_update(
-        &self,
-        key: &K,
-        value: &SharedEntry<V>,
-        updated_at: StdInstant,
-        _duration_until_expiry: Option<Duration>,
-    ) -> Option<Duration> {
-        self.expire_after_create(key, value, updated_at)
-    }
-}
-
 /// Polls a future once, without a runtime or a real waker. moka's operations
 /// complete on their first poll unless moka's housekeeping is contended;
 /// then this returns `None` and the caller takes its slow path.
@@ -85,7 +62,6 @@ where
         let moka = MokaCache::builder()
             .max_capacity(capacity)
             .weigher(|_k, e: &SharedEntry<V>| e.weight)
-            .expire_after(ExpireAfterLifetime)
             .support_invalidation_closures()
             .eviction_listener(move |_k, _v, cause| {
                 if cause == RemovalCause::Size {
