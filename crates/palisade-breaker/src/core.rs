@@ -40,16 +40,83 @@ pub(crate) enum TicketKind {
     Probe,
     /// Admitted while disabled: nothing is recorded.
     Untracked,
+    /// Already recorded: nothing more to do.
+    Finished,
 }
 
-/// An admission: which generation it belongs to and when the call started.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Ticket {
-    pub(crate) generation: u32,
-    pub(crate) kind: TicketKind,
-    /// Whether the call must be timed from its start (slow-call rule).
-    pub(crate) timed: bool,
-    pub(crate) start: Option<Instant>,
+impl TicketKind {
+    const fn to_bits(self) -> u64 {
+        match self {
+            TicketKind::Closed => 0,
+            TicketKind::MetricsOnly => 1,
+            TicketKind::Probe => 2,
+            TicketKind::Untracked => 3,
+            TicketKind::Finished => 4,
+        }
+    }
+
+    const fn from_bits(bits: u64) -> Self {
+        match bits {
+            0 => TicketKind::Closed,
+            1 => TicketKind::MetricsOnly,
+            2 => TicketKind::Probe,
+            3 => TicketKind::Untracked,
+            _ => TicketKind::Finished,
+        }
+    }
+}
+
+/// An admission: which generation it belongs to, what kind it is and
+/// whether it is timed, packed in one word.
+///
+/// One word on purpose: it travels from the admission through the service
+/// into the response future, and a struct of narrow fields copied whole
+/// through memory makes the CPU wait for its stores to reach the cache
+/// (failed store-to-load forwarding), which measured dearer than all the
+/// breaker's real work. The call's start time, when needed, is kept apart
+/// (see `Guard`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket(u64);
+
+const TIMED: u64 = 0x100;
+
+impl Ticket {
+    #[inline]
+    pub(crate) const fn new(generation: u32, kind: TicketKind, timed: bool) -> Self {
+        Self(((generation as u64) << 32) | if timed { TIMED } else { 0 } | kind.to_bits())
+    }
+
+    #[inline]
+    pub(crate) const fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    #[inline]
+    pub(crate) const fn kind(self) -> TicketKind {
+        TicketKind::from_bits(self.0 & 0xFF)
+    }
+
+    /// Whether the slow-call rule needs the call timed.
+    #[inline]
+    pub(crate) const fn timed(self) -> bool {
+        self.0 & TIMED != 0
+    }
+
+    /// The same ticket, recorded.
+    #[inline]
+    pub(crate) const fn finished(self) -> Self {
+        Self((self.0 & !0xFF) | TicketKind::Finished.to_bits())
+    }
+}
+
+impl fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ticket")
+            .field("generation", &self.generation())
+            .field("kind", &self.kind())
+            .field("timed", &self.timed())
+            .finish()
+    }
 }
 
 #[inline]
@@ -150,6 +217,7 @@ impl Core {
         self.since_base(Instant::now())
     }
 
+    #[inline]
     pub(crate) fn state(&self) -> State {
         unpack_word(self.word.load(Ordering::Acquire)).0
     }
@@ -182,12 +250,7 @@ impl Core {
 
     #[inline]
     fn ticket(&self, generation: u32, kind: TicketKind) -> Ticket {
-        Ticket {
-            generation,
-            kind,
-            timed: self.timed,
-            start: None,
-        }
+        Ticket::new(generation, kind, self.timed)
     }
 
     #[inline(never)]
@@ -199,10 +262,7 @@ impl Core {
                     return Ok(self.ticket(generation, TicketKind::MetricsOnly));
                 }
                 State::Disabled => {
-                    return Ok(Ticket {
-                        timed: false,
-                        ..self.ticket(generation, TicketKind::Untracked)
-                    });
+                    return Ok(Ticket::new(generation, TicketKind::Untracked, false));
                 }
                 State::ForcedOpen => return Err(self.rejected(None)),
                 State::Open => {
@@ -264,12 +324,7 @@ impl Core {
                     let timeout = nanos(self.config.half_open_timeout);
                     self.probe_deadline
                         .fetch_min(now_n.saturating_add(timeout), Ordering::AcqRel);
-                    return Ok(Some(Ticket {
-                        generation,
-                        kind: TicketKind::Probe,
-                        timed: false,
-                        start: Some(now),
-                    }));
+                    return Ok(Some(Ticket::new(generation, TicketKind::Probe, false)));
                 }
                 Err(actual) => word = actual,
             }
@@ -277,38 +332,41 @@ impl Core {
     }
 
     /// Records the outcome of an admitted call.
+    /// `start`: when the call started, for timed calls and probes.
     #[inline]
-    pub(crate) fn finish(&self, ticket: &Ticket, outcome: Outcome) {
+    pub(crate) fn finish(&self, ticket: Ticket, start: Option<&Instant>, outcome: Outcome) {
         // The common case of a healthy dependency: a closed, untimed call
         // succeeds while the count window holds only successes. One more
         // success changes nothing (no slot, no counter; and the failure
         // streak is already 0, as the last recorded outcome was a success),
         // so the only cost is a load of the counts word, which no thread
         // writes while the dependency stays healthy.
-        if ticket.kind == TicketKind::Closed
+        if ticket.kind() == TicketKind::Closed
             && outcome == Outcome::Success
-            && ticket.start.is_none()
+            && !ticket.timed()
             && let Window::Count(w) = &self.window
-            && w.unchanged_by_success(ticket.generation)
+            && w.unchanged_by_success(ticket.generation())
         {
             self.telemetry.call(Call::Success);
             return;
         }
-        self.finish_slow(ticket, outcome);
+        self.finish_slow(ticket, start.copied(), outcome);
     }
 
     #[inline(never)]
-    fn finish_slow(&self, ticket: &Ticket, outcome: Outcome) {
-        match ticket.kind {
-            TicketKind::Untracked => {}
-            TicketKind::Closed | TicketKind::MetricsOnly => self.finish_closed(ticket, outcome),
-            TicketKind::Probe => self.finish_probe(ticket, outcome),
+    fn finish_slow(&self, ticket: Ticket, start: Option<Instant>, outcome: Outcome) {
+        match ticket.kind() {
+            TicketKind::Untracked | TicketKind::Finished => {}
+            TicketKind::Closed | TicketKind::MetricsOnly => {
+                self.finish_closed(ticket, start, outcome);
+            }
+            TicketKind::Probe => self.finish_probe(ticket, start, outcome),
         }
     }
 
-    fn finish_closed(&self, ticket: &Ticket, outcome: Outcome) {
+    fn finish_closed(&self, ticket: Ticket, start: Option<Instant>, outcome: Outcome) {
         let mut now = None;
-        let slow = match (self.config.slow_calls, ticket.start) {
+        let slow = match (self.config.slow_calls, start) {
             (Some(rule), Some(start)) => {
                 let t = Instant::now();
                 now = Some(t);
@@ -333,7 +391,7 @@ impl Core {
         if slow {
             self.telemetry.call(Call::Slow);
         }
-        let Some(counts) = self.window.record(ticket.generation, failure, slow, || {
+        let Some(counts) = self.window.record(ticket.generation(), failure, slow, || {
             self.since_base(now.unwrap_or_else(Instant::now))
         }) else {
             return;
@@ -348,12 +406,12 @@ impl Core {
             }
             None => 0,
         };
-        if ticket.kind == TicketKind::MetricsOnly {
+        if ticket.kind() == TicketKind::MetricsOnly {
             return;
         }
         if let Some(reason) = self.verdict(counts, consecutive) {
             self.transition(
-                Some((ticket.generation, State::Closed)),
+                Some((ticket.generation(), State::Closed)),
                 State::Open,
                 reason,
             );
@@ -383,9 +441,8 @@ impl Core {
         None
     }
 
-    fn finish_probe(&self, ticket: &Ticket, outcome: Outcome) {
-        let elapsed = ticket
-            .start
+    fn finish_probe(&self, ticket: Ticket, start: Option<Instant>, outcome: Outcome) {
+        let elapsed = start
             .map(|s| Instant::now().saturating_duration_since(s))
             .unwrap_or_default();
         let slow = self
@@ -403,7 +460,7 @@ impl Core {
         }
         let verdict = match outcome {
             Outcome::Ignored if !timed_out => {
-                self.release_probe(ticket.generation);
+                self.release_probe(ticket.generation());
                 return;
             }
             Outcome::Success if !slow && !timed_out => Outcome::Success,
@@ -416,7 +473,7 @@ impl Core {
                 Reason::ProbeFailed
             };
             self.transition(
-                Some((ticket.generation, State::HalfOpen)),
+                Some((ticket.generation(), State::HalfOpen)),
                 State::Open,
                 reason,
             );
@@ -425,7 +482,7 @@ impl Core {
         let mut word = self.probes.load(Ordering::Acquire);
         loop {
             let (g, taken, ok) = unpack_probes(word);
-            if g != ticket.generation {
+            if g != ticket.generation() {
                 return;
             }
             match self.probes.compare_exchange_weak(
@@ -437,7 +494,7 @@ impl Core {
                 Ok(_) => {
                     if ok + 1 >= self.config.half_open_probes {
                         self.transition(
-                            Some((ticket.generation, State::HalfOpen)),
+                            Some((ticket.generation(), State::HalfOpen)),
                             State::Closed,
                             Reason::ProbesSucceeded,
                         );

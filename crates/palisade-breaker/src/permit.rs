@@ -13,16 +13,19 @@ use tokio::time::Instant;
 pub(crate) struct Guard<P: Owner> {
     owner: P,
     ticket: Ticket,
-    done: bool,
+    /// When the call started: for timed calls and probes only.
+    start: Option<Instant>,
 }
 
 impl<P: Owner> Guard<P> {
     #[inline]
     pub(crate) fn new(owner: P, ticket: Ticket) -> Self {
+        // A probe is timed from its admission (`half_open_timeout`).
+        let start = (ticket.kind() == TicketKind::Probe).then(Instant::now);
         Self {
             owner,
             ticket,
-            done: false,
+            start,
         }
     }
 
@@ -35,25 +38,27 @@ impl<P: Owner> Guard<P> {
     /// Marks the start of the call, when the slow-call rule needs it.
     #[inline]
     pub(crate) fn start(&mut self) {
-        if self.ticket.timed {
-            self.ticket.start = Some(Instant::now());
+        if self.ticket.timed() {
+            self.start = Some(Instant::now());
         }
     }
 
     /// Records the outcome (once: later calls and the drop do nothing).
     #[inline]
     pub(crate) fn finish(&mut self, outcome: Outcome) {
-        if !self.done {
-            self.done = true;
-            // By reference: fields are read one at a time, never copied
-            // whole through memory (see `service.rs`).
-            self.owner.inner().core.finish(&self.ticket, outcome);
+        let ticket = self.ticket;
+        if ticket.kind() != TicketKind::Finished {
+            self.ticket = ticket.finished();
+            self.owner
+                .inner()
+                .core
+                .finish(ticket, self.start.as_ref(), outcome);
         }
     }
 
     /// Whether this is a half-open probe.
     pub(crate) fn is_probe(&self) -> bool {
-        self.ticket.kind == TicketKind::Probe
+        self.ticket.kind() == TicketKind::Probe
     }
 }
 

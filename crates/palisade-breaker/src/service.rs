@@ -79,7 +79,7 @@ impl<S, C> CircuitBreakerService<S, C> {
     /// nothing and are simply taken again in `call`.
     fn reserve(&mut self) -> Result<(), Rejected> {
         let ticket = self.breaker.core().acquire()?;
-        if ticket.kind == TicketKind::Probe {
+        if ticket.kind() == TicketKind::Probe {
             self.reserved = Some(Guard::new(self.breaker.lane(), ticket));
         }
         Ok(())
