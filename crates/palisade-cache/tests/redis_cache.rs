@@ -289,7 +289,7 @@ async fn a_dead_redis_never_fails_a_request_and_hits_resume_after_restart() {
                 let mut n = 0_u64;
                 while flowing.load(SeqCst) {
                     n += 1;
-                    let id = if n % 2 == 0 {
+                    let id = if n.is_multiple_of(2) {
                         n % 10
                     } else {
                         1_000_000 * (task + 1) + n
