@@ -191,7 +191,8 @@ impl<C: Send + Sync + 'static> CircuitBreaker<C> {
     /// [`Rejected`] when the breaker is open, forced open, or half-open with
     /// every probe slot taken.
     pub fn try_acquire(&self) -> Result<Permit, Rejected> {
-        let ticket = self.core().acquire()?;
+        let core = self.core();
+        let ticket = core.acquire().map_err(|r| core.rejected(r))?;
         let inner: Arc<Inner<dyn Any + Send + Sync>> = self.shared.inner.clone();
         Ok(Permit::new(Guard::new(inner, ticket)))
     }

@@ -119,6 +119,14 @@ impl fmt::Debug for Ticket {
     }
 }
 
+/// A refusal: the time until the breaker may admit again, in nanoseconds
+/// (`NO_RETRY`: unknown). One word, cheap to carry from `poll_ready` to
+/// `call`; the public [`Rejected`] is built from it only when it is returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Refusal(u64);
+
+const NO_RETRY: u64 = u64::MAX;
+
 #[inline]
 const fn pack_word(state: State, generation: u32) -> u64 {
     ((generation as u64) << 32) | state.to_bits()
@@ -229,18 +237,25 @@ impl Core {
             .then(|| self.base + Duration::from_nanos(self.open_until.load(Ordering::Acquire)))
     }
 
-    fn rejected(&self, retry_after: Option<Duration>) -> Rejected {
+    /// Counts a refusal and says until when.
+    #[inline]
+    fn refuse(&self, retry_after: Option<Duration>) -> Refusal {
         self.telemetry.call(Call::Rejected);
+        Refusal(retry_after.map_or(NO_RETRY, nanos))
+    }
+
+    /// The public error for a refusal.
+    pub(crate) fn rejected(&self, refusal: Refusal) -> Rejected {
         let r = Rejected::new(RejectKind::CircuitOpen, self.config.name.clone());
-        match retry_after {
-            Some(d) => r.with_retry_after(d),
-            None => r,
+        match refusal.0 {
+            NO_RETRY => r,
+            n => r.with_retry_after(Duration::from_nanos(n)),
         }
     }
 
     /// Admits a call or rejects it.
     #[inline]
-    pub(crate) fn acquire(&self) -> Result<Ticket, Rejected> {
+    pub(crate) fn acquire(&self) -> Result<Ticket, Refusal> {
         let (state, generation) = unpack_word(self.word.load(Ordering::Acquire));
         if state == State::Closed {
             return Ok(self.ticket(generation, TicketKind::Closed));
@@ -254,7 +269,7 @@ impl Core {
     }
 
     #[inline(never)]
-    fn acquire_slow(&self, mut state: State, mut generation: u32) -> Result<Ticket, Rejected> {
+    fn acquire_slow(&self, mut state: State, mut generation: u32) -> Result<Ticket, Refusal> {
         loop {
             match state {
                 State::Closed => return Ok(self.ticket(generation, TicketKind::Closed)),
@@ -264,12 +279,12 @@ impl Core {
                 State::Disabled => {
                     return Ok(Ticket::new(generation, TicketKind::Untracked, false));
                 }
-                State::ForcedOpen => return Err(self.rejected(None)),
+                State::ForcedOpen => return Err(self.refuse(None)),
                 State::Open => {
                     let now = self.now_nanos();
                     let until = self.open_until.load(Ordering::Acquire);
                     if now < until {
-                        return Err(self.rejected(Some(Duration::from_nanos(until - now))));
+                        return Err(self.refuse(Some(Duration::from_nanos(until - now))));
                     }
                     self.transition(
                         Some((generation, State::Open)),
@@ -282,7 +297,7 @@ impl Core {
                     match self.try_probe(generation, now) {
                         Ok(Some(ticket)) => return Ok(ticket),
                         Ok(None) => {}
-                        Err(retry_after) => return Err(self.rejected(retry_after)),
+                        Err(retry_after) => return Err(self.refuse(retry_after)),
                     }
                 }
             }

@@ -29,7 +29,8 @@ pin_project! {
             guard: Guard<Lane<C>>,
         },
         Rejected {
-            rejected: Option<Rejected>,
+            // Boxed when made: a pointer to move around, not a struct.
+            error: Option<BoxError>,
         },
     }
 }
@@ -44,7 +45,7 @@ impl<F, C> ResponseFuture<F, C> {
     pub(crate) fn rejected(rejected: Rejected) -> Self {
         Self {
             kind: Kind::Rejected {
-                rejected: Some(rejected),
+                error: Some(Box::new(rejected)),
             },
         }
     }
@@ -78,10 +79,9 @@ where
                 guard.finish(outcome);
                 Poll::Ready(result.map_err(Into::into))
             }
-            KindProj::Rejected { rejected } => Poll::Ready(Err(rejected.take().map_or_else(
-                || "response future polled after completion".into(),
-                Into::into,
-            ))),
+            KindProj::Rejected { error } => Poll::Ready(Err(error
+                .take()
+                .unwrap_or_else(|| "response future polled after completion".into()))),
         }
     }
 }

@@ -387,7 +387,7 @@ where
                 guard.start();
                 ResponseFuture::called(self.inner.call(req), guard)
             }
-            Err(rejected) => ResponseFuture::rejected(rejected),
+            Err(refusal) => ResponseFuture::rejected(breaker.core().rejected(refusal)),
         }
     }
 }

@@ -1,9 +1,13 @@
 //! The tower service.
 
 use crate::{
-    CircuitBreaker, State, core::TicketKind, future::ResponseFuture, lane::Lane, permit::Guard,
+    CircuitBreaker, State,
+    core::{Refusal, TicketKind},
+    future::ResponseFuture,
+    lane::Lane,
+    permit::Guard,
 };
-use palisade_core::{BoxError, Classify, Rejected};
+use palisade_core::{BoxError, Classify};
 use std::{
     fmt,
     future::Future,
@@ -32,7 +36,7 @@ pub struct CircuitBreakerService<S, C> {
     /// An admission taken by `poll_ready`, spent by `call`.
     reserved: Option<Guard<Lane<C>>>,
     /// A refusal decided by `poll_ready`, returned by `call`.
-    rejected: Option<Rejected>,
+    rejected: Option<Refusal>,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
@@ -69,7 +73,7 @@ impl<S, C> CircuitBreakerService<S, C> {
     }
 
     #[inline]
-    fn admit(&self) -> Result<Guard<Lane<C>>, Rejected> {
+    fn admit(&self) -> Result<Guard<Lane<C>>, Refusal> {
         let ticket = self.breaker.core().acquire()?;
         Ok(Guard::new(self.breaker.lane(), ticket))
     }
@@ -77,7 +81,7 @@ impl<S, C> CircuitBreakerService<S, C> {
     /// Asks for admission in `poll_ready`. Only a probe slot needs holding
     /// until `call`; other admissions (closed, metrics-only, disabled) hold
     /// nothing and are simply taken again in `call`.
-    fn reserve(&mut self) -> Result<(), Rejected> {
+    fn reserve(&mut self) -> Result<(), Refusal> {
         let ticket = self.breaker.core().acquire()?;
         if ticket.kind() == TicketKind::Probe {
             self.reserved = Some(Guard::new(self.breaker.lane(), ticket));
@@ -128,6 +132,12 @@ impl<S, C> CircuitBreakerService<S, C> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
+    fn refused<F>(&self, refusal: Refusal) -> ResponseFuture<F, C> {
+        ResponseFuture::rejected(self.breaker.core().rejected(refusal))
+    }
+
     /// `call` with a probe slot reserved or a refusal decided by
     /// `poll_ready`.
     #[cold]
@@ -136,15 +146,15 @@ impl<S, C> CircuitBreakerService<S, C> {
     where
         S: Service<Req>,
     {
-        if let Some(rejected) = self.rejected.take() {
-            return ResponseFuture::rejected(rejected);
+        if let Some(refusal) = self.rejected.take() {
+            return ResponseFuture::rejected(self.breaker.core().rejected(refusal));
         }
         match self.reserved.take().map_or_else(|| self.admit(), Ok) {
             Ok(mut guard) => {
                 guard.start();
                 ResponseFuture::called(self.inner.call(req), guard)
             }
-            Err(rejected) => ResponseFuture::rejected(rejected),
+            Err(refusal) => ResponseFuture::rejected(self.breaker.core().rejected(refusal)),
         }
     }
 }
@@ -212,7 +222,7 @@ where
                     guard.start();
                     ResponseFuture::called(self.inner.call(req), guard)
                 }
-                Err(rejected) => ResponseFuture::rejected(rejected),
+                Err(refusal) => self.refused(refusal),
             };
         }
         self.call_decided(req)
