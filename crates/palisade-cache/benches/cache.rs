@@ -29,7 +29,10 @@ type Value = Arc<str>;
 
 fn cached_service(
     cache: &Cache<u64, Value>,
-) -> impl Service<u64, Response = Value, Error = palisade_core::BoxError, Future: Send> + Clone + Send + 'static {
+) -> impl Service<u64, Response = Value, Error = palisade_core::BoxError, Future: Send>
++ Clone
++ Send
++ 'static {
     ServiceBuilder::new()
         .layer(cache.layer(|k: &u64| Some(*k)))
         .service(service_fn(|k: u64| async move {
@@ -43,7 +46,8 @@ fn hit(c: &mut Criterion) {
         .build()
         .unwrap();
     let _guard = rt.enter();
-    let moka: moka::future::Cache<u64, Value> = moka::future::Cache::builder().max_capacity(10_000).build();
+    let moka: moka::future::Cache<u64, Value> =
+        moka::future::Cache::builder().max_capacity(10_000).build();
     now(moka.insert(7, Value::from("value 7")));
     let cache: Cache<u64, Value> = Cache::builder("bench")
         .max_entries(10_000)

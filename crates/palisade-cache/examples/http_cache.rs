@@ -46,7 +46,9 @@ async fn main() -> Result<(), BoxError> {
         .build()?;
     let app = Router::new().route("/report", upstream).layer(
         ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(|_: BoxError| async { StatusCode::BAD_GATEWAY }))
+            .layer(HandleErrorLayer::new(|_: BoxError| async {
+                StatusCode::BAD_GATEWAY
+            }))
             .layer(cache.layer()),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

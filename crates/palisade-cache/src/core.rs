@@ -32,7 +32,9 @@ pub(crate) struct L2Hook<K, V> {
 
 impl<K, V> std::fmt::Debug for L2Hook<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("L2Hook").field("store", &self.store).finish()
+        f.debug_struct("L2Hook")
+            .field("store", &self.store)
+            .finish()
     }
 }
 

@@ -67,7 +67,11 @@ impl<V> Entry<V> {
 
     /// Whether the entry may still answer a failed fetch at `now`.
     pub(crate) fn usable_on_error(&self, now: Instant) -> bool {
-        self.age(now) < self.lifetime.ttl.saturating_add(self.lifetime.stale_if_error)
+        self.age(now)
+            < self
+                .lifetime
+                .ttl
+                .saturating_add(self.lifetime.stale_if_error)
     }
 
     pub(crate) fn has_tag(&self, tag: &str) -> bool {

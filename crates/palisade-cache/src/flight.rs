@@ -287,5 +287,4 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
             map.remove(key);
         }
     }
-
 }

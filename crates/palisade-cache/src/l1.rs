@@ -116,7 +116,9 @@ where
     pub(crate) fn invalidate_tag(&self, tag: &str) {
         let tag: Box<str> = tag.into();
         // Cannot fail: invalidation closures are enabled at build time.
-        let _ = self.moka.invalidate_entries_if(move |_k, e| e.has_tag(&tag));
+        let _ = self
+            .moka
+            .invalidate_entries_if(move |_k, e| e.has_tag(&tag));
     }
 
     pub(crate) fn invalidate_all(&self) {

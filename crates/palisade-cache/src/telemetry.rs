@@ -22,12 +22,8 @@ pub(crate) struct Metrics {
 #[cfg(feature = "metrics")]
 impl Metrics {
     pub(crate) fn new(name: &str) -> Self {
-        let requests = |result: &'static str| {
-            metrics::counter!("palisade_cache_requests_total", "name" => name.to_owned(), "result" => result)
-        };
-        let refreshes = |result: &'static str| {
-            metrics::counter!("palisade_cache_refreshes_total", "name" => name.to_owned(), "result" => result)
-        };
+        let requests = |result: &'static str| metrics::counter!("palisade_cache_requests_total", "name" => name.to_owned(), "result" => result);
+        let refreshes = |result: &'static str| metrics::counter!("palisade_cache_refreshes_total", "name" => name.to_owned(), "result" => result);
         Self {
             hit: requests("hit"),
             miss: requests("miss"),
@@ -92,7 +88,10 @@ pub(crate) fn fetch_failed(name: &str, error: &dyn std::error::Error) {
 /// A coalesced call lost its leader (cancelled); a waiter took over.
 pub(crate) fn leader_taken_over(name: &str) {
     #[cfg(feature = "tracing")]
-    tracing::debug!(cache = name, "coalesced call cancelled by its leader; a waiter took over");
+    tracing::debug!(
+        cache = name,
+        "coalesced call cancelled by its leader; a waiter took over"
+    );
     #[cfg(not(feature = "tracing"))]
     let _ = name;
 }

@@ -9,8 +9,8 @@
 
 use std::{
     future::{Future, poll_fn},
-    pin::Pin,
     hash::Hash,
+    pin::Pin,
     sync::{Mutex, OnceLock, PoisonError},
 };
 

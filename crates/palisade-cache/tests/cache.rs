@@ -194,7 +194,11 @@ async fn a_waiter_takes_over_when_the_leader_is_cancelled() {
     for w in waiters {
         assert_eq!(w.await.unwrap().unwrap(), "3@0");
     }
-    assert_eq!(backend.calls(), 2, "the cancelled call plus exactly one more");
+    assert_eq!(
+        backend.calls(),
+        2,
+        "the cancelled call plus exactly one more"
+    );
     assert_eq!(get(&svc, 3).await.unwrap(), "3@0");
     assert_eq!(backend.calls(), 2);
 }
@@ -276,7 +280,11 @@ async fn invalidate_tag_removes_exactly_the_tagged_entries() {
         .ttl(Duration::from_secs(60))
         .tags(|v: &String| {
             let key: u64 = v.split('@').next().unwrap().parse().unwrap();
-            if key.is_multiple_of(2) { vec!["even"] } else { vec!["odd"] }
+            if key.is_multiple_of(2) {
+                vec!["even"]
+            } else {
+                vec!["odd"]
+            }
         })
         .build()
         .unwrap();
@@ -333,12 +341,20 @@ async fn replicas_share_an_l2_and_purges_reach_every_l1() {
     let (svc_a, svc_b) = (layered(&a, &backend_a), layered(&b, &backend_b));
     assert_eq!(get(&svc_a, 1).await.unwrap(), "1@0");
     assert_eq!(get(&svc_b, 1).await.unwrap(), "1@0");
-    assert_eq!((backend_a.calls(), backend_b.calls()), (1, 0), "B answered from the L2");
+    assert_eq!(
+        (backend_a.calls(), backend_b.calls()),
+        (1, 0),
+        "B answered from the L2"
+    );
     get(&svc_b, 1).await.unwrap();
     assert_eq!(l2.get_count(), 2, "B's second request was an L1 hit");
     a.invalidate_tag("all").await;
     backend_b.version.store(1, SeqCst);
-    assert_eq!(get(&svc_b, 1).await.unwrap(), "1@1", "purged from B's L1 and the L2");
+    assert_eq!(
+        get(&svc_b, 1).await.unwrap(),
+        "1@1",
+        "purged from B's L1 and the L2"
+    );
     assert_eq!(backend_b.calls(), 1);
 }
 

@@ -59,7 +59,10 @@ async fn handler(up: Upstream, req: Request<Body>) -> Response {
     }
     match path.as_str() {
         "/page" => (
-            [(header::CACHE_CONTROL, "max-age=60"), (header::HeaderName::from_static("cache-tag"), "pages")],
+            [
+                (header::CACHE_CONTROL, "max-age=60"),
+                (header::HeaderName::from_static("cache-tag"), "pages"),
+            ],
             format!("page {n}"),
         )
             .into_response(),
@@ -71,18 +74,35 @@ async fn handler(up: Upstream, req: Request<Body>) -> Response {
                 .map_or("none", |v| v.to_str().unwrap())
                 .to_owned();
             (
-                [(header::CACHE_CONTROL, "max-age=60"), (header::VARY, "Accept-Language")],
+                [
+                    (header::CACHE_CONTROL, "max-age=60"),
+                    (header::VARY, "Accept-Language"),
+                ],
                 format!("hello in {lang} #{n}"),
             )
                 .into_response()
         }
-        "/vary-star" => ([(header::CACHE_CONTROL, "max-age=60"), (header::VARY, "*")], format!("{n}")).into_response(),
+        "/vary-star" => (
+            [(header::CACHE_CONTROL, "max-age=60"), (header::VARY, "*")],
+            format!("{n}"),
+        )
+            .into_response(),
         "/no-store" => reply("no-store", format!("{n}")),
         "/private" => reply("private, max-age=60", format!("{n}")),
-        "/cookie" => ([(header::CACHE_CONTROL, "max-age=60"), (header::SET_COOKIE, "s=1")], format!("{n}")).into_response(),
+        "/cookie" => (
+            [
+                (header::CACHE_CONTROL, "max-age=60"),
+                (header::SET_COOKIE, "s=1"),
+            ],
+            format!("{n}"),
+        )
+            .into_response(),
         "/swr" => reply("max-age=1, stale-while-revalidate=60", format!("swr {n}")),
         "/sie" => reply("max-age=1, stale-if-error=60", format!("sie {n}")),
-        "/must" => reply("max-age=1, must-revalidate, stale-if-error=60", format!("must {n}")),
+        "/must" => reply(
+            "max-age=1, must-revalidate, stale-if-error=60",
+            format!("must {n}"),
+        ),
         "/missing" => (StatusCode::NOT_FOUND, format!("missing {n}")).into_response(),
         "/big" => reply("max-age=60", "x".repeat(64 * 1024)),
         "/big-stream" => {
@@ -115,18 +135,34 @@ async fn start() -> Harness {
     let upstream = Upstream::default();
     let up = upstream.clone();
     let routes = [
-        "/page", "/other", "/vary", "/vary-star", "/no-store", "/private", "/cookie", "/swr", "/sie",
-        "/must", "/missing", "/big", "/big-stream",
+        "/page",
+        "/other",
+        "/vary",
+        "/vary-star",
+        "/no-store",
+        "/private",
+        "/cookie",
+        "/swr",
+        "/sie",
+        "/must",
+        "/missing",
+        "/big",
+        "/big-stream",
     ];
     let mut router = Router::new();
     for path in routes {
         let up = up.clone();
-        router = router.route(path, get(move |req: Request<Body>| handler(up.clone(), req)));
+        router = router.route(
+            path,
+            get(move |req: Request<Body>| handler(up.clone(), req)),
+        );
     }
     // One cache shared by every route (axum applies the layer per route).
     let router = router.layer(
         ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(|_: BoxError| async { StatusCode::BAD_GATEWAY }))
+            .layer(HandleErrorLayer::new(|_: BoxError| async {
+                StatusCode::BAD_GATEWAY
+            }))
             .layer(cache.layer()),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -149,10 +185,14 @@ struct Got {
 
 impl Got {
     fn x_cache(&self) -> &str {
-        self.headers.get("x-cache").map_or("", |v| v.to_str().unwrap())
+        self.headers
+            .get("x-cache")
+            .map_or("", |v| v.to_str().unwrap())
     }
     fn age(&self) -> Option<u64> {
-        self.headers.get(header::AGE).map(|v| v.to_str().unwrap().parse().unwrap())
+        self.headers
+            .get(header::AGE)
+            .map(|v| v.to_str().unwrap().parse().unwrap())
     }
 }
 
@@ -164,7 +204,11 @@ impl Harness {
         for (n, v) in headers {
             req = req.header(*n, *v);
         }
-        let resp = self.client.request(req.body(Empty::new()).unwrap()).await.unwrap();
+        let resp = self
+            .client
+            .request(req.body(Empty::new()).unwrap())
+            .await
+            .unwrap();
         let (parts, body) = resp.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
         Got {
@@ -183,9 +227,15 @@ impl Harness {
 async fn miss_then_hit_with_growing_age_across_routes() {
     let h = start().await;
     let first = h.get("/page").await;
-    assert_eq!((first.x_cache(), first.body.as_str(), first.age()), ("MISS", "page 1", None));
+    assert_eq!(
+        (first.x_cache(), first.body.as_str(), first.age()),
+        ("MISS", "page 1", None)
+    );
     let second = h.get("/page").await;
-    assert_eq!((second.x_cache(), second.body.as_str(), second.age()), ("HIT", "page 1", Some(0)));
+    assert_eq!(
+        (second.x_cache(), second.body.as_str(), second.age()),
+        ("HIT", "page 1", Some(0))
+    );
     tokio::time::advance(Duration::from_secs(7)).await;
     let third = h.get("/page").await;
     assert_eq!((third.x_cache(), third.age()), ("HIT", Some(7)));
@@ -202,12 +252,24 @@ async fn vary_keeps_one_variant_per_header_value() {
     let h = start().await;
     let de = [("accept-language", "de")];
     let fr = [("accept-language", "fr")];
-    assert_eq!(h.send(Method::GET, "/vary", &de).await.body, "hello in de #1");
-    assert_eq!(h.send(Method::GET, "/vary", &fr).await.body, "hello in fr #2");
+    assert_eq!(
+        h.send(Method::GET, "/vary", &de).await.body,
+        "hello in de #1"
+    );
+    assert_eq!(
+        h.send(Method::GET, "/vary", &fr).await.body,
+        "hello in fr #2"
+    );
     let de2 = h.send(Method::GET, "/vary", &de).await;
     let fr2 = h.send(Method::GET, "/vary", &fr).await;
-    assert_eq!((de2.x_cache(), de2.body.as_str()), ("HIT", "hello in de #1"));
-    assert_eq!((fr2.x_cache(), fr2.body.as_str()), ("HIT", "hello in fr #2"));
+    assert_eq!(
+        (de2.x_cache(), de2.body.as_str()),
+        ("HIT", "hello in de #1")
+    );
+    assert_eq!(
+        (fr2.x_cache(), fr2.body.as_str()),
+        ("HIT", "hello in fr #2")
+    );
     assert_eq!(h.upstream.calls("/vary"), 2);
     // Vary: * is never stored.
     h.get("/vary-star").await;
@@ -240,10 +302,14 @@ async fn no_store_both_ways_private_and_set_cookie_are_not_stored() {
     }
     // A request with no-store goes around the cache, even when it holds the URL.
     h.get("/page").await;
-    let got = h.send(Method::GET, "/page", &[("cache-control", "no-store")]).await;
+    let got = h
+        .send(Method::GET, "/page", &[("cache-control", "no-store")])
+        .await;
     assert_eq!((got.x_cache(), got.body.as_str()), ("BYPASS", "page 2"));
     // no-cache fetches a new response and stores it.
-    let got = h.send(Method::GET, "/page", &[("cache-control", "no-cache")]).await;
+    let got = h
+        .send(Method::GET, "/page", &[("cache-control", "no-cache")])
+        .await;
     assert_eq!((got.x_cache(), got.body.as_str()), ("MISS", "page 3"));
     assert_eq!(h.get("/page").await.body, "page 3");
     // Other methods are not cached.
@@ -280,7 +346,10 @@ async fn stale_while_revalidate_and_stale_if_error_directives() {
             assert_eq!(got.x_cache(), "HIT");
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "refresh never landed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "refresh never landed"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(h.upstream.calls("/swr"), 2);
@@ -290,10 +359,16 @@ async fn stale_while_revalidate_and_stale_if_error_directives() {
     h.upstream.failing.store(true, SeqCst);
     tokio::time::advance(Duration::from_secs(2)).await;
     let sie = h.get("/sie").await;
-    assert_eq!((sie.status, sie.x_cache(), sie.body.as_str()), (StatusCode::OK, "STALE", "sie 1"));
+    assert_eq!(
+        (sie.status, sie.x_cache(), sie.body.as_str()),
+        (StatusCode::OK, "STALE", "sie 1")
+    );
     // must-revalidate: the 500 comes through, never the stale page.
     let must = h.get("/must").await;
-    assert_eq!((must.status, must.x_cache()), (StatusCode::INTERNAL_SERVER_ERROR, "MISS"));
+    assert_eq!(
+        (must.status, must.x_cache()),
+        (StatusCode::INTERNAL_SERVER_ERROR, "MISS")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -301,7 +376,10 @@ async fn not_found_is_cached_for_the_negative_ttl() {
     let h = start().await;
     assert_eq!(h.get("/missing").await.status, StatusCode::NOT_FOUND);
     let again = h.get("/missing").await;
-    assert_eq!((again.status, again.x_cache()), (StatusCode::NOT_FOUND, "HIT"));
+    assert_eq!(
+        (again.status, again.x_cache()),
+        (StatusCode::NOT_FOUND, "HIT")
+    );
     tokio::time::advance(Duration::from_secs(6)).await;
     assert_eq!(h.get("/missing").await.x_cache(), "MISS");
     assert_eq!(h.upstream.calls("/missing"), 2);

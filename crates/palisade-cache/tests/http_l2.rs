@@ -22,8 +22,11 @@ fn replica(
     calls: &Arc<AtomicUsize>,
 ) -> (
     HttpCache,
-    impl Service<Request<String>, Response = Response<palisade_cache::CacheBody<Full<Bytes>>>, Error = BoxError>
-    + Clone,
+    impl Service<
+        Request<String>,
+        Response = Response<palisade_cache::CacheBody<Full<Bytes>>>,
+        Error = BoxError,
+    > + Clone,
 ) {
     let cache = HttpCache::builder("replica")
         .default_ttl(Duration::from_secs(60))
@@ -31,28 +34,33 @@ fn replica(
         .build()
         .unwrap();
     let calls = Arc::clone(calls);
-    let svc = ServiceBuilder::new().layer(cache.layer()).service(service_fn(move |req: Request<String>| {
-        let n = calls.fetch_add(1, SeqCst) + 1;
-        async move {
-            let lang = req
-                .headers()
-                .get("accept-language")
-                .map_or("none".to_owned(), |v| v.to_str().unwrap().to_owned());
-            let resp = Response::builder()
-                .header("vary", "accept-language")
-                .header("cache-tag", "greetings")
-                .body(Full::new(Bytes::from(format!("hello {lang} #{n}"))))
-                .unwrap();
-            Ok::<_, Infallible>(resp)
-        }
-    }));
+    let svc = ServiceBuilder::new()
+        .layer(cache.layer())
+        .service(service_fn(move |req: Request<String>| {
+            let n = calls.fetch_add(1, SeqCst) + 1;
+            async move {
+                let lang = req
+                    .headers()
+                    .get("accept-language")
+                    .map_or("none".to_owned(), |v| v.to_str().unwrap().to_owned());
+                let resp = Response::builder()
+                    .header("vary", "accept-language")
+                    .header("cache-tag", "greetings")
+                    .body(Full::new(Bytes::from(format!("hello {lang} #{n}"))))
+                    .unwrap();
+                Ok::<_, Infallible>(resp)
+            }
+        }));
     (cache, svc)
 }
 
 async fn get<S>(svc: &S, lang: &str) -> (String, String)
 where
-    S: Service<Request<String>, Response = Response<palisade_cache::CacheBody<Full<Bytes>>>, Error = BoxError>
-        + Clone,
+    S: Service<
+            Request<String>,
+            Response = Response<palisade_cache::CacheBody<Full<Bytes>>>,
+            Error = BoxError,
+        > + Clone,
 {
     let req = Request::get("http://site/greeting")
         .header("accept-language", lang)
@@ -71,12 +79,21 @@ async fn a_fill_on_one_replica_is_served_by_the_other_and_purges_reach_both() {
     let (a, svc_a) = replica(&l2, &calls_a);
     let (_b, svc_b) = replica(&l2, &calls_b);
 
-    assert_eq!(get(&svc_a, "de").await, ("MISS".into(), "hello de #1".into()));
+    assert_eq!(
+        get(&svc_a, "de").await,
+        ("MISS".into(), "hello de #1".into())
+    );
     // B finds the Vary marker and then the "de" variant in the L2.
-    assert_eq!(get(&svc_b, "de").await, ("HIT".into(), "hello de #1".into()));
+    assert_eq!(
+        get(&svc_b, "de").await,
+        ("HIT".into(), "hello de #1".into())
+    );
     assert_eq!(calls_b.load(SeqCst), 0);
     // Another variant is not served from "de".
-    assert_eq!(get(&svc_b, "fr").await, ("MISS".into(), "hello fr #1".into()));
+    assert_eq!(
+        get(&svc_b, "fr").await,
+        ("MISS".into(), "hello fr #1".into())
+    );
     assert_eq!(calls_b.load(SeqCst), 1);
     // Now in B's L1: no more L2 reads.
     let reads = l2.get_count();
@@ -85,6 +102,9 @@ async fn a_fill_on_one_replica_is_served_by_the_other_and_purges_reach_both() {
 
     // A purge on A reaches B's L1 and the L2.
     a.invalidate_tag("greetings").await;
-    assert_eq!(get(&svc_b, "de").await, ("MISS".into(), "hello de #2".into()));
+    assert_eq!(
+        get(&svc_b, "de").await,
+        ("MISS".into(), "hello de #2".into())
+    );
     assert_eq!(calls_b.load(SeqCst), 2);
 }

@@ -231,12 +231,19 @@ impl<V: 'static> Policy<V> for GenericPolicy<V> {
         if ttl.is_zero() {
             return None;
         }
-        let weight = self.weigh.as_ref().map_or(1, |w| {
-            u32::try_from(w(value)).unwrap_or(u32::MAX).max(1)
-        });
+        let weight = self
+            .weigh
+            .as_ref()
+            .map_or(1, |w| u32::try_from(w(value)).unwrap_or(u32::MAX).max(1));
         Some(Decision {
-            lifetime: Lifetime { ttl, ..self.default },
-            tags: self.tags.as_ref().map_or_else(|| Box::new([]) as _, |f| f(value)),
+            lifetime: Lifetime {
+                ttl,
+                ..self.default
+            },
+            tags: self
+                .tags
+                .as_ref()
+                .map_or_else(|| Box::new([]) as _, |f| f(value)),
             weight,
         })
     }

@@ -164,7 +164,12 @@ where
                         }
                         L2First::Pending(lookup) => {
                             core.recorder.record(Event::Miss);
-                            return ResponseFuture::l2(lookup, req, guard, Arc::clone(&self.worker));
+                            return ResponseFuture::l2(
+                                lookup,
+                                req,
+                                guard,
+                                Arc::clone(&self.worker),
+                            );
                         }
                         L2First::Miss => {}
                     }

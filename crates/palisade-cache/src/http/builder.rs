@@ -6,7 +6,10 @@ use bytes::Bytes;
 use http::HeaderName;
 use palisade_core::ConfigError;
 
-use super::{HttpCache, HttpValue, Stored, policy::{self, Defaults}};
+use super::{
+    HttpCache, HttpValue, Stored,
+    policy::{self, Defaults},
+};
 use crate::{
     core::{Core, Decision, L2Hook, Policy},
     entry::Lifetime,
@@ -205,7 +208,9 @@ fn encode_value(value: &HttpValue) -> Option<L2Payload> {
             headers: s.headers.clone(),
             body: s.body.clone(),
         },
-        HttpValue::Vary(names) => L2Payload::Vary(names.iter().map(|n| n.as_str().to_owned()).collect()),
+        HttpValue::Vary(names) => {
+            L2Payload::Vary(names.iter().map(|n| n.as_str().to_owned()).collect())
+        }
     })
 }
 
@@ -229,8 +234,10 @@ fn decode_value(payload: L2Payload) -> Option<HttpValue> {
             })))
         }
         L2Payload::Vary(names) => {
-            let names: Result<Vec<HeaderName>, _> =
-                names.iter().map(|n| HeaderName::from_bytes(n.as_bytes())).collect();
+            let names: Result<Vec<HeaderName>, _> = names
+                .iter()
+                .map(|n| HeaderName::from_bytes(n.as_bytes()))
+                .collect();
             Some(HttpValue::Vary(names.ok()?.into()))
         }
         L2Payload::Value(_) => None,

@@ -206,12 +206,22 @@ where
                     let (Some(b), Some(c)) = (body.as_mut(), ctx.as_ref()) else {
                         return Poll::Ready(gone());
                     };
-                    let outcome = ready!(poll_buffer(b.as_mut(), buf, c.defaults.max_body_bytes, cx));
-                    let (Some(b), Some(p), Some(c)) = (body.take(), parts.take(), ctx.take()) else {
+                    let outcome =
+                        ready!(poll_buffer(b.as_mut(), buf, c.defaults.max_body_bytes, cx));
+                    let (Some(b), Some(p), Some(c)) = (body.take(), parts.take(), ctx.take())
+                    else {
                         return Poll::Ready(gone());
                     };
                     let buf = std::mem::take(buf);
-                    return Poll::Ready(on_buffered(&c, guard.take(), p, b, buf, outcome, *lifetime));
+                    return Poll::Ready(on_buffered(
+                        &c,
+                        guard.take(),
+                        p,
+                        b,
+                        buf,
+                        outcome,
+                        *lifetime,
+                    ));
                 }
                 StateProj::L2 {
                     lookup,
@@ -247,7 +257,12 @@ where
                         Waited::Ready(Ok(HttpValue::Response(stored))) => {
                             let names = vary_names(&stored.headers).unwrap_or_default();
                             if variant_suffix(&names, &c.req_headers) == stored.variant {
-                                return Poll::Ready(Ok(respond(&stored, c.head, x_cache::HIT, None)));
+                                return Poll::Ready(Ok(respond(
+                                    &stored,
+                                    c.head,
+                                    x_cache::HIT,
+                                    None,
+                                )));
                             }
                             None // another variant: an own call
                         }

@@ -58,13 +58,19 @@ mod tests {
     fn keys() {
         let req = Request::get("http://example.com/a?b=1").body(()).unwrap();
         assert_eq!(base_key(&req).unwrap(), "example.com/a?b=1");
-        let req = Request::get("/x").header("host", "h:8080").body(()).unwrap();
+        let req = Request::get("/x")
+            .header("host", "h:8080")
+            .body(())
+            .unwrap();
         assert_eq!(base_key(&req).unwrap(), "h:8080/x");
         assert!(base_key(&Request::get("/x").body(()).unwrap()).is_none());
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT_LANGUAGE, "de".parse().unwrap());
         let s = variant_suffix(&[header::ACCEPT_ENCODING, header::ACCEPT_LANGUAGE], &h);
         assert_eq!(&*s, "\naccept-encoding:\naccept-language:de");
-        assert_eq!(variant_key(&Bytes::from_static(b"k"), &s), "k\naccept-encoding:\naccept-language:de");
+        assert_eq!(
+            variant_key(&Bytes::from_static(b"k"), &s),
+            "k\naccept-encoding:\naccept-language:de"
+        );
     }
 }

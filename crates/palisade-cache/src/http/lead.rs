@@ -72,12 +72,16 @@ pub(crate) fn respond<B>(
     }
     resp.headers_mut().insert(X_CACHE, x);
     if let Some(age) = age {
-        resp.headers_mut().insert(header::AGE, policy::age_value(age));
+        resp.headers_mut()
+            .insert(header::AGE, policy::age_value(age));
     }
     resp
 }
 
-pub(crate) fn stale_response<B>(entry: &SharedEntry<HttpValue>, head: bool) -> Option<Response<CacheBody<B>>> {
+pub(crate) fn stale_response<B>(
+    entry: &SharedEntry<HttpValue>,
+    head: bool,
+) -> Option<Response<CacheBody<B>>> {
     match &entry.value {
         HttpValue::Response(stored) => Some(respond(
             stored,
@@ -95,7 +99,13 @@ fn mark<B>(mut resp: Response<B>, x: HeaderValue) -> Response<B> {
 }
 
 fn stream<B>(resp: Response<B>, head: bool) -> Response<CacheBody<B>> {
-    let resp = resp.map(|b| if head { CacheBody::empty() } else { CacheBody::inner(b) });
+    let resp = resp.map(|b| {
+        if head {
+            CacheBody::empty()
+        } else {
+            CacheBody::inner(b)
+        }
+    });
     mark(resp, x_cache::MISS)
 }
 
@@ -140,7 +150,9 @@ where
         Err(err) => {
             let out = match guard {
                 Some(guard) => match guard.complete(Err(err)) {
-                    Ok(HttpValue::Response(stored)) => Ok(respond(&stored, ctx.head, x_cache::STALE, None)),
+                    Ok(HttpValue::Response(stored)) => {
+                        Ok(respond(&stored, ctx.head, x_cache::STALE, None))
+                    }
                     Ok(HttpValue::Vary(_)) => Err("cache: vary marker served".into()),
                     Err(err) => Err(err),
                 },
@@ -240,7 +252,9 @@ pub(crate) fn on_buffered<B>(
         Buffering::Failed(err) => {
             return match guard {
                 Some(guard) => match guard.complete(Err(err)) {
-                    Ok(HttpValue::Response(stored)) => Ok(respond(&stored, ctx.head, x_cache::STALE, None)),
+                    Ok(HttpValue::Response(stored)) => {
+                        Ok(respond(&stored, ctx.head, x_cache::STALE, None))
+                    }
                     Ok(HttpValue::Vary(_)) => Err("cache: vary marker served".into()),
                     Err(err) => Err(err),
                 },
@@ -297,7 +311,13 @@ fn store(ctx: &Ctx, parts: Parts, body: Bytes, lifetime: Lifetime) -> Arc<Stored
     });
     let core = &ctx.core;
     if names.is_empty() {
-        core.store_decided(&ctx.base, HttpValue::Response(Arc::clone(&stored)), decision, now, true);
+        core.store_decided(
+            &ctx.base,
+            HttpValue::Response(Arc::clone(&stored)),
+            decision,
+            now,
+            true,
+        );
     } else {
         let marker = crate::core::Decision {
             lifetime,
@@ -308,14 +328,24 @@ fn store(ctx: &Ctx, parts: Parts, body: Bytes, lifetime: Lifetime) -> Arc<Stored
         let mut key = BytesMut::with_capacity(ctx.base.len() + suffix.len());
         key.extend_from_slice(&ctx.base);
         key.extend_from_slice(suffix.as_bytes());
-        core.store_decided(&key.freeze(), HttpValue::Response(Arc::clone(&stored)), decision, now, true);
+        core.store_decided(
+            &key.freeze(),
+            HttpValue::Response(Arc::clone(&stored)),
+            decision,
+            now,
+            true,
+        );
     }
     stored
 }
 
 /// The whole lead, as one async fn, for calls made in the background
 /// (refreshes, take-overs, own calls after a pass).
-pub(crate) async fn lead_async<F, B, E>(ctx: Ctx, guard: Option<Guard>, fut: F) -> Result<Response<CacheBody<B>>, BoxError>
+pub(crate) async fn lead_async<F, B, E>(
+    ctx: Ctx,
+    guard: Option<Guard>,
+    fut: F,
+) -> Result<Response<CacheBody<B>>, BoxError>
 where
     F: std::future::Future<Output = Result<Response<B>, E>>,
     E: Into<BoxError>,

@@ -89,7 +89,10 @@ pub(crate) struct Defaults {
 /// §15.1 without partial content and error statuses other than 404/410
 /// (those get the negative TTL).
 fn cacheable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 200 | 203 | 204 | 300 | 301 | 308 | 404 | 410)
+    matches!(
+        status.as_u16(),
+        200 | 203 | 204 | 300 | 301 | 308 | 404 | 410
+    )
 }
 
 /// Whether a response with these head fields may be stored, and how. Body
@@ -116,7 +119,8 @@ pub(crate) fn decide(status: StatusCode, headers: &HeaderMap, d: &Defaults) -> O
         (Duration::ZERO, Duration::ZERO)
     } else {
         (
-            cc.stale_while_revalidate.unwrap_or(d.stale_while_revalidate),
+            cc.stale_while_revalidate
+                .unwrap_or(d.stale_while_revalidate),
             cc.stale_if_error.unwrap_or(d.stale_if_error),
         )
     };
@@ -248,8 +252,14 @@ mod tests {
         let ttl = |h: &[(&str, &str)]| decide(ok, &headers(h), &d).map(|l| l.ttl.as_secs());
         assert_eq!(ttl(&[]), Some(30));
         assert_eq!(ttl(&[("cache-control", "max-age=10")]), Some(10));
-        assert_eq!(ttl(&[("cache-control", "max-age=10, s-maxage=20")]), Some(20));
-        assert_eq!(ttl(&[("cache-control", "public"), ("cache-control", "s-maxage=7")]), Some(7));
+        assert_eq!(
+            ttl(&[("cache-control", "max-age=10, s-maxage=20")]),
+            Some(20)
+        );
+        assert_eq!(
+            ttl(&[("cache-control", "public"), ("cache-control", "s-maxage=7")]),
+            Some(7)
+        );
         assert_eq!(ttl(&[("cache-control", "max-age=0")]), None);
         let nf = decide(StatusCode::NOT_FOUND, &headers(&[]), &d).unwrap();
         assert_eq!(nf.ttl.as_secs(), 5);
@@ -266,7 +276,10 @@ mod tests {
             ("set-cookie", "a=b"),
             ("vary", "*"),
         ] {
-            assert!(decide(StatusCode::OK, &headers(&[h]), &d).is_none(), "{h:?}");
+            assert!(
+                decide(StatusCode::OK, &headers(&[h]), &d).is_none(),
+                "{h:?}"
+            );
         }
     }
 
@@ -275,14 +288,26 @@ mod tests {
         let d = defaults();
         let l = decide(
             StatusCode::OK,
-            &headers(&[("cache-control", "max-age=1, stale-while-revalidate=9, stale-if-error=99")]),
+            &headers(&[(
+                "cache-control",
+                "max-age=1, stale-while-revalidate=9, stale-if-error=99",
+            )]),
             &d,
         )
         .unwrap();
-        assert_eq!((l.stale_while_revalidate.as_secs(), l.stale_if_error.as_secs()), (9, 99));
+        assert_eq!(
+            (
+                l.stale_while_revalidate.as_secs(),
+                l.stale_if_error.as_secs()
+            ),
+            (9, 99)
+        );
         let l = decide(
             StatusCode::OK,
-            &headers(&[("cache-control", "max-age=1, must-revalidate, stale-if-error=99")]),
+            &headers(&[(
+                "cache-control",
+                "max-age=1, must-revalidate, stale-if-error=99",
+            )]),
             &d,
         )
         .unwrap();
@@ -293,19 +318,43 @@ mod tests {
     fn request_modes() {
         let get = Method::GET;
         assert_eq!(request_mode(&get, &headers(&[])), RequestMode::Normal);
-        assert_eq!(request_mode(&Method::HEAD, &headers(&[])), RequestMode::Normal);
-        assert_eq!(request_mode(&Method::POST, &headers(&[])), RequestMode::Bypass);
-        assert_eq!(request_mode(&get, &headers(&[("cache-control", "no-store")])), RequestMode::Bypass);
-        assert_eq!(request_mode(&get, &headers(&[("cache-control", "no-cache")])), RequestMode::Revalidate);
-        assert_eq!(request_mode(&get, &headers(&[("cache-control", "max-age=0")])), RequestMode::Revalidate);
+        assert_eq!(
+            request_mode(&Method::HEAD, &headers(&[])),
+            RequestMode::Normal
+        );
+        assert_eq!(
+            request_mode(&Method::POST, &headers(&[])),
+            RequestMode::Bypass
+        );
+        assert_eq!(
+            request_mode(&get, &headers(&[("cache-control", "no-store")])),
+            RequestMode::Bypass
+        );
+        assert_eq!(
+            request_mode(&get, &headers(&[("cache-control", "no-cache")])),
+            RequestMode::Revalidate
+        );
+        assert_eq!(
+            request_mode(&get, &headers(&[("cache-control", "max-age=0")])),
+            RequestMode::Revalidate
+        );
     }
 
     #[test]
     fn vary_and_tags() {
-        let h = headers(&[("vary", "Accept-Language, accept-encoding"), ("vary", "Accept-Language")]);
+        let h = headers(&[
+            ("vary", "Accept-Language, accept-encoding"),
+            ("vary", "Accept-Language"),
+        ]);
         let names = vary_names(&h).unwrap();
-        assert_eq!(names, vec![header::ACCEPT_ENCODING, header::ACCEPT_LANGUAGE]);
+        assert_eq!(
+            names,
+            vec![header::ACCEPT_ENCODING, header::ACCEPT_LANGUAGE]
+        );
         let t = tags(&headers(&[("cache-tag", "a, b"), ("surrogate-key", "c d")]));
-        assert_eq!(&*t, &["a".into(), "b".into(), "c".into(), "d".into()] as &[Box<str>]);
+        assert_eq!(
+            &*t,
+            &["a".into(), "b".into(), "c".into(), "d".into()] as &[Box<str>]
+        );
     }
 }

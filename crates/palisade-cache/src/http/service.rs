@@ -115,14 +115,17 @@ impl<S> Background<S> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .take();
             match spare {
-                Some(svc) => Box::new(HttpWorker::<S, ReqB, ResB>::new(svc, |fut, guard, (ctx, reply)| {
-                    Box::pin(async move {
-                        let out = lead_async(ctx, guard, fut).await;
-                        if let Some(reply) = reply {
-                            let _ = reply.send(out);
-                        }
-                    })
-                })),
+                Some(svc) => Box::new(HttpWorker::<S, ReqB, ResB>::new(
+                    svc,
+                    |fut, guard, (ctx, reply)| {
+                        Box::pin(async move {
+                            let out = lead_async(ctx, guard, fut).await;
+                            if let Some(reply) = reply {
+                                let _ = reply.send(out);
+                            }
+                        })
+                    },
+                )),
                 None => Box::new(()),
             }
         });
@@ -235,7 +238,12 @@ where
                 if let HttpValue::Response(stored) = &entry.value {
                     core.recorder.record(Event::Hit);
                     let age = entry.age(now);
-                    return HttpResponseFuture::ready(Ok(respond(stored, head, x_cache::HIT, Some(age))));
+                    return HttpResponseFuture::ready(Ok(respond(
+                        stored,
+                        head,
+                        x_cache::HIT,
+                        Some(age),
+                    )));
                 }
                 (base.clone(), None)
             }
