@@ -1,5 +1,6 @@
 //! Per-call cost of the breaker: a bare inner service vs the same service
-//! behind the breaker while closed (1 and 2 threads), and the cost of a
+//! behind the breaker while closed (1 and 2 threads; all successes, and 1%
+//! failures, which keeps the window's ring moving), and the cost of a
 //! rejection while open. Figures are recorded in `docs/BENCHMARKS.md`.
 //!
 //! Run: `cargo bench -p palisade-breaker --bench breaker -- --warm-up-time 1 --measurement-time 3`
@@ -32,6 +33,29 @@ impl Service<u64> for Echo {
 
     fn call(&mut self, req: u64) -> Self::Future {
         ready(Ok(req))
+    }
+}
+
+/// Fails one call in 100 (by request number): not enough to trip the
+/// default breaker, enough that every call writes to the count window.
+#[derive(Debug, Clone, Copy)]
+struct Flaky;
+
+impl Service<u64> for Flaky {
+    type Response = u64;
+    type Error = &'static str;
+    type Future = Ready<Result<u64, &'static str>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), &'static str>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: u64) -> Self::Future {
+        ready(if req % 100 == 0 {
+            Err("flaky")
+        } else {
+            Ok(req)
+        })
     }
 }
 
@@ -112,6 +136,11 @@ fn closed(c: &mut Criterion) {
     g.bench_function("bare_2_threads", |b| {
         b.iter_custom(|iters| threaded(|| Echo, 2, iters));
     });
+    // The machine's own scaling in this run (it is shared and noisy): the
+    // bare service through the same harness on 1 thread.
+    g.bench_function("bare_1_thread_scoped", |b| {
+        b.iter_custom(|iters| threaded(|| Echo, 1, iters));
+    });
     g.bench_function("breaker_2_threads", |b| {
         let breaker = closed_breaker();
         b.iter_custom(|iters| threaded(|| breaker.layer().layer(Echo), 2, iters));
@@ -119,6 +148,23 @@ fn closed(c: &mut Criterion) {
     g.bench_function("breaker_1_thread_scoped", |b| {
         let breaker = closed_breaker();
         b.iter_custom(|iters| threaded(|| breaker.layer().layer(Echo), 1, iters));
+    });
+    g.bench_function("bare_1pct_failures", |b| {
+        let mut svc = Flaky;
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            one(&mut svc, black_box(i))
+        });
+    });
+    g.bench_function("breaker_1pct_failures", |b| {
+        let breaker = closed_breaker();
+        let mut svc = breaker.layer().layer(Flaky);
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            one(&mut svc, black_box(i))
+        });
     });
     g.finish();
 }

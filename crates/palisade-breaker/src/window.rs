@@ -367,6 +367,41 @@ mod tests {
     }
 
     #[test]
+    fn count_window_full_of_successes_writes_nothing_and_still_slides() {
+        let w = CountWindow::new(4);
+        for _ in 0..4 {
+            w.record(0, false, false);
+        }
+        assert!(w.unchanged_by_success(0));
+        assert!(!w.unchanged_by_success(1));
+        let head = w.ring.head.load(Ordering::Relaxed);
+        for _ in 0..10 {
+            assert_eq!(w.record(0, false, false).unwrap().total, 4);
+        }
+        // Nothing moved: every slot holds the same success.
+        assert_eq!(w.ring.head.load(Ordering::Relaxed), head);
+        // The window still holds the last 4 outcomes as they come.
+        w.record(0, true, false);
+        let c = w.record(0, true, true).unwrap();
+        assert_eq!((c.total, c.failures, c.slow), (4, 2, 1));
+        assert!(!w.unchanged_by_success(0));
+        w.record(0, false, false);
+        w.record(0, false, false);
+        assert_eq!(w.counts(0).failures, 2);
+        w.record(0, false, false);
+        w.record(0, false, false);
+        assert_eq!(
+            w.counts(0),
+            Counts {
+                total: 4,
+                failures: 0,
+                slow: 0
+            }
+        );
+        assert!(w.unchanged_by_success(0));
+    }
+
+    #[test]
     fn count_window_reset_drops_stale_generations() {
         let w = CountWindow::new(3);
         w.record(0, true, false);

@@ -396,3 +396,37 @@ async fn ignored_outcomes_do_not_count() {
     svc.ready().await.unwrap().call(1).await.unwrap();
     assert_eq!(breaker.snapshot().calls, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn closed_readiness_holds_nothing_and_call_decides() {
+    // While closed, `poll_ready` reserves nothing: a breaker that opens
+    // between `poll_ready` and `call` refuses in `call`, without calling the
+    // inner service, and a service dropped after `poll_ready` leaves no trace.
+    let breaker = CircuitBreaker::builder("late").build().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let make = || {
+        let c = c.clone();
+        ServiceBuilder::new()
+            .layer(breaker.layer())
+            .service(service_fn(move |i: u32| {
+                c.fetch_add(1, Ordering::SeqCst);
+                async move { Ok::<u32, BoxError>(i) }
+            }))
+    };
+    let mut svc = make();
+    svc.ready().await.unwrap();
+    breaker.force_open();
+    let err = svc.call(1).await.unwrap_err();
+    assert!(is_open_rejection(&err));
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+
+    breaker.reset();
+    let mut unused = make();
+    unused.ready().await.unwrap();
+    drop(unused);
+    assert_eq!(breaker.snapshot().calls, 0);
+    assert_eq!(svc.ready().await.unwrap().call(2).await.unwrap(), 2);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(breaker.snapshot().calls, 1);
+}
