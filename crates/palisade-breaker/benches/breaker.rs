@@ -51,7 +51,7 @@ impl Service<u64> for Flaky {
     }
 
     fn call(&mut self, req: u64) -> Self::Future {
-        ready(if req % 100 == 0 {
+        ready(if req.is_multiple_of(100) {
             Err("flaky")
         } else {
             Ok(req)
