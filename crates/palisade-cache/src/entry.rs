@@ -117,3 +117,47 @@ mod tests {
         assert_eq!(e.lifetime.total(), Duration::from_secs(30));
     }
 }
+
+#[cfg(test)]
+mod model {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The rules of the issue, written plainly: fresh for the TTL; then
+    /// stale-while-revalidate; then only a fallback on error within
+    /// stale-if-error; then gone.
+    fn model(ttl: u64, swr: u64, sie: u64, age: u64) -> (Freshness, bool) {
+        let state = if age < ttl {
+            Freshness::Fresh
+        } else if age - ttl < swr {
+            Freshness::StaleRevalidate
+        } else if age - ttl < sie {
+            Freshness::StaleIfError
+        } else {
+            Freshness::Expired
+        };
+        (state, age < ttl + sie)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn freshness_matches_the_model(ttl in 1u64..100, swr in 0u64..100, sie in 0u64..100, age in 0u64..400) {
+            let now = Instant::now();
+            let e = Entry {
+                value: (),
+                stored_at: now,
+                lifetime: Lifetime {
+                    ttl: Duration::from_millis(ttl),
+                    stale_while_revalidate: Duration::from_millis(swr),
+                    stale_if_error: Duration::from_millis(sie),
+                },
+                tags: Box::new([]),
+                weight: 1,
+            };
+            let at = now + Duration::from_millis(age);
+            prop_assert_eq!((e.freshness(at), e.usable_on_error(at)), model(ttl, swr, sie, age));
+        }
+    }
+}
