@@ -1,8 +1,12 @@
 //! The state machine shared by every service, permit and handle of one breaker.
 //!
 //! Hot path: admission in `Closed` is one atomic load of `word` (state and
-//! generation); recording is a slot swap and one `fetch_add` in the count
-//! window. Every transition happens under `control` (a `std` mutex held for
+//! generation), which yields a one-word `Ticket`; recording a success into a
+//! count window already full of successes is one atomic load (nothing
+//! changes, nothing is written), any other outcome a ring slot (swapped only
+//! if it differs) and one `fetch_add` of the packed counts when they change.
+//! The clock is read only when a rule needs it (slow calls, time window,
+//! open wait, half-open timeout). Every transition happens under `control` (a `std` mutex held for
 //! a few instructions), bumps the generation and resets the window before
 //! publishing the new state; outcomes of calls admitted under an older
 //! generation are dropped. Callbacks run after the lock is released.

@@ -37,10 +37,14 @@
 //!   `palisade_breaker_transitions_total` (feature `metrics`) and a `tracing`
 //!   event per transition (feature `tracing`).
 //!
-//! Admission while closed is one atomic load; recording an outcome in a
-//! count window is a slot swap and one `fetch_add`. Nothing allocates per
-//! call, the response future is a named type, and `call` never clones the
-//! inner service.
+//! Admission while closed is one atomic load; recording a success while the
+//! count window holds only successes is another (nothing is written, so a
+//! healthy breaker shares no written cache line between threads), and any
+//! other outcome is a ring slot and one `fetch_add`. The clock is read only
+//! when a rule needs it. The response future holds one reference count, on
+//! a per-thread lane of the breaker; nothing allocates per call (a
+//! rejection boxes its error), the future is a named type, and `call` never
+//! clones the inner service.
 //!
 //! # Example
 //!

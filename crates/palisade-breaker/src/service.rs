@@ -21,11 +21,14 @@ use tower_service::Service;
 ///
 /// `poll_ready` asks the breaker for admission first: when it refuses, the
 /// service is ready at once without polling the inner service, and `call`
-/// returns the [`Rejected`] error (kind `CircuitOpen`) as a ready future.
-/// When it admits, the admission is held until `call` (a clone of the service
-/// never copies it) and the inner service's readiness is awaited. Every
-/// finished call is classified and recorded; a response future dropped
-/// before it finishes counts as ignored (and frees its probe slot).
+/// returns the [`Rejected`](palisade_core::Rejected) error (kind
+/// `CircuitOpen`) as a ready future. When it admits, the inner service's
+/// readiness is awaited; a half-open probe slot is held until `call` (a
+/// clone of the service never copies it), while a closed breaker has
+/// nothing to hold and `call` admits the call (one atomic load), so a
+/// breaker that opens in between refuses it there. Every finished call is
+/// classified and recorded; a response future dropped before it finishes
+/// counts as ignored (and frees its probe slot).
 ///
 /// With [`wait_while_open`](crate::Builder::wait_while_open), `poll_ready`
 /// instead stays `Pending` while the breaker is open, until probing is
