@@ -118,6 +118,7 @@ impl<V: Clone> Flight<V> {
     }
 
     /// Marks the leading call as gone; returns the number of waiters left.
+    /// The waiters keep their slots (the flight goes on with a new leader).
     fn abandon(&self) -> usize {
         let (wakers, waiters) = {
             let mut st = lock(&self.state);
@@ -125,9 +126,10 @@ impl<V: Clone> Flight<V> {
                 return st.waiters;
             }
             st.phase = Phase::Abandoned;
-            (std::mem::take(&mut st.wakers), st.waiters)
+            let wakers: Vec<Waker> = st.wakers.iter_mut().filter_map(Option::take).collect();
+            (wakers, st.waiters)
         };
-        for w in wakers.into_iter().flatten() {
+        for w in wakers {
             w.wake();
         }
         waiters
