@@ -191,7 +191,12 @@ async fn a_waiter_takes_over_when_the_leader_is_cancelled() {
         .collect();
     tokio::task::yield_now().await; // the waiters join the flight
     drop(leader);
-    for w in waiters {
+    tokio::task::yield_now().await; // one waiter takes over
+    // Requests arriving after the take-over join the same call.
+    let late: Vec<_> = (0..5)
+        .map(|_| tokio::spawn(svc.clone().oneshot(3)))
+        .collect();
+    for w in waiters.into_iter().chain(late) {
         assert_eq!(w.await.unwrap().unwrap(), "3@0");
     }
     assert_eq!(
