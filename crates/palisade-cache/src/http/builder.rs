@@ -57,6 +57,7 @@ impl HttpCacheBuilder {
                 stale_while_revalidate: Duration::ZERO,
                 stale_if_error: Duration::ZERO,
                 max_body_bytes: 1 << 20,
+                by_bytes: true,
             },
             l2: None,
         }
@@ -159,9 +160,11 @@ impl HttpCacheBuilder {
             decode_value,
         });
         let core = Core::new(self.name, capacity, Box::new(HttpPolicy { by_bytes }), l2);
+        let mut defaults = self.defaults;
+        defaults.by_bytes = by_bytes;
         Ok(HttpCache {
             core,
-            defaults: Arc::new(self.defaults),
+            defaults: Arc::new(defaults),
         })
     }
 }

@@ -302,7 +302,10 @@ fn store(ctx: &Ctx, parts: Parts, body: Bytes, lifetime: Lifetime) -> Arc<Stored
     policy::strip_for_storage(&mut headers);
     let names = policy::vary_names(&headers).unwrap_or_default();
     let suffix = variant_suffix(&names, &ctx.req_headers);
-    let decision = policy::decision(lifetime, &headers, body.len());
+    let mut decision = policy::decision(lifetime, &headers, body.len());
+    if !ctx.defaults.by_bytes {
+        decision.weight = 1;
+    }
     let stored = Arc::new(Stored {
         status: parts.status,
         headers,

@@ -83,6 +83,8 @@ pub(crate) struct Defaults {
     pub(crate) stale_while_revalidate: Duration,
     pub(crate) stale_if_error: Duration,
     pub(crate) max_body_bytes: usize,
+    /// Entries weigh their bytes (`max_bytes`) rather than 1 (`max_entries`).
+    pub(crate) by_bytes: bool,
 }
 
 /// Statuses this cache stores: the heuristically cacheable ones of RFC 9110
@@ -242,6 +244,7 @@ mod tests {
             stale_while_revalidate: Duration::from_secs(1),
             stale_if_error: Duration::from_secs(2),
             max_body_bytes: 1024,
+            by_bytes: true,
         }
     }
 
