@@ -29,7 +29,9 @@
 //!
 //! ```
 //! use std::{convert::Infallible, time::Duration};
-//! use palisade_cache::{Cache, HttpCache};
+//! use palisade_cache::Cache;
+//! # #[cfg(feature = "http")]
+//! use palisade_cache::HttpCache;
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -56,6 +58,7 @@
 //! users.invalidate(&42).await;
 //!
 //! // HTTP: caches http::Response<B> by buffering bodies up to a limit.
+//! # #[cfg(feature = "http")] {
 //! let pages = HttpCache::builder("pages")
 //!     .max_bytes(256 << 20)
 //!     .max_body_bytes(1 << 20)
@@ -71,6 +74,7 @@
 //! let second = http.oneshot(req()).await?;
 //! assert_eq!(first.headers()["x-cache"], "MISS");
 //! assert_eq!(second.headers()["x-cache"], "HIT");
+//! # }
 //! # Ok(())
 //! # }
 //! ```
