@@ -245,7 +245,7 @@ impl Core {
     #[inline]
     fn refuse(&self, retry_after: Option<Duration>) -> Refusal {
         self.telemetry.call(Call::Rejected);
-        Refusal(retry_after.map_or(NO_RETRY, nanos))
+        Refusal(retry_after.map_or(NO_RETRY, |d| nanos(d).min(NO_RETRY - 1)))
     }
 
     /// The public error for a refusal.

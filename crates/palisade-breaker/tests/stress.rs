@@ -95,3 +95,45 @@ fn threads_racing_a_trip_transition_once() {
         assert_eq!(breaker.snapshot().times_opened, 1);
     });
 }
+
+#[test]
+fn concurrent_mixed_outcomes_leave_the_window_consistent() {
+    // Threads race successes (most of them through the no-write path of a
+    // window full of successes) against failures that move the ring. If any
+    // count were lost or doubled, the counters would disagree with the ring
+    // for good: N successes in a row afterwards would not read N calls and
+    // no failure.
+    const N: usize = 64;
+    let breaker = CircuitBreaker::builder("mixed")
+        .count_window(N)
+        .minimum_calls(N as u64)
+        .failure_rate(1.0)
+        .build()
+        .unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..4u64 {
+            let breaker = &breaker;
+            scope.spawn(move || {
+                for i in 0..20_000u64 {
+                    let permit = breaker.try_acquire().unwrap();
+                    if (i + t) % 50 == 0 {
+                        permit.failure();
+                    } else if (i + t) % 97 == 0 {
+                        drop(permit);
+                    } else {
+                        permit.success();
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(breaker.state(), State::Closed);
+    for _ in 0..N {
+        breaker.try_acquire().unwrap().success();
+    }
+    let snap = breaker.snapshot();
+    assert_eq!((snap.calls, snap.failures), (N as u64, 0));
+    breaker.try_acquire().unwrap().failure();
+    let snap = breaker.snapshot();
+    assert_eq!((snap.calls, snap.failures), (N as u64, 1));
+}
