@@ -16,9 +16,7 @@ use tower::{Layer, Service, service_fn};
 type Value = Arc<str>;
 
 fn ready_call<S: Service<R>, R>(svc: &mut S, req: R) -> Result<S::Response, S::Error> {
-    if let Err(e) = now(std::future::poll_fn(|cx| svc.poll_ready(cx))) {
-        return Err(e);
-    }
+    now(std::future::poll_fn(|cx| svc.poll_ready(cx)))?;
     now(svc.call(req))
 }
 
@@ -60,13 +58,13 @@ fn generic(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("cache_peers_hit");
     g.bench_function("bare_service", |b| {
-        b.iter(|| black_box(ready_call(&mut bare, black_box(7))))
+        b.iter(|| black_box(ready_call(&mut bare, black_box(7))));
     });
     g.bench_function("palisade_cache", |b| {
-        b.iter(|| black_box(ready_call(&mut palisade, black_box(7)).is_ok()))
+        b.iter(|| black_box(ready_call(&mut palisade, black_box(7)).is_ok()));
     });
     g.bench_function("tower_resilience_cache", |b| {
-        b.iter(|| black_box(ready_call(&mut resilience, black_box(7)).is_ok()))
+        b.iter(|| black_box(ready_call(&mut resilience, black_box(7)).is_ok()));
     });
     g.finish();
 
@@ -89,12 +87,14 @@ fn generic(c: &mut Criterion) {
         start.elapsed()
     }
     let mut g = c.benchmark_group("cache_peers_hit_2_threads");
-    g.bench_function("bare_service", |b| b.iter_custom(|n| two_threads(&bare, n)));
+    g.bench_function("bare_service", |b| {
+        b.iter_custom(|n| two_threads(&bare, n));
+    });
     g.bench_function("palisade_cache", |b| {
-        b.iter_custom(|n| two_threads(&palisade, n))
+        b.iter_custom(|n| two_threads(&palisade, n));
     });
     g.bench_function("tower_resilience_cache", |b| {
-        b.iter_custom(|n| two_threads(&resilience, n))
+        b.iter_custom(|n| two_threads(&resilience, n));
     });
     g.finish();
 }
@@ -141,8 +141,7 @@ fn http(c: &mut Criterion) {
     rt.block_on(async {
         let r = ready_call(&mut palisade, request());
         assert!(r.is_ok());
-        let r = std::future::poll_fn(|cx| arc.poll_ready(cx)).await.unwrap();
-        let _ = r;
+        std::future::poll_fn(|cx| arc.poll_ready(cx)).await.unwrap();
         let resp = arc.call(request()).await.unwrap();
         let _ = axum::body::to_bytes(resp.into_body(), usize::MAX).await;
     });
@@ -153,13 +152,13 @@ fn http(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("http_cache_peers_hit");
     g.bench_function("bare_service", |b| {
-        b.iter(|| black_box(ready_call(&mut bare, request())))
+        b.iter(|| black_box(ready_call(&mut bare, request())));
     });
     g.bench_function("palisade_http_cache", |b| {
-        b.iter(|| black_box(ready_call(&mut palisade, request()).is_ok()))
+        b.iter(|| black_box(ready_call(&mut palisade, request()).is_ok()));
     });
     g.bench_function("axum_response_cache", |b| {
-        b.iter(|| black_box(ready_call(&mut arc, request())))
+        b.iter(|| black_box(ready_call(&mut arc, request())));
     });
     g.finish();
 }
