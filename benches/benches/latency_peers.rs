@@ -12,7 +12,7 @@
 //!
 //! Two measurements of the same benchmarks: `wall/...` (criterion's wall
 //! clock) and `cpu/...` (the benchmark thread's own CPU time, from
-//! `/proc/thread-self/schedstat`), which leaves out the time the thread
+//! `CLOCK_THREAD_CPUTIME_ID`), which leaves out the time the thread
 //! waited for a core on a shared, loaded machine.
 //!
 //! `cargo bench -p palisade-benches --bench latency_peers -- --warm-up-time 1 --measurement-time 3`
@@ -64,11 +64,11 @@ fn tracker() -> LatencyTracker {
         .expect("valid config")
 }
 
-/// This thread's CPU time so far (Linux); `None` elsewhere.
+/// This thread's CPU time so far; `None` where the OS does not tell.
 fn thread_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(ns))
+    cpu_time::ThreadTime::try_now()
+        .ok()
+        .map(|t| t.as_duration())
 }
 
 /// Criterion measurement: CPU time of the benchmark thread (wall time where

@@ -10,7 +10,7 @@
 //!
 //! Two measurements of the same benchmarks: `wall/...` (criterion's wall
 //! clock) and `cpu/...` (the benchmark thread's own CPU time, from
-//! `/proc/thread-self/schedstat`): on a shared, loaded machine the second
+//! `CLOCK_THREAD_CPUTIME_ID`): on a shared, loaded machine the second
 //! leaves out the time the thread waited for a core, so its ratios are far
 //! steadier.
 
@@ -118,11 +118,11 @@ where
     total / u32::try_from(threads).unwrap_or(1)
 }
 
-/// This thread's CPU time so far (Linux); `None` elsewhere.
+/// This thread's CPU time so far; `None` where the OS does not tell.
 fn thread_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(ns))
+    cpu_time::ThreadTime::try_now()
+        .ok()
+        .map(|t| t.as_duration())
 }
 
 /// Criterion measurement: CPU time of the benchmark thread (wall time where

@@ -61,13 +61,19 @@
 //!
 //! # Cost and contention
 //!
-//! The clock is read when the request starts, when the response head is
-//! ready and when the body ends (twice when the body is already complete
-//! with its head). Routes are found in a read-mostly map without a lock or an
-//! allocation; each thread records into its own shard of `hdrhistogram`
-//! recorders under a `std::sync::Mutex` that no other thread of that shard
-//! index holds for more than two histogram increments. Snapshots merge the
-//! shards. See the crate's `docs/BENCHMARKS.md` rows for measured costs.
+//! The clock is read twice per request: when it starts, and when it ends
+//! (the end of the response body, or the error). The time to the response
+//! head is taken, at no extra cost, from the blocking detector's read when
+//! it is on; otherwise it is read when the server first polls the body
+//! without the body ending — a third read only for bodies that stream
+//! (servers poll the body right after they get the head; a body that ends in
+//! its first poll has the same time to head and to end). Routes are found in
+//! a read-mostly map without a lock or an allocation; each thread records
+//! into its own shard of `hdrhistogram` recorders (each on its own cache
+//! line) under a `std::sync::Mutex` held for two histogram increments, and
+//! clones a per-shard reference to the shared state, so threads on different
+//! shards write to no common cache line (an installed `metrics` recorder's
+//! own handles aside). Snapshots merge the shards. See the crate's `docs/BENCHMARKS.md` rows for measured costs.
 //!
 //! # Memory
 //!
