@@ -1,6 +1,7 @@
 //! [`ConcurrencyLimit`] (the handle) and [`ConcurrencyLimitBuilder`].
 
 use super::{ConcurrencyLimitLayer, UntilBodyEnd, UntilResponse, permit::Shared};
+use crate::lane::Lanes;
 use palisade_core::ConfigError;
 use std::{marker::PhantomData, sync::Arc, time::Duration};
 
@@ -28,7 +29,7 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// `ConcurrencyLimit` is a cheap handle (an `Arc` inside).
 #[derive(Debug)]
 pub struct ConcurrencyLimit<P = UntilResponse> {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<Lanes<Shared>>,
     _release: PhantomData<fn() -> P>,
 }
 
@@ -166,7 +167,7 @@ impl<P> ConcurrencyLimitBuilder<P> {
             ));
         }
         Ok(ConcurrencyLimit {
-            shared: Arc::new(Shared::new(self.name, max, self.retry_after)),
+            shared: Arc::new(Lanes::new(Shared::new(self.name, max, self.retry_after))),
             _release: PhantomData,
         })
     }

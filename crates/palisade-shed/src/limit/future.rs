@@ -29,8 +29,10 @@ pin_project! {
             inner: F,
             permit: Option<Permit>,
         },
+        // Boxed in `call` (it is boxed anyway when returned): the future
+        // stays as small as its running state.
         Rejected {
-            error: Option<Rejected>,
+            error: Option<BoxError>,
         },
     }
 }
@@ -48,7 +50,9 @@ impl<F, P> LimitFuture<F, P> {
 
     pub(crate) fn rejected(error: Rejected) -> Self {
         Self {
-            state: State::Rejected { error: Some(error) },
+            state: State::Rejected {
+                error: Some(error.into()),
+            },
             _release: PhantomData,
         }
     }
@@ -62,6 +66,7 @@ where
 {
     type Output = Result<P::Response, BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Running { inner, permit } => {
@@ -77,8 +82,7 @@ where
             }
             StateProj::Rejected { error } => Poll::Ready(Err(error
                 .take()
-                .expect("LimitFuture polled after completion")
-                .into())),
+                .expect("LimitFuture polled after completion"))),
         }
     }
 }

@@ -1,4 +1,5 @@
 use super::{ConcurrencyLimitService, UntilResponse, permit::Shared};
+use crate::lane::Lanes;
 use std::{fmt, marker::PhantomData, sync::Arc};
 use tower_layer::Layer;
 
@@ -8,12 +9,12 @@ use tower_layer::Layer;
 /// Every service it makes shares the one limit: the slots are counted across
 /// all of them.
 pub struct ConcurrencyLimitLayer<P = UntilResponse> {
-    shared: Arc<Shared>,
+    shared: Arc<Lanes<Shared>>,
     _release: PhantomData<fn() -> P>,
 }
 
 impl<P> ConcurrencyLimitLayer<P> {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Lanes<Shared>>) -> Self {
         Self {
             shared,
             _release: PhantomData,

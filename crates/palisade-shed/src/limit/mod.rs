@@ -35,6 +35,7 @@ pub use future::LimitFuture;
 pub use layer::ConcurrencyLimitLayer;
 pub use permit::Permit;
 
+use crate::lane::Lanes;
 use palisade_core::{BoxError, RejectKind, Rejected};
 use permit::Shared;
 use std::{
@@ -48,7 +49,7 @@ use tower_service::Service;
 /// The service made by [`ConcurrencyLimitLayer`].
 pub struct ConcurrencyLimitService<S, P = UntilResponse> {
     inner: S,
-    shared: Arc<Shared>,
+    shared: Arc<Lanes<Shared>>,
     reservation: Reservation,
     _release: PhantomData<fn() -> P>,
 }
@@ -65,7 +66,7 @@ enum Reservation {
 }
 
 impl<S, P> ConcurrencyLimitService<S, P> {
-    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(inner: S, shared: Arc<Lanes<Shared>>) -> Self {
         Self {
             inner,
             shared,
@@ -118,9 +119,10 @@ where
     type Error = BoxError;
     type Future = LimitFuture<S::Future, P>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         if !matches!(self.reservation, Reservation::Held(_)) {
-            match self.shared.try_acquire() {
+            match permit::try_acquire(&self.shared) {
                 Some(permit) => self.reservation = Reservation::Held(permit),
                 None => {
                     // Decided on our own counter: `call` rejects without
@@ -140,6 +142,7 @@ where
         }
     }
 
+    #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         match std::mem::replace(&mut self.reservation, Reservation::None) {
             Reservation::Held(permit) => LimitFuture::running(self.inner.call(req), permit),

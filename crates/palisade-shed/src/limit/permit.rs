@@ -1,7 +1,10 @@
 //! The shared counter of a concurrency limit and the [`Permit`] that holds
 //! one of its slots.
 
-use crate::telemetry::LimitTelemetry;
+use crate::{
+    lane::{Lane, Lanes, Padded},
+    telemetry::LimitTelemetry,
+};
 use std::{
     fmt,
     sync::{
@@ -17,8 +20,10 @@ pub(crate) struct Shared {
     pub(crate) name: Arc<str>,
     pub(crate) max_in_flight: usize,
     pub(crate) retry_after: Duration,
-    in_flight: AtomicUsize,
     pub(crate) telemetry: LimitTelemetry,
+    /// The one counter of requests in flight, on cache lines of its own (it
+    /// is written by every request; the fields above are only read).
+    in_flight: Padded<AtomicUsize>,
 }
 
 impl Shared {
@@ -28,38 +33,41 @@ impl Shared {
             name,
             max_in_flight,
             retry_after,
-            in_flight: AtomicUsize::new(0),
+            in_flight: Padded(AtomicUsize::new(0)),
         }
     }
 
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
     }
+}
 
-    /// Takes a slot if one is free: one compare-and-swap, no lock, no
-    /// allocation (the `Arc` clone is a reference count).
-    #[inline]
-    pub(crate) fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
-        let mut current = self.in_flight.load(Ordering::Relaxed);
-        loop {
-            if current >= self.max_in_flight {
-                return None;
-            }
-            match self.in_flight.compare_exchange_weak(
-                current,
-                current + 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(actual) => current = actual,
-            }
+/// Takes a slot of the limit behind `lanes` if one is free: one
+/// compare-and-swap on the one shared counter (a strict global bound), no
+/// lock, no allocation. The permit keeps the limit alive through the calling
+/// thread's lane (a reference count on a cache line of its own).
+#[inline]
+pub(crate) fn try_acquire(lanes: &Lanes<Shared>) -> Option<Permit> {
+    let shared: &Shared = lanes;
+    let mut current = shared.in_flight.load(Ordering::Relaxed);
+    loop {
+        if current >= shared.max_in_flight {
+            return None;
         }
-        self.telemetry.acquired();
-        Some(Permit {
-            shared: Arc::clone(self),
-        })
+        match shared.in_flight.compare_exchange_weak(
+            current,
+            current + 1,
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => break,
+            Err(actual) => current = actual,
+        }
     }
+    shared.telemetry.acquired();
+    Some(Permit {
+        shared: lanes.current().clone(),
+    })
 }
 
 /// One slot of a [`ConcurrencyLimit`](super::ConcurrencyLimit), given back
@@ -70,7 +78,7 @@ impl Shared {
 /// [`hold_until_body_end`](super::ConcurrencyLimitBuilder::hold_until_body_end)
 /// into the response body.
 pub struct Permit {
-    shared: Arc<Shared>,
+    shared: Lane<Shared>,
 }
 
 impl Drop for Permit {
