@@ -1,6 +1,14 @@
 //! `ServiceBuilderExt`: one method per Palisade layer on tower's `ServiceBuilder`.
 
 use tower::ServiceBuilder;
+#[cfg(any(
+    feature = "http",
+    feature = "breaker",
+    feature = "batch",
+    feature = "cache",
+    feature = "shed",
+    feature = "latency"
+))]
 use tower_layer::Stack;
 
 mod sealed {

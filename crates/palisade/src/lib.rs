@@ -116,6 +116,8 @@ pub mod prelude {
     pub use palisade_cache::Cache;
     #[cfg(all(feature = "cache", feature = "http"))]
     pub use palisade_cache::HttpCache;
+    #[cfg(all(feature = "cache", feature = "redis"))]
+    pub use palisade_cache::RedisStore;
     #[cfg(feature = "latency")]
     pub use palisade_latency::LatencyTracker;
     #[cfg(feature = "shed")]
