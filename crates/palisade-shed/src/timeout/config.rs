@@ -1,7 +1,10 @@
 //! [`Timeout`] (the handle) and [`TimeoutBuilder`].
 
 use super::{HttpHeaders, PropagateDeadlineLayer, TimeoutLayer};
-use crate::telemetry::{Expiry, TimeoutTelemetry};
+use crate::{
+    lane::Lanes,
+    telemetry::{Expiry, TimeoutTelemetry},
+};
 use http::HeaderName;
 use palisade_core::{ConfigError, RejectKind, Rejected};
 use std::{sync::Arc, time::Duration};
@@ -45,7 +48,7 @@ impl Core {
 /// [`timeout`]: TimeoutBuilder::timeout
 #[derive(Debug, Clone)]
 pub struct Timeout<X = HttpHeaders> {
-    pub(crate) core: Arc<Core>,
+    pub(crate) core: Arc<Lanes<Core>>,
     pub(crate) source: X,
 }
 
@@ -172,12 +175,12 @@ impl<X> TimeoutBuilder<X> {
             return Err(ConfigError::new("timeout", "in (0s, 365 days]", timeout));
         }
         Ok(Timeout {
-            core: Arc::new(Core {
+            core: Arc::new(Lanes::new(Core {
                 telemetry: TimeoutTelemetry::new(&self.name),
                 name: self.name,
                 timeout,
                 include_ready: self.include_ready,
-            }),
+            })),
             source: self.source,
         })
     }

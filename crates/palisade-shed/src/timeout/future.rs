@@ -1,15 +1,14 @@
 use super::{DeadlineScope, config::Core};
-use crate::telemetry::Expiry;
+use crate::{lane::Lane, telemetry::Expiry};
 use palisade_core::{BoxError, Rejected};
 use pin_project_lite::pin_project;
 use std::{
     fmt,
     future::Future,
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll, ready},
 };
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 pin_project! {
     /// The response future of [`TimeoutService`](super::TimeoutService).
@@ -34,20 +33,21 @@ pin_project! {
             inner: DeadlineScope<F>,
             #[pin]
             sleep: Option<Sleep>,
-            deadline: Instant,
-            core: Arc<Core>,
+            core: Lane<Core>,
         },
+        // Boxed when made (it is boxed anyway when returned): the future
+        // stays as small as its running state.
         Rejected {
-            error: Option<Rejected>,
+            error: Option<BoxError>,
         },
     }
 }
 
 impl<F> TimeoutFuture<F> {
-    pub(crate) fn running(inner: DeadlineScope<F>, core: Arc<Core>) -> Self {
+    #[inline]
+    pub(crate) fn running(inner: DeadlineScope<F>, core: Lane<Core>) -> Self {
         Self {
             state: State::Running {
-                deadline: inner.deadline().instant(),
                 inner,
                 sleep: None,
                 core,
@@ -57,7 +57,9 @@ impl<F> TimeoutFuture<F> {
 
     pub(crate) fn rejected(error: Rejected) -> Self {
         Self {
-            state: State::Rejected { error: Some(error) },
+            state: State::Rejected {
+                error: Some(error.into()),
+            },
         }
     }
 }
@@ -69,19 +71,20 @@ where
 {
     type Output = Result<T, BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Running {
                 inner,
                 mut sleep,
-                deadline,
                 core,
             } => {
+                let deadline = inner.deadline().instant();
                 if let Poll::Ready(result) = inner.poll(cx) {
                     return Poll::Ready(result.map_err(Into::into));
                 }
                 if sleep.is_none() {
-                    sleep.set(Some(tokio::time::sleep_until(*deadline)));
+                    sleep.set(Some(tokio::time::sleep_until(deadline)));
                 }
                 if let Some(sleep) = sleep.as_pin_mut() {
                     ready!(sleep.poll(cx));
@@ -90,8 +93,7 @@ where
             }
             StateProj::Rejected { error } => Poll::Ready(Err(error
                 .take()
-                .expect("TimeoutFuture polled after completion")
-                .into())),
+                .expect("TimeoutFuture polled after completion"))),
         }
     }
 }

@@ -1,4 +1,5 @@
 use super::{HttpHeaders, TimeoutService, config::Core};
+use crate::lane::Lanes;
 use std::sync::Arc;
 use tower_layer::Layer;
 
@@ -8,7 +9,7 @@ use tower_layer::Layer;
 /// Every service it makes shares the timeout's configuration and metrics.
 #[derive(Debug, Clone)]
 pub struct TimeoutLayer<X = HttpHeaders> {
-    pub(crate) core: Arc<Core>,
+    pub(crate) core: Arc<Lanes<Core>>,
     pub(crate) source: X,
 }
 

@@ -40,7 +40,7 @@ pub use layer::TimeoutLayer;
 pub use propagate::{PropagateDeadline, PropagateDeadlineLayer, PropagateFuture};
 pub use source::{Ambient, DeadlineSource, HttpHeaders};
 
-use crate::telemetry::Expiry;
+use crate::{lane::Lanes, telemetry::Expiry};
 use config::Core;
 use palisade_core::BoxError;
 use std::{
@@ -59,7 +59,7 @@ use tower_service::Service;
 /// [`Rejected`](palisade_core::Rejected) of kind `DeadlineExceeded`.
 pub struct TimeoutService<S, X = HttpHeaders> {
     inner: S,
-    core: Arc<Core>,
+    core: Arc<Lanes<Core>>,
     source: X,
     ready: ReadyWait,
 }
@@ -77,7 +77,7 @@ struct ReadyWait {
 }
 
 impl<S, X> TimeoutService<S, X> {
-    pub(crate) fn new(inner: S, core: Arc<Core>, source: X) -> Self {
+    pub(crate) fn new(inner: S, core: Arc<Lanes<Core>>, source: X) -> Self {
         Self {
             inner,
             core,
@@ -160,6 +160,7 @@ where
     type Error = BoxError;
     type Future = TimeoutFuture<S::Future>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         if !self.core.include_ready {
             return self.inner.poll_ready(cx).map_err(Into::into);
@@ -175,6 +176,7 @@ where
         }
     }
 
+    #[inline]
     fn call(&mut self, mut req: Req) -> Self::Future {
         let now = Instant::now();
         let started = self.ready.started.take();
@@ -195,7 +197,7 @@ where
         self.source.attach(&mut req, deadline);
         TimeoutFuture::running(
             deadline.scoped(self.inner.call(req)),
-            Arc::clone(&self.core),
+            self.core.current().clone(),
         )
     }
 }
