@@ -38,6 +38,13 @@ impl<K, V> std::fmt::Debug for L2Hook<K, V> {
     }
 }
 
+/// An L2 operation the cache is about to make.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum L2Op {
+    Get,
+    Put,
+}
+
 /// What is stored and for how long, decided per value.
 pub(crate) struct Decision {
     pub(crate) lifetime: Lifetime,
@@ -144,7 +151,7 @@ where
             return;
         }
         if to_l2
-            && let Some(l2) = &self.l2
+            && let Some(l2) = self.l2_if_available(L2Op::Put)
             && let (Some(k), Some(payload)) = ((l2.encode_key)(key), (l2.encode_value)(&value))
         {
             let l = decision.lifetime;
@@ -170,6 +177,21 @@ where
         self.l1.insert(key.clone(), entry);
         self.recorder
             .set_size(self.l1.entry_count(), self.l1.weighed_size());
+    }
+
+    /// The L2, unless there is none or it reports itself unavailable (then
+    /// it is told the `op` was skipped).
+    #[inline]
+    pub(crate) fn l2_if_available(&self, op: L2Op) -> Option<&L2Hook<K, V>> {
+        let l2 = self.l2.as_ref()?;
+        if l2.store.available() {
+            return Some(l2);
+        }
+        match op {
+            L2Op::Get => l2.store.skipped_get(),
+            L2Op::Put => l2.store.skipped_put(),
+        }
+        None
     }
 
     /// Turns an L2 entry into an L1 entry on tokio's clock; `None` if it

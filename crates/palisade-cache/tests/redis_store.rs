@@ -192,6 +192,54 @@ async fn an_unreachable_redis_fails_open_and_is_then_skipped() {
 }
 
 #[tokio::test]
+async fn an_open_breaker_makes_the_store_unavailable_until_the_probe_is_due() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let breaker = palisade_breaker::CircuitBreaker::builder("avail")
+        .consecutive_failures(2)
+        .open_wait(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let l2 = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
+        .namespace("unavailable")
+        .connect_timeout(Duration::from_millis(200))
+        .breaker(breaker)
+        .build()
+        .await
+        .unwrap();
+    assert!(l2.available(), "closed: worth asking");
+    let mut lookups = 0;
+    while l2.available() && lookups < 20 {
+        assert_eq!(l2.get(b"v:1").await, None);
+        lookups += 1;
+    }
+    assert!(!l2.available(), "the breaker opened: {:?}", l2.stats());
+    let sent = l2.stats().gets();
+
+    // Once the open wait has passed it is worth a probe again, which goes
+    // to Redis (and, failing, opens the breaker again).
+    assert!(eventually(WAIT, async || l2.available()).await);
+    assert_eq!(l2.get(b"v:1").await, None);
+    assert_eq!(l2.stats().gets(), sent + 1, "the probe was sent");
+    assert!(
+        eventually(WAIT, async || {
+            l2.get(b"v:1").await;
+            !l2.available()
+        })
+        .await
+    );
+
+    // Manual states apply at once.
+    l2.breaker().reset();
+    assert!(l2.available());
+    l2.breaker().force_open();
+    assert!(!l2.available());
+}
+
+#[tokio::test]
 async fn a_stopped_redis_is_a_miss_and_hits_resume_after_restart() {
     let Some(mut server) = RedisServer::start().await else {
         return;

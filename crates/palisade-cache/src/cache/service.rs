@@ -13,7 +13,7 @@ use tower_service::Service;
 
 use super::future::ResponseFuture;
 use crate::{
-    core::{Core, LeadGuard, Lookup},
+    core::{Core, L2Op, LeadGuard, Lookup},
     entry::{Freshness, SharedEntry},
     flight::Join,
     l1::poll_now,
@@ -218,10 +218,10 @@ where
     }
 
     /// Looks in the L2, answering at once when the store does (a hit in
-    /// memory, or a store that skips a tier known to be down).
+    /// memory). A store that reports itself unavailable is not asked.
     fn look_in_l2(&self, guard: &mut LeadGuard<K, V>, now: Instant) -> L2First<V> {
         let core = Arc::clone(&self.core);
-        let Some(l2) = core.l2.as_ref() else {
+        let Some(l2) = core.l2_if_available(L2Op::Get) else {
             return L2First::Miss;
         };
         let Some(key) = (l2.encode_key)(&guard.key) else {

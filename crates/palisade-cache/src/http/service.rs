@@ -23,7 +23,7 @@ use super::{
     policy::{Defaults, RequestMode, request_mode, x_cache},
 };
 use crate::{
-    core::LeadGuard,
+    core::{L2Op, LeadGuard},
     entry::{Freshness, SharedEntry},
     flight::{Join, Phase},
     l1::poll_now,
@@ -278,7 +278,7 @@ where
             }
             Join::Lead(flight) => {
                 let mut guard = LeadGuard::new(Arc::clone(core), key, flight, stale, false);
-                if core.l2.is_some() && mode == RequestMode::Normal {
+                if mode == RequestMode::Normal && core.l2_if_available(L2Op::Get).is_some() {
                     let mut lookup = l2_lookup(&ctx);
                     match poll_now(lookup.as_mut()) {
                         Some(found) => match fill_from_l2(&ctx, guard, found) {

@@ -100,6 +100,31 @@ pub trait L2Store: fmt::Debug + Send + Sync + 'static {
     /// Called once per cache built with this store. The store drops a sink
     /// once [`PurgeSink::purge`] returns `false` (its cache is gone).
     fn subscribe(&self, sink: PurgeSink);
+
+    /// Whether the tier is worth asking right now: `false` while it is known
+    /// to be down (for Redis: while its breaker is open and not yet due for
+    /// a probe). The cache asks before every lookup and every write and,
+    /// on `false`, does no L2 work at all (no key or value encoding, no
+    /// [`get`](Self::get) or [`put`](Self::put) call; it calls
+    /// [`skipped_get`](Self::skipped_get) or
+    /// [`skipped_put`](Self::skipped_put) instead): the request costs about
+    /// what it would with no L2. Invalidations are sent regardless.
+    ///
+    /// Must be cheap (it is on every L1 miss and every fill) and must turn
+    /// `true` again on its own once the tier is worth a try, since the cache
+    /// makes no call that could tell the store. Default: always `true`.
+    fn available(&self) -> bool {
+        true
+    }
+
+    /// Called in place of [`get`](Self::get) when the cache skipped a lookup
+    /// because [`available`](Self::available) was `false`, so the store can
+    /// count it as a lookup it skipped itself. Default: nothing.
+    fn skipped_get(&self) {}
+
+    /// Called in place of [`put`](Self::put) when the cache skipped a write
+    /// because [`available`](Self::available) was `false`. Default: nothing.
+    fn skipped_put(&self) {}
 }
 
 impl<T: L2Store + ?Sized> L2Store for Arc<T> {
@@ -117,6 +142,15 @@ impl<T: L2Store + ?Sized> L2Store for Arc<T> {
     }
     fn subscribe(&self, sink: PurgeSink) {
         (**self).subscribe(sink);
+    }
+    fn available(&self) -> bool {
+        (**self).available()
+    }
+    fn skipped_get(&self) {
+        (**self).skipped_get();
+    }
+    fn skipped_put(&self) {
+        (**self).skipped_put();
     }
 }
 

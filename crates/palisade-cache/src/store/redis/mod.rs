@@ -13,7 +13,7 @@ pub use stats::RedisStats;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -86,7 +86,10 @@ return #members
 ///   timeout is a miss (counted), never an error to the caller. A
 ///   [`palisade_breaker::CircuitBreaker`] watches the outcomes: after repeated
 ///   failures Redis is skipped (lookups cost nothing, count as `skipped`) and
-///   probed again later. Values that do not decode are a miss, counted as
+///   probed again later. While it is skipped,
+///   [`available`](L2Store::available) is `false` (one atomic load, no clock
+///   read), so caches do no L2 work at all, not even encoding; it turns
+///   `true` again when the breaker is due for a probe. Values that do not decode are a miss, counted as
 ///   `undecodable`, never served; the next fill overwrites them.
 /// - **Purge everywhere**: [`invalidate`](L2Store::invalidate) deletes the key,
 ///   [`invalidate_tag`](L2Store::invalidate_tag) deletes every key of the tag
@@ -143,11 +146,18 @@ impl Drop for Shared {
 /// While the breaker is open, its `retry_after` says how long it will keep
 /// refusing: until then, skip Redis with one atomic load and a clock read
 /// instead of asking the breaker (which builds a rejection every time).
+///
+/// The same refusal also lowers `up`, the flag behind
+/// [`L2Store::available`], and starts a timer that raises it again when the
+/// wait is over, so callers that check `available` read one atomic and no
+/// clock, and the breaker still gets its probe once it is due.
 #[derive(Debug)]
 struct Gate {
     base: Instant,
     /// Nanoseconds after `base` until which Redis is skipped (0: not skipping).
     until: AtomicU64,
+    /// `false` from a refusal by the open breaker until its wait has passed.
+    up: Arc<AtomicBool>,
 }
 
 impl Gate {
@@ -155,6 +165,7 @@ impl Gate {
         Self {
             base: Instant::now(),
             until: AtomicU64::new(0),
+            up: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -176,9 +187,43 @@ impl Gate {
             return;
         }
         if let Some(wait) = rejected.retry_after() {
-            let wait = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
-            let until = self.elapsed_nanos().saturating_add(wait).max(1);
+            let nanos = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+            let until = self.elapsed_nanos().saturating_add(nanos).max(1);
             self.until.store(until, Relaxed);
+            self.lower_until(wait);
+        }
+    }
+
+    /// Reports the tier unavailable for `wait`. Needs a runtime for the
+    /// timer that raises the flag again; without one the flag stays up and
+    /// only the clock-checked gate skips.
+    fn lower_until(&self, wait: Duration) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self
+            .up
+            .compare_exchange(true, false, Relaxed, Relaxed)
+            .is_err()
+        {
+            return; // a timer is already running
+        }
+        let up = Arc::clone(&self.up);
+        runtime.spawn(async move {
+            tokio::time::sleep(wait).await;
+            up.store(true, Relaxed);
+        });
+    }
+
+    /// Whether callers should bother asking: one atomic load (two while the
+    /// breaker is open). A breaker forced open, or opened and not yet due
+    /// for a probe, makes the tier unavailable; one moved out of `Open` by
+    /// hand (reset, disable) makes it available at once.
+    fn available(&self, breaker: &CircuitBreaker) -> bool {
+        match breaker.state() {
+            State::Open => self.up.load(Relaxed),
+            State::ForcedOpen => false,
+            _ => true,
         }
     }
 
@@ -465,6 +510,22 @@ impl L2Store for RedisStore {
 
     fn subscribe(&self, sink: PurgeSink) {
         self.shared.sinks.add(sink);
+    }
+
+    /// `false` while the breaker is forced open, or open and not yet due for
+    /// a probe (one atomic load when closed, no clock read).
+    fn available(&self) -> bool {
+        self.shared.gate.available(&self.shared.breaker)
+    }
+
+    /// Counted as a `skipped` lookup, like one the store skips itself.
+    fn skipped_get(&self) {
+        self.shared.counters.lookup(Lookup::Skipped);
+    }
+
+    /// Counted as a write failure, like one the store skips itself.
+    fn skipped_put(&self) {
+        self.shared.counters.write(false);
     }
 }
 
