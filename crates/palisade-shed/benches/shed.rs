@@ -23,6 +23,11 @@ use std::{
 };
 use tower::{Layer, Service, ServiceBuilder};
 
+/// Stands for what a server puts in a request's extensions before the
+/// layer sees it (axum's `OriginalUri`, tonic's connection info).
+#[derive(Debug, Clone, Copy)]
+struct RouteMarker(#[allow(dead_code)] u64);
+
 /// Answers every request at once with the request itself.
 #[derive(Debug, Clone, Copy)]
 struct Echo;
@@ -160,6 +165,44 @@ fn timeout(c: &mut Criterion) {
     let mut ours = http.layer().layer(Echo);
     g.bench_function("http/palisade", |b| {
         b.iter(|| once(&mut ours, black_box(req())));
+    });
+
+    // An HTTP request as a layer inside axum or tonic sees it: a few headers
+    // (so `grpc-timeout` is looked up in a non-empty map) and an extensions
+    // map that already exists (axum inserts `OriginalUri` and the path
+    // parameters, tonic the connection info), so the `Deadline` insert adds
+    // one entry rather than creating the map.
+    let served = || {
+        let mut req = http::Request::builder()
+            .uri("/api/items")
+            .header(http::header::HOST, "svc.local")
+            .header(http::header::USER_AGENT, "bench/1.0")
+            .header(http::header::ACCEPT, "*/*")
+            .body(())
+            .unwrap();
+        req.extensions_mut().insert(RouteMarker(7));
+        req
+    };
+    let mut bare = Echo;
+    g.bench_function("http_served/bare", |b| {
+        b.iter(|| once(&mut bare, black_box(served())));
+    });
+    let mut tower_t = tower::timeout::TimeoutLayer::new(d).layer(Echo);
+    g.bench_function("http_served/tower", |b| {
+        b.iter(|| once(&mut tower_t, black_box(served())));
+    });
+    let mut ours = http.layer().layer(Echo);
+    g.bench_function("http_served/palisade", |b| {
+        b.iter(|| once(&mut ours, black_box(served())));
+    });
+    let lean = Timeout::builder("bench")
+        .timeout(d)
+        .deadline_in_extensions(false)
+        .build()
+        .unwrap();
+    let mut ours = lean.layer().layer(Echo);
+    g.bench_function("http_served/palisade_no_extension", |b| {
+        b.iter(|| once(&mut ours, black_box(served())));
     });
     g.finish();
 }

@@ -120,6 +120,41 @@ async fn an_outer_deadline_is_a_source_too() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_extension_is_overwritten_in_place_or_left_out_on_request() {
+    // An outer deadline in the extensions is replaced by the (earlier) one of
+    // this timeout: one `Deadline` entry, the request's.
+    let t = timeout(2);
+    let mut req = request(&[("grpc-timeout", "300m")]);
+    req.extensions_mut()
+        .insert(Deadline::after(Duration::from_millis(900)));
+    assert_eq!(
+        budget_seen(&t, req).await.unwrap(),
+        Duration::from_millis(300)
+    );
+
+    // Left out: the handler still reads the deadline, the extensions have
+    // none.
+    let t = Timeout::builder("api")
+        .timeout(Duration::from_secs(2))
+        .deadline_in_extensions(false)
+        .build()
+        .unwrap();
+    assert!(!t.source().puts_deadline_in_extensions());
+    let svc =
+        ServiceBuilder::new()
+            .layer(t.layer())
+            .service(service_fn(|req: Request<()>| async move {
+                assert!(req.extensions().get::<Deadline>().is_none());
+                Ok::<_, Infallible>(Deadline::current().expect("ambient").remaining())
+            }));
+    let got = svc
+        .oneshot(request(&[("grpc-timeout", "250m")]))
+        .await
+        .unwrap();
+    assert_eq!(got, Duration::from_millis(250));
+}
+
+#[tokio::test(start_paused = true)]
 async fn invalid_headers_are_ignored() {
     let t = timeout(2);
     for headers in [

@@ -200,6 +200,20 @@ impl TimeoutBuilder<HttpHeaders> {
         self.source.header = Some(name);
         self
     }
+
+    /// Whether each request's [`Deadline`](super::Deadline) is also put
+    /// into the request's extensions (default `true`).
+    ///
+    /// The handler and the calls it makes read the deadline with
+    /// [`Deadline::current()`](super::Deadline::current) either way; the
+    /// extension serves code that runs in the synchronous part of an inner
+    /// service's `call`, and an inner Palisade timeout on the same request
+    /// (which otherwise still ends no later than this one's timer). Turning
+    /// it off saves the extension's allocation on every request.
+    pub fn deadline_in_extensions(mut self, put: bool) -> Self {
+        self.source.extensions = put;
+        self
+    }
 }
 
 #[cfg(test)]

@@ -68,12 +68,20 @@ pub trait DeadlineSource<Req> {
 ///   Palisade timeout),
 ///
 /// each counted from the request's arrival. An invalid value is ignored and
-/// logged at debug level. The request's deadline is then inserted into its
-/// extensions.
+/// logged at debug level. Each header is looked up once, and only when it
+/// is honoured.
+///
+/// The request's deadline is then put into its extensions (unless
+/// [`deadline_in_extensions(false)`](super::TimeoutBuilder::deadline_in_extensions)):
+/// written over a [`Deadline`] already there, otherwise inserted, which
+/// allocates the boxed entry (and the map itself on a request whose
+/// extensions are still empty; requests served by axum or tonic already
+/// have one).
 #[derive(Debug, Clone)]
 pub struct HttpHeaders {
     pub(crate) grpc_timeout: bool,
     pub(crate) header: Option<HeaderName>,
+    pub(crate) extensions: bool,
 }
 
 impl Default for HttpHeaders {
@@ -81,6 +89,7 @@ impl Default for HttpHeaders {
         Self {
             grpc_timeout: true,
             header: None,
+            extensions: true,
         }
     }
 }
@@ -94,6 +103,11 @@ impl HttpHeaders {
     /// Whether `grpc-timeout` is honoured.
     pub fn honors_grpc_timeout(&self) -> bool {
         self.grpc_timeout
+    }
+
+    /// Whether the request's [`Deadline`] is put into its extensions.
+    pub fn puts_deadline_in_extensions(&self) -> bool {
+        self.extensions
     }
 }
 
@@ -127,8 +141,19 @@ impl<B> DeadlineSource<http::Request<B>> for HttpHeaders {
         asked
     }
 
+    #[inline]
     fn attach(&self, req: &mut http::Request<B>, deadline: Deadline) {
-        req.extensions_mut().insert(deadline);
+        if !self.extensions {
+            return;
+        }
+        let extensions = req.extensions_mut();
+        match extensions.get_mut::<Deadline>() {
+            // An outer timeout's: overwrite it in place, no allocation.
+            Some(existing) => *existing = deadline,
+            None => {
+                extensions.insert(deadline);
+            }
+        }
     }
 }
 
