@@ -13,7 +13,9 @@
 //!   whose Redis is down and whose breaker has opened (open wait 10 min, so
 //!   no probe falls inside the measurement).
 //! - `redis_down_store_only`: what the down L2 itself costs such a request:
-//!   one skipped lookup and one skipped write.
+//!   two `available()` checks and the two skip reports the cache makes
+//!   (`available_and_skips`); for reference, what a skipped lookup and a
+//!   skipped write cost when the store is called anyway.
 //!
 //! Figures are recorded in `docs/BENCHMARKS.md`. Run:
 //! `cargo bench -p palisade-cache --features redis --bench redis_l2 -- --warm-up-time 1 --measurement-time 3`
@@ -292,6 +294,11 @@ fn benches(c: &mut Criterion) {
         }
     });
 
+    assert!(
+        !down.available(),
+        "the breaker is open: the cache skips the L2"
+    );
+
     let mut group = c.benchmark_group("redis_down");
     misses(&mut group, &rt, "no_l2", &plain, &next);
     misses(&mut group, &rt, "l2_down_breaker_open", &down_svc, &next);
@@ -321,9 +328,21 @@ fn benches(c: &mut Criterion) {
     });
     eprintln!("redis_down: paired median ratio l2_down_breaker_open / no_l2 = {ratio:.3}");
     eprintln!("redis_down: L2 {:?}", down.stats());
-    // What the down L2 itself adds to such a request: one skipped lookup
-    // (polled once, as the cache does) and one skipped write.
+    // What the down L2 itself adds to such a request: the cache asks
+    // `available()` twice (before the lookup and before the write) and
+    // reports each skip. For reference, what calling the store anyway
+    // would cost: one skipped lookup (polled once) and one skipped write.
     let mut group = c.benchmark_group("redis_down_store_only");
+    group.bench_function("available_and_skips", |b| {
+        b.iter(|| {
+            if !black_box(&down).available() {
+                down.skipped_get();
+            }
+            if !black_box(&down).available() {
+                down.skipped_put();
+            }
+        });
+    });
     group.bench_function("get_skipped", |b| {
         b.iter(|| {
             let mut lookup = pin!(down.get(b"v:1"));
