@@ -14,7 +14,8 @@ use crate::track::Completion;
 pin_project! {
     /// A response body that records its request when it ends.
     ///
-    /// The request is recorded when the last frame has been read (or at
+    /// The request is recorded when the last frame has been read — the
+    /// trailers, or a frame after which the body reports its end (or at
     /// once, if the body was already complete with its head). The time to
     /// head is taken when the body is first polled without ending — servers
     /// poll the body right after they get the head — so a body read in one
@@ -65,6 +66,12 @@ impl<B: Body> Body for LatencyBody<B> {
         let Some(done) = this.done.as_mut() else {
             return polled;
         };
+        #[cfg(feature = "grpc")]
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(trailers) = frame.trailers_ref()
+        {
+            done.grpc_trailers(trailers);
+        }
         match &polled {
             Poll::Ready(None) => {
                 if let Some(done) = this.done.take() {
@@ -73,7 +80,9 @@ impl<B: Body> Body for LatencyBody<B> {
             }
             // Dropping the completion records the request as aborted.
             Poll::Ready(Some(Err(_))) => drop(this.done.take()),
-            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => {
+            // Trailers are the last frame of a body: servers (hyper's h2) send
+            // them and drop the body without polling it again.
+            Poll::Ready(Some(Ok(frame))) if frame.is_trailers() || this.inner.is_end_stream() => {
                 if let Some(done) = this.done.take() {
                     done.finish();
                 }

@@ -24,6 +24,8 @@ pub struct LatencyTrackerBuilder {
     blocking_threshold: Option<Duration>,
     window: Duration,
     shards: Option<usize>,
+    #[cfg(feature = "grpc")]
+    grpc: palisade_core::grpc::GrpcErrors,
 }
 
 impl LatencyTrackerBuilder {
@@ -36,6 +38,8 @@ impl LatencyTrackerBuilder {
             blocking_threshold: None,
             window: DEFAULT_WINDOW,
             shards: None,
+            #[cfg(feature = "grpc")]
+            grpc: palisade_core::grpc::GrpcErrors::new(),
         }
     }
 
@@ -81,6 +85,21 @@ impl LatencyTrackerBuilder {
         self
     }
 
+    /// Which `grpc-status` codes of gRPC responses are failures (default
+    /// [`GrpcErrors::new`](palisade_core::grpc::GrpcErrors::new): the
+    /// server-side codes `UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`,
+    /// `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`).
+    ///
+    /// A response with `content-type: application/grpc*` whose status is a
+    /// failure is recorded in the `error` class (and so counted in `errors`),
+    /// whatever its HTTP status; see the crate docs.
+    #[cfg(feature = "grpc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+    pub fn grpc_errors(mut self, classify: palisade_core::grpc::GrpcErrors) -> Self {
+        self.grpc = classify;
+        self
+    }
+
     /// Validates the configuration and builds the tracker.
     ///
     /// ```
@@ -123,7 +142,8 @@ impl LatencyTrackerBuilder {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get().min(16)),
         };
-        Ok(LatencyTracker::new(Shared::new(
+        #[allow(unused_mut)] // mutated with the `grpc` feature
+        let mut shared = Shared::new(
             self.name,
             self.route,
             self.max_routes,
@@ -131,7 +151,12 @@ impl LatencyTrackerBuilder {
             self.blocking_threshold,
             self.window,
             shards,
-        )))
+        );
+        #[cfg(feature = "grpc")]
+        {
+            shared.grpc = self.grpc;
+        }
+        Ok(LatencyTracker::new(shared))
     }
 }
 

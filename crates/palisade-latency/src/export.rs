@@ -28,7 +28,10 @@ mod imp {
     use metrics::{Counter, Gauge, Histogram, Unit};
 
     use super::{ACTIVE_REQUESTS, BLOCKING_POLLS, REQUEST_DURATION, SLOW_REQUESTS};
-    use crate::route::StatusClass;
+    use crate::{
+        grpc::{CODE_NAMES, NO_CODE},
+        route::StatusClass,
+    };
 
     /// Handles of one tracker.
     #[derive(Debug)]
@@ -112,7 +115,13 @@ mod imp {
             method: &'static str,
             class: StatusClass,
         ) -> Self {
-            let len = if class == StatusClass::Error { 1 } else { 100 };
+            // The error class: index 0 for errors of the inner service, 1 + code
+            // for failed gRPC calls.
+            let len = if class == StatusClass::Error {
+                1 + CODE_NAMES.len()
+            } else {
+                100
+            };
             Self {
                 tracker: Arc::from(tracker),
                 route: Arc::from(route),
@@ -123,23 +132,35 @@ mod imp {
         }
 
         #[inline]
-        pub(crate) fn record(&self, code: u16, seconds: f64) {
-            let idx = if self.class == StatusClass::Error {
+        pub(crate) fn record(&self, code: u16, grpc_code: u8, seconds: f64) {
+            let idx = if self.class != StatusClass::Error {
+                usize::from(code % 100)
+            } else if grpc_code == NO_CODE {
                 0
             } else {
-                usize::from(code % 100)
+                1 + usize::from(grpc_code)
             };
             let Some(cell) = self.by_code.get(idx) else {
                 return;
             };
-            cell.get_or_init(|| self.register(code)).record(seconds);
+            cell.get_or_init(|| self.register(code, grpc_code))
+                .record(seconds);
         }
 
         #[cold]
-        fn register(&self, code: u16) -> Histogram {
+        fn register(&self, code: u16, grpc_code: u8) -> Histogram {
             let name = metrics::SharedString::from(self.tracker.clone());
             let route = metrics::SharedString::from(self.route.clone());
-            if self.class == StatusClass::Error {
+            if self.class == StatusClass::Error && grpc_code != NO_CODE {
+                // A failed gRPC call: the HTTP status it had, and its gRPC
+                // code as the error type (OTel HTTP conventions).
+                metrics::histogram!(REQUEST_DURATION,
+                    "name" => name,
+                    "http_request_method" => self.method,
+                    "http_route" => route,
+                    "http_response_status_code" => code.to_string(),
+                    "error_type" => CODE_NAMES.get(usize::from(grpc_code)).copied().unwrap_or("UNKNOWN"))
+            } else if self.class == StatusClass::Error {
                 metrics::histogram!(REQUEST_DURATION,
                     "name" => name,
                     "http_request_method" => self.method,
@@ -194,7 +215,7 @@ mod imp {
             Self
         }
         #[inline]
-        pub(crate) fn record(&self, _code: u16, _seconds: f64) {}
+        pub(crate) fn record(&self, _code: u16, _grpc_code: u8, _seconds: f64) {}
     }
 }
 

@@ -53,7 +53,9 @@
 //!   response body (the body is wrapped in a [`LatencyBody`]). A body dropped
 //!   before its end, or a response future dropped before the response, is
 //!   still recorded, counted as `aborted`.
-//! - `errors`: requests ending in `5xx` or in an error of the inner service.
+//! - `errors`: requests ending in `5xx` or in an error of the inner service
+//!   (class `error`), and, with the `grpc` feature, failed gRPC calls (see
+//!   [gRPC](#grpc)).
 //! - A cumulative view since the tracker was built, and a windowed one
 //!   (the previous window and the current one, see
 //!   [`LatencyTrackerBuilder::window`]) that rotates without losing anything
@@ -120,15 +122,36 @@
 //! handles registered once and cached:
 //! `http_server_request_duration_seconds` (histogram, labels `name`,
 //! `http_request_method`, `http_route`, `http_response_status_code`, or
-//! `error_type="error"` for errors), `http_server_active_requests` (gauge,
+//! `error_type="error"` for errors of the inner service; a failed gRPC call
+//! has both its HTTP status code and `error_type` = its gRPC code name), `http_server_active_requests` (gauge,
 //! `name`), `palisade_latency_blocking_polls_total` and
 //! `palisade_latency_slow_requests_total` (counters, `name`, `route`).
+//!
+//! # gRPC
+//!
+//! A gRPC call that fails is sent with HTTP status 200 and its failure in
+//! `grpc-status`. With the `grpc` feature, every response with
+//! `content-type: application/grpc*` (whatever the [`RouteFrom`]; use
+//! [`RouteFrom::GrpcMethod`] for the method as route) is classified by
+//! `palisade-core`'s `GrpcErrors` (the one classification shared by every
+//! Palisade layer): from its headers for a trailers-only response, or from
+//! the trailers when the status comes at the end of the stream. A failure —
+//! by default the server-side codes `UNKNOWN`, `DEADLINE_EXCEEDED`,
+//! `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`; change them with
+//! `LatencyTrackerBuilder::grpc_errors` — is recorded in the `error` class
+//! and counted in `errors`, so a dashboard's error rate is the rate of failed
+//! calls; any other code (`OK`, `NOT_FOUND`, ...) keeps its HTTP class
+//! (`2xx`). The exported duration keeps `http_response_status_code` (the HTTP
+//! status actually sent) and adds `error_type` with the gRPC code's name
+//! (`"UNAVAILABLE"`), as the OpenTelemetry HTTP conventions ask for an error
+//! that is not a 4xx/5xx status.
 //!
 //! # Features
 //!
 //! - `metrics` (default): export through the `metrics` facade.
 //! - `tracing` (default): slow-request and blocking-poll warnings.
 //! - `axum` (default): [`RouteFrom::AxumMatchedPath`].
+//! - `grpc`: gRPC responses classified by their `grpc-status` (see [gRPC](#grpc)).
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -137,6 +160,7 @@ mod body;
 mod config;
 mod export;
 mod future;
+mod grpc;
 mod histogram;
 mod layer;
 mod report;

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 
 use crate::{
     blocking::{BlockingPoll, warn_blocking},
+    grpc::NO_CODE,
     histogram::{Record, micros},
     route::{METHODS, RequestHead, RouteFrom, StatusClass},
     slow::{LOG_INTERVAL, SlowRequest, warn_slow},
@@ -65,7 +66,9 @@ impl<B: http_body::Body> TrackResponse for http::Response<B> {
     }
 
     #[inline]
-    fn track(self, done: Completion) -> Self::Tracked {
+    fn track(self, #[allow(unused_mut)] mut done: Completion) -> Self::Tracked {
+        #[cfg(feature = "grpc")]
+        done.grpc_head(&self);
         self.map(|body| crate::LatencyBody::new(body, done))
     }
 }
@@ -83,6 +86,11 @@ pub struct Completion {
     status: u16,
     class: StatusClass,
     blocking_polls: u32,
+    /// The gRPC code of a failed gRPC call (`NO_CODE` otherwise).
+    grpc_code: u8,
+    /// A gRPC response whose status comes in trailers.
+    #[cfg(feature = "grpc")]
+    grpc_eos: bool,
     done: bool,
 }
 
@@ -113,6 +121,9 @@ impl Completion {
             status: 0,
             class: StatusClass::Error,
             blocking_polls: 0,
+            grpc_code: NO_CODE,
+            #[cfg(feature = "grpc")]
+            grpc_eos: false,
             done: false,
         }
     }
@@ -151,6 +162,41 @@ impl Completion {
         self.head = at.map(|at| at.saturating_duration_since(self.start));
         self.status = status;
         self.class = StatusClass::from_code(status);
+    }
+
+    /// A gRPC response head: a failure status in the headers (trailers-only
+    /// response) moves the request to the `error` class; a status still to
+    /// come is looked for in the trailers.
+    #[cfg(feature = "grpc")]
+    pub(crate) fn grpc_head<B>(&mut self, res: &http::Response<B>) {
+        use palisade_core::{Outcome, grpc::GrpcVerdict};
+        if !crate::grpc::is_grpc(res.headers()) {
+            return;
+        }
+        match self.shared.grpc.classify_response(res) {
+            GrpcVerdict::Ready(Outcome::Failure) => self.grpc_failed(res.headers()),
+            GrpcVerdict::Ready(_) => {}
+            GrpcVerdict::AtEndOfStream => self.grpc_eos = true,
+        }
+    }
+
+    /// The trailers of a response body: for a gRPC response whose status
+    /// comes in trailers, a failure status moves the request to `error`.
+    #[cfg(feature = "grpc")]
+    pub(crate) fn grpc_trailers(&mut self, trailers: &http::HeaderMap) {
+        if !self.grpc_eos {
+            return;
+        }
+        self.grpc_eos = false;
+        if self.shared.grpc.classify_trailers(Some(trailers)) == palisade_core::Outcome::Failure {
+            self.grpc_failed(trailers);
+        }
+    }
+
+    #[cfg(feature = "grpc")]
+    fn grpc_failed(&mut self, status: &http::HeaderMap) {
+        self.class = StatusClass::Error;
+        self.grpc_code = crate::grpc::status_code(status);
     }
 
     /// Sets the time to head to `at` unless it is known already.
@@ -229,7 +275,8 @@ impl Completion {
                 blocking_polls: self.blocking_polls,
             },
         );
-        slot.metrics.record(self.status, total.as_secs_f64());
+        slot.metrics
+            .record(self.status, self.grpc_code, total.as_secs_f64());
         shared.metrics.request_ended();
     }
 }

@@ -126,6 +126,9 @@ pub(crate) struct Shared {
     pub(crate) shards: usize,
     pub(crate) start: Instant,
     pub(crate) metrics: TrackerMetrics,
+    /// Which gRPC status codes are failures.
+    #[cfg(feature = "grpc")]
+    pub(crate) grpc: palisade_core::grpc::GrpcErrors,
 }
 
 impl Shared {
@@ -150,6 +153,8 @@ impl Shared {
             window_us: u64::try_from(window.as_micros()).unwrap_or(u64::MAX).max(1),
             shards,
             start: Instant::now(),
+            #[cfg(feature = "grpc")]
+            grpc: palisade_core::grpc::GrpcErrors::new(),
         }
     }
 

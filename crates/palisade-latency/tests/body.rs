@@ -90,3 +90,33 @@ async fn a_body_dropped_early_is_recorded_as_aborted() {
     assert!(close(s.quantile(1.0), 30), "{:?}", s.quantile(1.0));
     assert!(close(s.head_quantile(1.0), 10));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_body_dropped_right_after_its_trailers_has_ended() {
+    let tracker = tracker();
+    let svc = ServiceBuilder::new()
+        .layer(tracker.layer())
+        .service(service_fn(|_req: Request<()>| async {
+            let frames = stream::iter([
+                Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"chunk"))),
+                Ok(Frame::trailers(http::HeaderMap::new())),
+            ]);
+            Ok::<_, Infallible>(Response::new(StreamBody::new(
+                Box::pin(frames) as stream::BoxStream<'static, _>
+            )))
+        }));
+    let res = svc
+        .oneshot(Request::get("/").body(()).unwrap())
+        .await
+        .unwrap();
+    let mut body = res.into_body();
+    assert!(body.frame().await.unwrap().unwrap().is_data());
+    assert!(body.frame().await.unwrap().unwrap().is_trailers());
+    // As hyper's HTTP/2 server does: the trailers are sent, the body dropped
+    // without being polled to `None`.
+    drop(body);
+
+    let snap = tracker.snapshot();
+    let s = snap.route("GET", "/stream").unwrap();
+    assert_eq!((s.count, s.aborted, s.errors), (1, 0, 0));
+}
