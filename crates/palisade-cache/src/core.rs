@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::{
     entry::{Entry, Freshness, Lifetime, SharedEntry},
     flight::{Flight, Flights, Phase},
-    l1::L1,
+    l1::{L1, PendingInsert},
     stats::{Event, Recorder, Stats},
     store::{L2Entry, L2Payload, L2Store, Purge, PurgeSink, PurgeTarget},
     telemetry,
@@ -64,6 +64,9 @@ pub(crate) enum Lookup<V> {
     Stale(SharedEntry<V>),
     /// Nothing servable; `Some` is a stale-if-error fallback.
     Miss(Option<SharedEntry<V>>),
+    /// moka was busy and did not answer at once (`None`: no stale fallback
+    /// known); a request that leads looks again.
+    Busy(Option<SharedEntry<V>>),
 }
 
 pub(crate) struct Core<K, V> {
@@ -115,7 +118,10 @@ where
 
     #[inline]
     pub(crate) fn lookup(&self, key: &K, now: Instant) -> Lookup<V> {
-        let Some(entry) = self.l1.get_now(key) else {
+        let Some(entry) = self.l1.try_get_now(key) else {
+            return Lookup::Busy(None);
+        };
+        let Some(entry) = entry else {
             return Lookup::Miss(None);
         };
         match entry.freshness(now) {
@@ -130,15 +136,16 @@ where
     }
 
     /// Stores `value` per the policy (L1 now, L2 in the background).
-    /// Returns whether it was stored.
-    pub(crate) fn store(&self, key: &K, value: &V, now: Instant) -> bool {
-        let Some(decision) = self.policy.decide(value) else {
-            return false;
-        };
-        self.store_decided(key, value.clone(), decision, now, true);
-        true
+    /// Returns the L1 insert if it did not complete at once.
+    #[must_use]
+    pub(crate) fn store(&self, key: &K, value: &V, now: Instant) -> Option<PendingInsert> {
+        let decision = self.policy.decide(value)?;
+        self.store_decided(key, value.clone(), decision, now, true)
     }
 
+    /// Stores `value` as decided. Returns the L1 insert if it did not
+    /// complete at once (moka busy): hand it to [`settle`](Self::settle).
+    #[must_use]
     pub(crate) fn store_decided(
         &self,
         key: &K,
@@ -146,9 +153,9 @@ where
         decision: Decision,
         stored_at: Instant,
         to_l2: bool,
-    ) {
+    ) -> Option<PendingInsert> {
         if decision.lifetime.total().is_zero() {
-            return;
+            return None;
         }
         if to_l2
             && let Some(l2) = self.l2_if_available(L2Op::Put)
@@ -174,9 +181,34 @@ where
             tags: decision.tags,
             weight: decision.weight,
         });
-        self.l1.insert(key.clone(), entry);
+        let pending = self.l1.insert_now(key.clone(), entry);
         self.recorder
             .set_size(self.l1.entry_count(), self.l1.weighed_size());
+        pending
+    }
+
+    /// Removes a flight that ended with a value once that value is visible
+    /// in L1: at once when every insert completed, else from a task that
+    /// finishes them first. Until then, late arrivals join the finished
+    /// flight and take its value (see [`Flights`]).
+    pub(crate) fn settle(&self, key: &K, flight: &Arc<Flight<V>>, pending: Vec<PendingInsert>) {
+        if pending.is_empty() {
+            self.flights.remove(key, flight);
+            return;
+        }
+        let remover = self.flights.remover(key.clone(), Arc::clone(flight));
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    for insert in pending {
+                        insert.await;
+                    }
+                    drop(remover);
+                });
+            }
+            // Nowhere to finish the inserts: the flight goes now.
+            Err(_) => drop((pending, remover)),
+        }
     }
 
     /// The L2, unless there is none or it reports itself unavailable (then
@@ -232,9 +264,9 @@ where
         let now = Instant::now();
         match result {
             Ok(value) => {
-                self.store(key, &value, now);
-                self.flights.remove(key, flight);
+                let pending = self.store(key, &value, now);
                 flight.finish(Phase::Done(Ok(value.clone())));
+                self.settle(key, flight, pending.into_iter().collect());
                 Ok(value)
             }
             Err(err) => {
@@ -355,19 +387,39 @@ where
     pub(crate) fn fill(mut self, entry: SharedEntry<V>) -> V {
         self.abandon = None;
         let value = entry.value.clone();
-        self.core.l1.insert(self.key.clone(), entry);
-        self.core.flights.remove(&self.key, &self.flight);
+        let pending = self.core.l1.insert_now(self.key.clone(), entry);
         self.flight.finish(Phase::Done(Ok(value.clone())));
+        self.core
+            .settle(&self.key, &self.flight, pending.into_iter().collect());
+        value
+    }
+
+    /// Ends the lead with an entry found in L1 after all (a flight for the
+    /// key ended in between): nothing to store.
+    pub(crate) fn found_in_l1(mut self, entry: &SharedEntry<V>) -> V {
+        self.abandon = None;
+        let value = entry.value.clone();
+        self.flight.finish(Phase::Done(Ok(value.clone())));
+        self.core.flights.remove(&self.key, &self.flight);
         value
     }
 
     #[cfg(feature = "http")]
     /// Ends the lead with `phase` (HTTP: `Pass` when the response cannot be
-    /// shared, or `Done` with what was stored), without storing anything.
+    /// shared, or `Done` with a stale fallback), without storing anything.
     pub(crate) fn finish_phase(mut self, phase: Phase<V>) {
         self.abandon = None;
         self.core.flights.remove(&self.key, &self.flight);
         self.flight.finish(phase);
+    }
+
+    #[cfg(feature = "http")]
+    /// Ends the lead with `value`, stored in L1 by the caller (`pending`:
+    /// the inserts that did not complete at once).
+    pub(crate) fn finish_stored(mut self, value: V, pending: Vec<PendingInsert>) {
+        self.abandon = None;
+        self.flight.finish(Phase::Done(Ok(value)));
+        self.core.settle(&self.key, &self.flight, pending);
     }
 }
 

@@ -174,8 +174,13 @@ impl<V: Clone> Flight<V> {
 }
 
 /// The calls in flight of one cache, by key.
+///
+/// A flight that ended with a value stays in the map until that value is
+/// visible in L1 (see `Core::settle`): a request arriving in between, whose
+/// L1 lookup found nothing, joins it and gets the value at once instead of
+/// starting a second lookup.
 pub(crate) struct Flights<K, V> {
-    map: Mutex<HashMap<K, Arc<Flight<V>>>>,
+    map: Arc<Mutex<HashMap<K, Arc<Flight<V>>>>>,
 }
 
 impl<K, V> std::fmt::Debug for Flights<K, V> {
@@ -198,7 +203,7 @@ pub(crate) enum Join<V> {
 impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
     pub(crate) fn new() -> Self {
         Self {
-            map: Mutex::new(HashMap::new()),
+            map: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -208,7 +213,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
         if let Some(flight) = map.get(key) {
             let mut st = lock(&flight.state);
             match st.phase {
-                Phase::Running => {
+                // Done with a value not yet visible in L1: take it from here.
+                Phase::Running | Phase::Done(Ok(_)) => {
                     let slot = st.wakers.len();
                     st.wakers.push(None);
                     st.waiters += 1;
@@ -221,7 +227,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
                     drop(st);
                     return Join::Lead(Arc::clone(flight));
                 }
-                Phase::Done(_) | Phase::Pass => {}
+                Phase::Done(Err(_)) | Phase::Pass => {}
             }
         }
         let flight = Flight::new();
@@ -250,9 +256,15 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
     /// Removes `flight` from the map (if it is still the one for `key`):
     /// new requests then look in L1 again.
     pub(crate) fn remove(&self, key: &K, flight: &Arc<Flight<V>>) {
-        let mut map = lock(&self.map);
-        if map.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
-            map.remove(key);
+        remove_from(&self.map, key, flight);
+    }
+
+    /// A handle that removes `flight` later (from a task), or when dropped.
+    pub(crate) fn remover(&self, key: K, flight: Arc<Flight<V>>) -> Remover<K, V> {
+        Remover {
+            map: Arc::clone(&self.map),
+            key: Some(key),
+            flight,
         }
     }
 
@@ -287,6 +299,31 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
         if matches!(st.phase, Phase::Abandoned) && st.waiters == 0 {
             drop(st);
             map.remove(key);
+        }
+    }
+}
+
+type Map<K, V> = Mutex<HashMap<K, Arc<Flight<V>>>>;
+
+fn remove_from<K: Hash + Eq, V>(map: &Map<K, V>, key: &K, flight: &Arc<Flight<V>>) {
+    let mut map = lock(map);
+    if map.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
+        map.remove(key);
+    }
+}
+
+/// Removes one flight from its map when dropped (after the task holding it
+/// finished, or was cancelled).
+pub(crate) struct Remover<K: Hash + Eq, V> {
+    map: Arc<Map<K, V>>,
+    key: Option<K>,
+    flight: Arc<Flight<V>>,
+}
+
+impl<K: Hash + Eq, V> Drop for Remover<K, V> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            remove_from(&self.map, &key, &self.flight);
         }
     }
 }

@@ -19,6 +19,9 @@ use crate::{
     stats::{Event, Recorder},
 };
 
+/// An L1 insert that did not complete on its first poll.
+pub(crate) type PendingInsert = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
 pub(crate) struct L1<K, V> {
     moka: MokaCache<K, SharedEntry<V>>,
 }
@@ -79,18 +82,39 @@ where
         poll_now(self.moka.get(key)).flatten()
     }
 
+    /// Looks `key` up at once: `Some(found)`, or `None` when moka's
+    /// housekeeping is busy and the answer is not known yet (then await
+    /// [`get`](Self::get)).
+    #[inline]
+    pub(crate) fn try_get_now(&self, key: &K) -> Option<Option<SharedEntry<V>>> {
+        poll_now(self.moka.get(key))
+    }
+
+    /// Looks `key` up, waiting for moka if it is busy.
+    pub(crate) async fn get(&self, key: &K) -> Option<SharedEntry<V>> {
+        self.moka.get(key).await
+    }
+
     /// Stores `entry`. Completes at once in practice; when moka is busy the
     /// insert finishes on a spawned task (or is dropped without a runtime).
+    #[cfg(feature = "http")]
     pub(crate) fn insert(&self, key: K, entry: SharedEntry<V>) {
-        let moka = self.moka.clone();
-        let fut = async move { moka.insert(key, entry).await };
-        let mut fut = Box::pin(fut);
-        let mut cx = Context::from_waker(Waker::noop());
-        if fut.as_mut().poll(&mut cx).is_pending()
+        if let Some(pending) = self.insert_now(key, entry)
             && let Ok(handle) = tokio::runtime::Handle::try_current()
         {
-            handle.spawn(fut);
+            handle.spawn(pending);
         }
+    }
+
+    /// Stores `entry`, returning the rest of the insert when moka is busy
+    /// and it did not complete at once (`None`: the entry is visible now).
+    /// The caller must drive it (see `Core::settle`).
+    #[must_use]
+    pub(crate) fn insert_now(&self, key: K, entry: SharedEntry<V>) -> Option<PendingInsert> {
+        let moka = self.moka.clone();
+        let mut fut: PendingInsert = Box::pin(async move { moka.insert(key, entry).await });
+        let mut cx = Context::from_waker(Waker::noop());
+        fut.as_mut().poll(&mut cx).is_pending().then_some(fut)
     }
 
     pub(crate) async fn invalidate(&self, key: &K) {

@@ -146,7 +146,7 @@ where
                 self.refresh(key, req, entry);
                 return ResponseFuture::ready(Ok(value));
             }
-            Lookup::Miss(stale) => stale,
+            Lookup::Miss(stale) | Lookup::Busy(stale) => stale,
         };
         match core.flights.join(&key) {
             Join::Wait(flight, slot) => {
@@ -156,8 +156,18 @@ where
             }
             Join::Lead(flight) => {
                 let mut guard = LeadGuard::new(Arc::clone(core), key, flight, stale, false);
-                if core.l2.is_some() {
-                    match self.look_in_l2(&mut guard, now) {
+                // A flight for this key may have ended (its value now in L1)
+                // between the lookup above and the join: look once more.
+                let recheck = match core.l1.try_get_now(&guard.key) {
+                    Some(Some(entry)) if entry.freshness(now) == Freshness::Fresh => {
+                        core.recorder.record(Event::Hit);
+                        return ResponseFuture::ready(Ok(guard.found_in_l1(&entry)));
+                    }
+                    Some(_) => false,
+                    None => true,
+                };
+                if recheck || core.l2.is_some() {
+                    match self.look_in_l2(&mut guard, now, recheck) {
                         L2First::Hit(entry) => {
                             core.recorder.record(Event::Hit);
                             return ResponseFuture::ready(Ok(guard.fill(entry)));
@@ -218,20 +228,36 @@ where
     }
 
     /// Looks in the L2, answering at once when the store does (a hit in
-    /// memory). A store that reports itself unavailable is not asked.
-    fn look_in_l2(&self, guard: &mut LeadGuard<K, V>, now: Instant) -> L2First<V> {
+    /// memory). A store that reports itself unavailable is not asked. With
+    /// `recheck` (L1 was busy), looks in L1 again first, waiting for it.
+    fn look_in_l2(&self, guard: &mut LeadGuard<K, V>, now: Instant, recheck: bool) -> L2First<V> {
         let core = Arc::clone(&self.core);
-        let Some(l2) = core.l2_if_available(L2Op::Get) else {
+        let l2 = core
+            .l2_if_available(L2Op::Get)
+            .and_then(|l2| Some((Arc::clone(&l2.store), (l2.encode_key)(&guard.key)?)));
+        if l2.is_none() && !recheck {
             return L2First::Miss;
-        };
-        let Some(key) = (l2.encode_key)(&guard.key) else {
-            return L2First::Miss;
-        };
-        let store = Arc::clone(&l2.store);
+        }
+        let key = recheck.then(|| guard.key.clone());
         let core2 = Arc::clone(&core);
         let mut lookup: L2Lookup<V> = Box::pin(async move {
-            let entry = store.get(&key).await?;
-            core2.entry_from_l2(entry, Instant::now())
+            let mut in_l1 = None;
+            if let Some(key) = key
+                && let Some(entry) = core2.l1.get(&key).await
+            {
+                if entry.freshness(Instant::now()) == Freshness::Fresh {
+                    return Some(entry);
+                }
+                in_l1 = Some(entry);
+            }
+            let Some((store, key)) = l2 else {
+                return in_l1;
+            };
+            let found = match store.get(&key).await {
+                Some(entry) => core2.entry_from_l2(entry, Instant::now()),
+                None => None,
+            };
+            found.or(in_l1)
         });
         match poll_now(lookup.as_mut()) {
             None => L2First::Pending(lookup),

@@ -22,6 +22,7 @@ use crate::{
     core::LeadGuard,
     entry::{Lifetime, SharedEntry},
     flight::Phase,
+    l1::PendingInsert,
     stats::Event,
 };
 
@@ -287,16 +288,33 @@ pub(crate) fn on_buffered<B>(
             all.freeze()
         }
     };
-    let stored = store(ctx, parts, body, lifetime);
+    let (stored, pending) = store(ctx, parts, body, lifetime);
     let resp = respond(&stored, ctx.head, x_cache::MISS, None);
     if let Some(guard) = guard {
-        guard.finish_phase(Phase::Done(Ok(HttpValue::Response(stored))));
+        guard.finish_stored(HttpValue::Response(stored), pending);
+    } else {
+        finish_detached(pending);
     }
     Ok(resp)
 }
 
-/// Stores a complete response (and the `Vary` marker for its URL).
-fn store(ctx: &Ctx, parts: Parts, body: Bytes, lifetime: Lifetime) -> Arc<Stored> {
+/// Finishes L1 inserts no flight waits for.
+fn finish_detached(pending: Vec<PendingInsert>) {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        for insert in pending {
+            handle.spawn(insert);
+        }
+    }
+}
+
+/// Stores a complete response (and the `Vary` marker for its URL). Returns
+/// it and the L1 inserts that did not complete at once.
+fn store(
+    ctx: &Ctx,
+    parts: Parts,
+    body: Bytes,
+    lifetime: Lifetime,
+) -> (Arc<Stored>, Vec<PendingInsert>) {
     let now = Instant::now();
     let mut headers = parts.headers;
     policy::strip_for_storage(&mut headers);
@@ -313,33 +331,40 @@ fn store(ctx: &Ctx, parts: Parts, body: Bytes, lifetime: Lifetime) -> Arc<Stored
         variant: suffix.clone(),
     });
     let core = &ctx.core;
+    let mut pending = Vec::new();
     if names.is_empty() {
-        core.store_decided(
+        pending.extend(core.store_decided(
             &ctx.base,
             HttpValue::Response(Arc::clone(&stored)),
             decision,
             now,
             true,
-        );
+        ));
     } else {
         let marker = crate::core::Decision {
             lifetime,
             tags: Box::new([]),
             weight: 1,
         };
-        core.store_decided(&ctx.base, HttpValue::Vary(names.into()), marker, now, true);
+        pending.extend(core.store_decided(
+            &ctx.base,
+            HttpValue::Vary(names.into()),
+            marker,
+            now,
+            true,
+        ));
         let mut key = BytesMut::with_capacity(ctx.base.len() + suffix.len());
         key.extend_from_slice(&ctx.base);
         key.extend_from_slice(suffix.as_bytes());
-        core.store_decided(
+        pending.extend(core.store_decided(
             &key.freeze(),
             HttpValue::Response(Arc::clone(&stored)),
             decision,
             now,
             true,
-        );
+        ));
     }
-    stored
+    (stored, pending)
 }
 
 /// The whole lead, as one async fn, for calls made in the background

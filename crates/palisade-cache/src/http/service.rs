@@ -413,7 +413,7 @@ pub(crate) fn fill_from_l2<B>(
     }
     ctx.core.recorder.record(Event::Hit);
     let resp = respond(stored, ctx.head, x_cache::HIT, Some(entry.age(now)));
-    ctx.core.l1.insert(key, entry.clone());
-    guard.finish_phase(Phase::Done(Ok(entry.value.clone())));
+    let pending = ctx.core.l1.insert_now(key, entry.clone());
+    guard.finish_stored(entry.value.clone(), pending.into_iter().collect());
     Ok(resp)
 }
