@@ -115,3 +115,81 @@ async fn late_arrivals_after_an_l2_fill_make_no_second_lookup() {
         "B never called its backend"
     );
 }
+
+#[cfg(feature = "http")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_http_arrivals_after_an_l2_fill_make_no_second_lookup() {
+    use http::{Request, Response};
+    use http_body_util::Full;
+    use palisade_cache::HttpCache;
+
+    const PATHS: usize = 20;
+    const REQUESTS: usize = 1_000;
+    let store = SlowStore {
+        inner: MemoryStore::new(10_000),
+        gets: Arc::default(),
+    };
+    let backend = Arc::new(AtomicUsize::new(0));
+    let make = || {
+        let cache = HttpCache::builder("mt-http")
+            .default_ttl(Duration::from_secs(600))
+            .l2(store.clone())
+            .build()
+            .unwrap();
+        let calls = Arc::clone(&backend);
+        let svc = cache.layer().layer(service_fn(move |req: Request<String>| {
+            calls.fetch_add(1, SeqCst);
+            async move {
+                let body = Full::new(Bytes::from(req.uri().path().to_owned()));
+                Ok::<_, Infallible>(Response::new(body))
+            }
+        }));
+        (cache, svc)
+    };
+    let (_a, svc_a) = make();
+    for n in 0..PATHS {
+        http_get(svc_a.clone(), format!("/p{n}")).await;
+    }
+    assert_eq!(backend.load(SeqCst), PATHS);
+
+    let (_b, svc_b) = make();
+    let gets_before = store.gets.load(SeqCst);
+    for n in 0..PATHS {
+        let tasks: Vec<_> = (0..REQUESTS)
+            .map(|i| {
+                let fut = http_get(svc_b.clone(), format!("/p{n}"));
+                tokio::spawn(async move {
+                    for _ in 0..i % 64 {
+                        tokio::task::yield_now().await;
+                    }
+                    fut.await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), Bytes::from(format!("/p{n}")));
+        }
+    }
+    assert_eq!(
+        store.gets.load(SeqCst) - gets_before,
+        PATHS,
+        "one L2 lookup per URL"
+    );
+    assert_eq!(backend.load(SeqCst), PATHS, "B never called its backend");
+}
+
+#[cfg(feature = "http")]
+async fn http_get<S, B>(svc: S, path: String) -> Bytes
+where
+    S: tower::Service<http::Request<String>, Response = http::Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
+{
+    use http_body_util::BodyExt;
+    let req = http::Request::get(format!("http://site{path}"))
+        .body(String::new())
+        .unwrap();
+    let resp = svc.oneshot(req).await.unwrap();
+    resp.into_body().collect().await.unwrap().to_bytes()
+}

@@ -278,6 +278,17 @@ where
             }
             Join::Lead(flight) => {
                 let mut guard = LeadGuard::new(Arc::clone(core), key, flight, stale, false);
+                // A flight for this URL may have ended (its response now in
+                // L1) between the lookup above and the join: look once more.
+                if mode == RequestMode::Normal
+                    && let Found::Fresh(entry) = self.lookup(&ctx.base, &ctx.req_headers, now)
+                    && let HttpValue::Response(stored) = &entry.value
+                {
+                    core.recorder.record(Event::Hit);
+                    let resp = respond(stored, head, x_cache::HIT, Some(entry.age(now)));
+                    guard.found_in_l1(&entry);
+                    return HttpResponseFuture::ready(Ok(resp));
+                }
                 if mode == RequestMode::Normal && core.l2_if_available(L2Op::Get).is_some() {
                     let mut lookup = l2_lookup(&ctx);
                     match poll_now(lookup.as_mut()) {
