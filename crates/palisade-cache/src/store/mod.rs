@@ -40,6 +40,11 @@
 //!   reconnected) sends [`Purge::All`]. The cache that called `invalidate`
 //!   has already dropped the entry from its own L1, so hearing its own purge
 //!   back is harmless.
+//! - **A tier known to be down costs nothing.** A store that knows it is
+//!   down (Redis behind an open breaker) says so through
+//!   [`L2Store::available`]; the cache then skips all L2 work for the
+//!   request (it reports the skip with [`L2Store::skipped_get`] /
+//!   [`L2Store::skipped_put`]), and asks again on the next request.
 //! - **One store, many caches.** A store is cheap to clone and may be given to
 //!   several caches (a `Cache` and an `HttpCache`, say): `subscribe` is then
 //!   called once per cache.
