@@ -3,7 +3,7 @@
 use crate::{
     config::{Builder, Config},
     core::Core,
-    lane::{Lane, Lanes, default_lanes},
+    lane::{Lane, Lanes},
     layer::CircuitBreakerLayer,
     permit::{Guard, Permit},
     state::{Reason, Snapshot, State, Transition},
@@ -92,7 +92,7 @@ impl CircuitBreaker {
 impl<C> CircuitBreaker<C> {
     /// A breaker with one lane per core (up to 16).
     pub(crate) fn from_config(config: Config, classify: C) -> Self {
-        Self::with_lanes(config, classify, default_lanes())
+        Self::with_lanes(config, classify, palisade_core::lane::default_lanes())
     }
 
     /// A breaker whose response futures share `lanes` reference counts.
@@ -101,7 +101,7 @@ impl<C> CircuitBreaker<C> {
             core: Core::new(config),
             classify,
         });
-        let lanes = Lanes::new(&inner, lanes);
+        let lanes = Lanes::with_count(Arc::clone(&inner), lanes);
         Self {
             shared: Arc::new(Shared { inner, lanes }),
         }

@@ -45,6 +45,7 @@
 
 mod classify;
 mod config;
+pub mod lane;
 mod rejected;
 
 #[cfg(feature = "http")]

@@ -61,7 +61,6 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod lane;
 pub mod limit;
 mod telemetry;
 pub mod timeout;

@@ -1,8 +1,8 @@
 //! [`ConcurrencyLimit`] (the handle) and [`ConcurrencyLimitBuilder`].
 
 use super::{ConcurrencyLimitLayer, UntilBodyEnd, UntilResponse, permit::Shared};
-use crate::lane::Lanes;
 use palisade_core::ConfigError;
+use palisade_core::lane::Lanes;
 use std::{marker::PhantomData, sync::Arc, time::Duration};
 
 /// The `retry_after` of a rejection unless configured.

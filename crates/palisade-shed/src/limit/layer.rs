@@ -1,5 +1,5 @@
 use super::{ConcurrencyLimitService, UntilResponse, permit::Shared};
-use crate::lane::Lanes;
+use palisade_core::lane::Lanes;
 use std::{fmt, marker::PhantomData, sync::Arc};
 use tower_layer::Layer;
 

@@ -35,7 +35,7 @@ pub use future::LimitFuture;
 pub use layer::ConcurrencyLimitLayer;
 pub use permit::Permit;
 
-use crate::lane::Lanes;
+use palisade_core::lane::Lanes;
 use palisade_core::{BoxError, RejectKind, Rejected};
 use permit::Shared;
 use std::{

@@ -1,10 +1,8 @@
 //! The shared counter of a concurrency limit and the [`Permit`] that holds
 //! one of its slots.
 
-use crate::{
-    lane::{Lane, Lanes, Padded},
-    telemetry::LimitTelemetry,
-};
+use crate::telemetry::LimitTelemetry;
+use palisade_core::lane::{Lane, Lanes, Padded};
 use std::{
     fmt,
     sync::{

@@ -1,11 +1,9 @@
 //! [`Timeout`] (the handle) and [`TimeoutBuilder`].
 
 use super::{HttpHeaders, PropagateDeadlineLayer, TimeoutLayer};
-use crate::{
-    lane::Lanes,
-    telemetry::{Expiry, TimeoutTelemetry},
-};
+use crate::telemetry::{Expiry, TimeoutTelemetry};
 use http::HeaderName;
+use palisade_core::lane::Lanes;
 use palisade_core::{ConfigError, RejectKind, Rejected};
 use std::{sync::Arc, time::Duration};
 

@@ -1,5 +1,6 @@
 use super::{DeadlineScope, config::Core};
-use crate::{lane::Lane, telemetry::Expiry};
+use crate::telemetry::Expiry;
+use palisade_core::lane::Lane;
 use palisade_core::{BoxError, Rejected};
 use pin_project_lite::pin_project;
 use std::{

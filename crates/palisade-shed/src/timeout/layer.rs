@@ -1,5 +1,5 @@
 use super::{HttpHeaders, TimeoutService, config::Core};
-use crate::lane::Lanes;
+use palisade_core::lane::Lanes;
 use std::sync::Arc;
 use tower_layer::Layer;
 

@@ -40,9 +40,10 @@ pub use layer::TimeoutLayer;
 pub use propagate::{PropagateDeadline, PropagateDeadlineLayer, PropagateFuture};
 pub use source::{Ambient, DeadlineSource, HttpHeaders};
 
-use crate::{lane::Lanes, telemetry::Expiry};
+use crate::telemetry::Expiry;
 use config::Core;
 use palisade_core::BoxError;
+use palisade_core::lane::Lanes;
 use std::{
     fmt,
     future::Future,

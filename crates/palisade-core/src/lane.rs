@@ -1,15 +1,26 @@
-//! Lanes: the counted references that response futures and permits hold,
-//! one per group of threads, so threads sharing one limit or timeout do not
-//! all bump and drop the same `Arc` counter.
+//! Lanes: per-thread counted references to shared state, so threads that
+//! share one layer do not all bump and drop the same `Arc` counter.
 //!
-//! A response future (or a [`Permit`](crate::limit::Permit)) must keep the
-//! shared state alive until it is done, so it holds a counted reference. If
-//! every request cloned the one `Arc` of the shared state, the cache line of
-//! that counter would bounce between cores on every request. Instead the
-//! state is reached through a few lanes, each a separately allocated,
-//! cache-line-aligned `Arc` pointing at it, and a request clones the lane of
-//! the thread it runs on. Correctness does not depend on which lane a thread
-//! uses: a lane only keeps the state alive.
+//! A response future (or a permit) must keep its layer's shared state alive
+//! until it is done, so it holds a counted reference. If every request cloned
+//! the one `Arc` of the shared state, the cache line of that counter would
+//! bounce between cores on every request. Instead the state is reached
+//! through a few lanes, each a separately allocated, cache-line-aligned `Arc`
+//! pointing at it, and a request clones the lane of the thread it runs on.
+//! Correctness never depends on which lane a thread uses: a lane only keeps
+//! the state alive.
+//!
+//! This is a building block of the Palisade layer crates (the breaker, the
+//! limit, the timeout); it is public so that they can share it.
+//!
+//! ```
+//! use palisade_core::lane::Lanes;
+//!
+//! let lanes = Lanes::new(vec![1, 2, 3]);
+//! let lane = lanes.current().clone(); // what a response future would hold
+//! drop(lanes);
+//! assert_eq!(lane.len(), 3); // still alive through the lane
+//! ```
 
 use std::{
     cell::Cell,
@@ -25,7 +36,7 @@ use std::{
 /// line prefetcher of current x86 and the line size of Apple silicon).
 #[derive(Debug, Default)]
 #[repr(align(128))]
-pub(crate) struct Padded<T>(pub(crate) T);
+pub struct Padded<T>(pub T);
 
 impl<T> Deref for Padded<T> {
     type Target = T;
@@ -37,8 +48,8 @@ impl<T> Deref for Padded<T> {
 }
 
 /// One lane: a counted reference to the shared state whose counter sits on
-/// cache lines of its own.
-pub(crate) struct Lane<T>(Arc<Padded<Arc<T>>>);
+/// cache lines of its own. Dereferences to the state.
+pub struct Lane<T>(Arc<Padded<Arc<T>>>);
 
 impl<T> Clone for Lane<T> {
     #[inline]
@@ -64,16 +75,22 @@ impl<T: fmt::Debug> fmt::Debug for Lane<T> {
 
 /// The shared state `T` and its lanes (a power of two of them). Dereferences
 /// to `T`.
-pub(crate) struct Lanes<T> {
+pub struct Lanes<T> {
     shared: Arc<T>,
     lanes: Box<[Lane<T>]>,
 }
 
 impl<T> Lanes<T> {
     /// Lanes to `shared`: one per core, up to 16.
-    pub(crate) fn new(shared: T) -> Self {
-        let shared = Arc::new(shared);
-        let count = default_lanes().next_power_of_two();
+    pub fn new(shared: T) -> Self {
+        Self::with_count(Arc::new(shared), default_lanes())
+    }
+
+    /// `count` lanes (rounded up to a power of two, at least one) to an
+    /// existing `Arc`. One lane suits state that is rarely shared between
+    /// threads (a per-key breaker), to save memory.
+    pub fn with_count(shared: Arc<T>, count: usize) -> Self {
+        let count = count.max(1).next_power_of_two();
         let lanes = (0..count)
             .map(|_| Lane(Arc::new(Padded(Arc::clone(&shared)))))
             .collect();
@@ -82,8 +99,18 @@ impl<T> Lanes<T> {
 
     /// The lane of the calling thread.
     #[inline]
-    pub(crate) fn current(&self) -> &Lane<T> {
+    pub fn current(&self) -> &Lane<T> {
         &self.lanes[thread_index() & (self.lanes.len() - 1)]
+    }
+
+    /// How many lanes there are.
+    pub fn count(&self) -> usize {
+        self.lanes.len()
+    }
+
+    /// The shared state's own `Arc`.
+    pub fn shared(&self) -> &Arc<T> {
+        &self.shared
     }
 }
 
@@ -102,8 +129,9 @@ impl<T: fmt::Debug> fmt::Debug for Lanes<T> {
     }
 }
 
-/// How many lanes shared state gets: one per core, up to 16 (computed once).
-fn default_lanes() -> usize {
+/// How many lanes shared state gets by default: one per core, up to 16
+/// (computed once).
+pub fn default_lanes() -> usize {
     static LANES: OnceLock<usize> = OnceLock::new();
     *LANES.get_or_init(|| {
         std::thread::available_parallelism()
@@ -141,15 +169,31 @@ mod tests {
     #[test]
     fn every_lane_reaches_the_shared_state_and_keeps_it_alive() {
         let lanes = Lanes::new(7_u32);
-        assert!(lanes.lanes.len().is_power_of_two());
+        assert!(lanes.count().is_power_of_two());
         let lane = lanes.current().clone();
         assert_eq!(*lane, 7);
         let other = std::thread::spawn({
-            let lane = lanes.lanes[lanes.lanes.len() - 1].clone();
+            let lane = lanes.lanes[lanes.count() - 1].clone();
             move || *lane
         });
         assert_eq!(other.join().unwrap(), 7);
         drop(lanes);
         assert_eq!(*lane, 7);
+    }
+
+    #[test]
+    fn counts_round_up_to_powers_of_two() {
+        let shared = Arc::new(());
+        assert_eq!(Lanes::with_count(shared.clone(), 0).count(), 1);
+        assert_eq!(Lanes::with_count(shared.clone(), 3).count(), 4);
+        assert_eq!(Lanes::with_count(shared, 16).count(), 16);
+    }
+
+    #[test]
+    fn threads_get_different_lanes() {
+        let a = thread_index();
+        let b = std::thread::spawn(thread_index).join().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a, thread_index(), "stable per thread");
     }
 }
