@@ -75,7 +75,7 @@
 //! line) under a `std::sync::Mutex` held for two histogram increments, and
 //! clones a per-shard reference to the shared state, so threads on different
 //! shards write to no common cache line (an installed `metrics` recorder's
-//! own handles aside). Snapshots merge the shards. Measured: about 164 ns of CPU per request on one thread and the
+//! own handles aside). Snapshots merge the shards. Measured: about 157–164 ns of CPU per request (three runs) on one thread and the
 //! same on two threads sharing a tracker and a route (`docs/BENCHMARKS.md`).
 //!
 //! # Memory
@@ -98,7 +98,7 @@
 //! `spawn_blocking`). It is counted per route (`blocking_polls`) and reported
 //! by a rate-limited `tracing` warning. It costs two clock reads per poll of
 //! the inner future — measured at about 57 ns of CPU per request for a
-//! handler ready in one poll, on top of about 164 ns for tracking itself (a
+//! handler ready in one poll, on top of about 157–164 ns for tracking itself (a
 //! shared 2-core VM; see `docs/BENCHMARKS.md`). Leave it on for ordinary
 //! HTTP handlers, which are polled a handful of times per request and take
 //! microseconds to milliseconds: it is the cheapest way to find the one
