@@ -119,7 +119,7 @@ pub mod prelude {
     #[cfg(all(feature = "cache", feature = "redis"))]
     pub use palisade_cache::RedisStore;
     #[cfg(feature = "latency")]
-    pub use palisade_latency::LatencyTracker;
+    pub use palisade_latency::{LatencyTracker, RouteFrom};
     #[cfg(feature = "shed")]
     pub use palisade_shed::{ConcurrencyLimit, Deadline, PropagateDeadlineLayer, Timeout};
 }
