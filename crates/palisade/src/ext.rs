@@ -78,7 +78,10 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     fn limit_in_flight<P>(
         self,
         limit: &palisade_shed::ConcurrencyLimit<P>,
-    ) -> ServiceBuilder<Stack<palisade_shed::ConcurrencyLimitLayer<P>, L>>;
+    ) -> ServiceBuilder<Stack<palisade_shed::ConcurrencyLimitLayer<P>, L>> {
+        // `Self` is generic here, so this is the trait's method, not tower's.
+        self.concurrency_limit(limit)
+    }
 
     /// Adds latency tracking ([`LatencyTracker::layer`](palisade_latency::LatencyTracker::layer)).
     #[cfg(feature = "latency")]
@@ -163,14 +166,6 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
 
     #[cfg(feature = "shed")]
     fn concurrency_limit<P>(
-        self,
-        limit: &palisade_shed::ConcurrencyLimit<P>,
-    ) -> ServiceBuilder<Stack<palisade_shed::ConcurrencyLimitLayer<P>, L>> {
-        self.layer(limit.layer())
-    }
-
-    #[cfg(feature = "shed")]
-    fn limit_in_flight<P>(
         self,
         limit: &palisade_shed::ConcurrencyLimit<P>,
     ) -> ServiceBuilder<Stack<palisade_shed::ConcurrencyLimitLayer<P>, L>> {
