@@ -72,7 +72,7 @@ impl Backoff {
         };
         if self.jitter > 0.0 {
             let spread = 1.0 + self.jitter * (fastrand::f64() * 2.0 - 1.0);
-            base.mul_f64(spread.max(0.0)).min(self.max)
+            jittered(base, spread).min(self.max)
         } else {
             base
         }
@@ -83,12 +83,13 @@ impl Backoff {
             return Err(ConfigError::new(field, "greater than zero", self.initial));
         }
         if self.max < self.initial {
-            return Err(ConfigError::custom(
+            return Err(ConfigError::new(
                 field,
                 format!(
-                    "the maximum wait ({:?}) must not be less than the initial wait ({:?})",
-                    self.max, self.initial
+                    "a maximum wait at least the initial wait ({:?})",
+                    self.initial
                 ),
+                self.max,
             ));
         }
         if !(0.0..=1.0).contains(&self.jitter) {
@@ -96,6 +97,12 @@ impl Backoff {
         }
         Ok(())
     }
+}
+
+/// `base * spread`, saturating: `Duration::mul_f64` panics when the
+/// product overflows (a huge wait with jitter), is negative or not a number.
+fn jittered(base: Duration, spread: f64) -> Duration {
+    Duration::try_from_secs_f64(base.as_secs_f64() * spread.max(0.0)).unwrap_or(Duration::MAX)
 }
 
 #[cfg(test)]
@@ -122,6 +129,21 @@ mod tests {
                 "{w:?}"
             );
         }
+    }
+
+    #[test]
+    fn huge_waits_with_jitter_saturate() {
+        // `Duration::mul_f64` panicked here.
+        let b = Backoff::fixed(Duration::MAX).jitter(0.5);
+        for _ in 0..200 {
+            assert!(b.wait(0) >= Duration::MAX / 4);
+        }
+        let b = Backoff::exponential(Duration::from_secs(1), Duration::MAX).jitter(1.0);
+        for reopens in [0, 1, 31, 64, u32::MAX] {
+            let _ = b.wait(reopens);
+        }
+        assert_eq!(jittered(Duration::MAX, 2.0), Duration::MAX);
+        assert_eq!(jittered(Duration::from_secs(1), -1.0), Duration::ZERO);
     }
 
     #[test]

@@ -231,7 +231,7 @@ impl<C> Builder<C> {
     fn check(&self) -> Result<Config, ConfigError> {
         let rate_ok = |r: f64| r > 0.0 && r <= 1.0;
         if self.name.is_empty() {
-            return Err(ConfigError::new("name", "not empty", ""));
+            return Err(ConfigError::new("name", "a non-empty string", ""));
         }
         if !rate_ok(self.failure_rate) {
             return Err(ConfigError::new(

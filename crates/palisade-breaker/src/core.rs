@@ -70,6 +70,18 @@ impl TicketKind {
     }
 }
 
+/// Why an admitted call ended without an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dropped {
+    /// A panic unwound through it: a failure.
+    Panicked,
+    /// Dropped after the ambient deadline passed: a failure.
+    DeadlineExceeded,
+    /// Dropped for any other reason: ignored (but slow if it ran past the
+    /// slow-call threshold).
+    Cancelled,
+}
+
 /// An admission: which generation it belongs to, what kind it is and
 /// whether it is timed, packed in one word.
 ///
@@ -374,16 +386,54 @@ impl Core {
 
     #[inline(never)]
     fn finish_slow(&self, ticket: Ticket, start: Option<Instant>, outcome: Outcome) {
-        match ticket.kind() {
-            TicketKind::Untracked | TicketKind::Finished => {}
-            TicketKind::Closed | TicketKind::MetricsOnly => {
-                self.finish_closed(ticket, start, outcome);
+        self.finish_any(ticket, start, outcome, false);
+    }
+
+    /// Records a call that ended without an outcome (see [`Dropped`]).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn finish_dropped(&self, ticket: Ticket, start: Option<Instant>, cause: Dropped) {
+        if matches!(ticket.kind(), TicketKind::Untracked | TicketKind::Finished) {
+            return;
+        }
+        match cause {
+            Dropped::Panicked => {
+                self.telemetry.call(Call::Panic);
+                self.finish_any(ticket, start, Outcome::Failure, false);
             }
-            TicketKind::Probe => self.finish_probe(ticket, start, outcome),
+            Dropped::DeadlineExceeded => {
+                self.telemetry.call(Call::Timeout);
+                self.finish_any(ticket, start, Outcome::Failure, false);
+            }
+            Dropped::Cancelled => self.finish_any(ticket, start, Outcome::Ignored, true),
         }
     }
 
-    fn finish_closed(&self, ticket: Ticket, start: Option<Instant>, outcome: Outcome) {
+    /// `cancelled`: an `Ignored` call that was dropped (rather than
+    /// classified `Ignored`), which still counts if it was slow.
+    fn finish_any(
+        &self,
+        ticket: Ticket,
+        start: Option<Instant>,
+        outcome: Outcome,
+        cancelled: bool,
+    ) {
+        match ticket.kind() {
+            TicketKind::Untracked | TicketKind::Finished => {}
+            TicketKind::Closed | TicketKind::MetricsOnly => {
+                self.finish_closed(ticket, start, outcome, cancelled);
+            }
+            TicketKind::Probe => self.finish_probe(ticket, start, outcome, cancelled),
+        }
+    }
+
+    fn finish_closed(
+        &self,
+        ticket: Ticket,
+        start: Option<Instant>,
+        outcome: Outcome,
+        cancelled: bool,
+    ) {
         let mut now = None;
         let slow = match (self.config.slow_calls, start) {
             (Some(rule), Some(start)) => {
@@ -404,7 +454,12 @@ impl Core {
             }
             Outcome::Ignored => {
                 self.telemetry.call(Call::Ignored);
-                return;
+                // A cancelled call that already ran past the threshold
+                // still tells that the dependency is slow.
+                if !(cancelled && slow) {
+                    return;
+                }
+                false
             }
         };
         if slow {
@@ -460,7 +515,13 @@ impl Core {
         None
     }
 
-    fn finish_probe(&self, ticket: Ticket, start: Option<Instant>, outcome: Outcome) {
+    fn finish_probe(
+        &self,
+        ticket: Ticket,
+        start: Option<Instant>,
+        outcome: Outcome,
+        cancelled: bool,
+    ) {
         let elapsed = start
             .map(|s| Instant::now().saturating_duration_since(s))
             .unwrap_or_default();
@@ -478,7 +539,7 @@ impl Core {
             self.telemetry.call(Call::Slow);
         }
         let verdict = match outcome {
-            Outcome::Ignored if !timed_out => {
+            Outcome::Ignored if !timed_out && !(cancelled && slow) => {
                 self.release_probe(ticket.generation());
                 return;
             }

@@ -1,6 +1,6 @@
 //! The response future.
 
-use crate::{lane::Lane, permit::Guard};
+use crate::{core::Dropped, lane::Lane, lane::Owner, permit::Guard};
 use palisade_core::{BoxError, Classify, Rejected};
 use pin_project_lite::pin_project;
 use std::{
@@ -74,7 +74,12 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Called { future, guard } => {
-                let result = ready!(future.poll(cx));
+                // Records a failure if the inner future panics; costs
+                // nothing otherwise (forgotten, its drop never runs).
+                let on_unwind = OnUnwind(&mut *guard);
+                let poll = future.poll(cx);
+                std::mem::forget(on_unwind);
+                let result = ready!(poll);
                 let outcome = guard.inner().classify.classify(result.as_ref());
                 guard.finish(outcome);
                 Poll::Ready(result.map_err(Into::into))
@@ -83,5 +88,18 @@ where
                 .take()
                 .unwrap_or_else(|| "response future polled after completion".into()))),
         }
+    }
+}
+
+/// Records a panic of the inner future as a failure: dropped only while the
+/// panic unwinds out of `poll` (forgotten on every normal return), because
+/// a runtime that catches the panic drops the future itself afterwards,
+/// when the unwinding is over and can no longer be seen.
+struct OnUnwind<'a, P: Owner>(&'a mut Guard<P>);
+
+impl<P: Owner> Drop for OnUnwind<'_, P> {
+    #[cold]
+    fn drop(&mut self) {
+        self.0.finish_dropped(Dropped::Panicked);
     }
 }

@@ -6,15 +6,19 @@ use crate::{
     core::Callback,
     future::ResponseFuture,
     permit::Guard,
-    state::Transition,
+    state::{State, Transition},
 };
+use moka::{policy::EvictionPolicy, sync::Cache};
 use palisade_core::{BoxError, Classify, ConfigError};
 use std::{
-    collections::HashMap,
+    collections::HashSet,
     fmt,
     hash::Hash,
     marker::PhantomData,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -24,7 +28,8 @@ use tower_service::Service;
 
 /// Configures a [`KeyedCircuitBreaker`]: made by [`Builder::key`].
 ///
-/// Defaults: at most 1024 live keys, a key unused for 10 minutes is dropped.
+/// Defaults: at most 1024 closed breakers kept, a key unused for 10 minutes
+/// is dropped. Both settings are optional; neither may be zero.
 #[must_use]
 pub struct KeyedBuilder<C, F> {
     builder: Builder<C>,
@@ -53,16 +58,19 @@ impl<C, F> KeyedBuilder<C, F> {
         }
     }
 
-    /// Keep at most this many breakers (at least 1). Making room drops the
-    /// least recently used closed breaker, or the least recently used one
-    /// when none is closed.
+    /// Keep at most this many closed breakers (at least 1; default 1024),
+    /// the least recently used making room for new keys. A breaker that is
+    /// not closed (open, half-open, or set by hand) is kept apart, on top of
+    /// `max`, and never dropped to make room: key churn cannot close a
+    /// circuit. It stays until it closes (and rejoins the closed ones) or its
+    /// key has been idle for [`idle_expiry`](Self::idle_expiry).
     pub fn max_keys(mut self, max: usize) -> Self {
         self.max_keys = max;
         self
     }
 
     /// Drop the breaker of a key that saw no request for this long (greater
-    /// than zero).
+    /// than zero; default 10 minutes), whatever its state.
     pub fn idle_expiry(mut self, idle: Duration) -> Self {
         self.idle_expiry = idle;
         self
@@ -76,6 +84,8 @@ impl<C, F> KeyedBuilder<C, F> {
     pub fn build<Req, K>(self) -> Result<KeyedCircuitBreaker<K, F, C>, ConfigError>
     where
         F: Fn(&Req) -> K,
+        K: Hash + Eq + Send + Sync + 'static,
+        C: Send + Sync + 'static,
     {
         if self.max_keys == 0 {
             return Err(ConfigError::new("max_keys", "at least 1", 0));
@@ -88,40 +98,74 @@ impl<C, F> KeyedBuilder<C, F> {
             ));
         }
         let (config, classify) = self.builder.into_parts()?;
+        let max = u64::try_from(self.max_keys).unwrap_or(u64::MAX);
         Ok(KeyedCircuitBreaker {
             shared: Arc::new(KeyedShared {
                 config,
                 classify,
                 key: self.key,
                 max_keys: self.max_keys,
-                idle_expiry: self.idle_expiry,
-                map: Mutex::new(KeyMap {
-                    entries: HashMap::new(),
-                    last_sweep: Instant::now(),
-                }),
+                idle_nanos: nanos(self.idle_expiry),
+                base: Instant::now(),
+                live: Arc::new(
+                    Cache::builder()
+                        .max_capacity(max)
+                        .eviction_policy(EvictionPolicy::lru())
+                        .build(),
+                ),
+                held: Arc::new(Cache::builder().build()),
+                last_sweep: AtomicU64::new(0),
                 callbacks: Mutex::new(Vec::new()),
             }),
         })
     }
 }
 
-struct Entry<C> {
-    breaker: CircuitBreaker<C>,
-    last_used: Instant,
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-struct KeyMap<K, C> {
-    entries: HashMap<K, Entry<C>>,
-    last_sweep: Instant,
+/// One key's breaker and when it was last used.
+struct Entry<C> {
+    breaker: CircuitBreaker<C>,
+    /// Nanoseconds since the keyed breaker's base (tokio's clock).
+    last_used: AtomicU64,
 }
+
+impl<C> Entry<C> {
+    fn idle(&self, now: u64, idle: u64) -> bool {
+        now.saturating_sub(self.last_used.load(Ordering::Relaxed)) >= idle
+    }
+
+    /// Marks a use, writing only when the stamp moved by a 64th of the idle
+    /// time (a hot key's line is not written on every call).
+    #[inline]
+    fn touch(&self, now: u64, idle: u64) {
+        let last = self.last_used.load(Ordering::Relaxed);
+        if now.saturating_sub(last) > idle / 64 {
+            self.last_used.store(now, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A map of breakers by key.
+type Map<K, C> = Cache<K, Arc<Entry<C>>>;
 
 struct KeyedShared<K, F, C> {
     config: Config,
     classify: C,
     key: F,
     max_keys: usize,
-    idle_expiry: Duration,
-    map: Mutex<KeyMap<K, C>>,
+    idle_nanos: u64,
+    base: Instant,
+    /// The closed breakers, the least recently used dropped past `max_keys`.
+    live: Arc<Map<K, C>>,
+    /// The breakers that are not closed, which must not be dropped to make
+    /// room: moved here from `live` when they leave `Closed`, moved back
+    /// when they return to it (or dropped when idle).
+    held: Arc<Map<K, C>>,
+    /// When `held` was last swept for idle keys.
+    last_sweep: AtomicU64,
     callbacks: Mutex<Vec<Callback>>,
 }
 
@@ -130,9 +174,16 @@ struct KeyedShared<K, F, C> {
 ///
 /// Every per-key breaker has the configuration of the builder it came from
 /// and is named `"{name}/{key}"`. Breakers are made on first use, at most
-/// [`max_keys`](KeyedBuilder::max_keys) are kept, and a key idle for
+/// [`max_keys`](KeyedBuilder::max_keys) closed ones are kept (the least
+/// recently used makes room; one that is not closed is kept apart and never
+/// dropped to make room), and a key idle for
 /// [`idle_expiry`](KeyedBuilder::idle_expiry) is dropped. The handle is a
 /// cheap `Clone`; every service made from [`layer`](Self::layer) shares it.
+///
+/// The breakers live in a concurrent cache ([moka](https://docs.rs/moka)'s):
+/// finding a key's breaker is O(1) and takes no lock shared by all keys,
+/// however many keys there are, so a client choosing the key (a `Host`
+/// header) cannot make every request scan a map or wait on a global lock.
 ///
 /// The key is known only in `call`, so the keyed service's `poll_ready` is
 /// the inner service's and a rejection is returned from `call`.
@@ -186,28 +237,13 @@ impl<K, F, C> KeyedCircuitBreaker<K, F, C> {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, KeyMap<K, C>> {
-        self.shared
-            .map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// How many breakers are alive.
-    pub fn len(&self) -> usize {
-        self.lock().entries.len()
-    }
-
-    /// Whether no breaker is alive.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Calls `callback` on every state change of every per-key breaker
     /// (present and future); see [`CircuitBreaker::on_transition`].
     pub fn on_transition<Cb>(&self, callback: Cb)
     where
         Cb: Fn(&Transition) + Send + Sync + 'static,
+        K: Hash + Eq + Send + Sync + 'static,
+        C: Send + Sync + 'static,
     {
         let callback: Callback = Arc::new(callback);
         self.shared
@@ -215,52 +251,148 @@ impl<K, F, C> KeyedCircuitBreaker<K, F, C> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(callback.clone());
-        for entry in self.lock().entries.values() {
-            entry.breaker.core().add_callback(callback.clone());
+        let mut seen = HashSet::new();
+        for (_, entry) in self.shared.live.iter().chain(self.shared.held.iter()) {
+            if seen.insert(Arc::as_ptr(&entry) as usize) {
+                entry.breaker.core().add_callback(callback.clone());
+            }
         }
     }
 }
 
 impl<K, F, C> KeyedCircuitBreaker<K, F, C>
 where
-    K: Hash + Eq + Clone + fmt::Display,
-    C: Clone,
+    K: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static,
+    C: Clone + Send + Sync + 'static,
 {
+    fn now(&self) -> u64 {
+        nanos(Instant::now().saturating_duration_since(self.shared.base))
+    }
+
+    /// The entry of `key` if it is alive (not idle past the expiry).
+    #[inline]
+    fn live_entry(&self, key: &K, now: u64) -> Option<Arc<Entry<C>>> {
+        let shared = &*self.shared;
+        let entry = match shared.live.get(key) {
+            Some(entry) => entry,
+            None => self.held_entry(key)?,
+        };
+        if entry.idle(now, shared.idle_nanos) {
+            shared.live.invalidate(key);
+            shared.held.invalidate(key);
+            return None;
+        }
+        Some(entry)
+    }
+
+    /// A breaker that is not closed.
+    #[cold]
+    fn held_entry(&self, key: &K) -> Option<Arc<Entry<C>>> {
+        self.shared.held.get(key)
+    }
+
+    /// How many breakers are alive.
+    pub fn len(&self) -> usize {
+        let shared = &*self.shared;
+        let now = self.now();
+        shared.live.run_pending_tasks();
+        let live = shared
+            .live
+            .iter()
+            .filter(|(_, e)| !e.idle(now, shared.idle_nanos))
+            .count();
+        let held_only = shared
+            .held
+            .iter()
+            .filter(|(k, e)| !e.idle(now, shared.idle_nanos) && !shared.live.contains_key(&**k))
+            .count();
+        // (A breaker between the two maps while it changes state is counted once.)
+        live + held_only
+    }
+
+    /// Whether no breaker is alive.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The breaker of `key`, if it is alive.
     pub fn get(&self, key: &K) -> Option<CircuitBreaker<C>> {
-        self.lock().entries.get(key).map(|e| e.breaker.clone())
+        self.shared.live.run_pending_tasks();
+        self.live_entry(key, self.now()).map(|e| e.breaker.clone())
     }
 
     /// The breaker of `key`, made if needed.
     pub fn breaker(&self, key: K) -> CircuitBreaker<C> {
-        let now = Instant::now();
-        let mut map = self.lock();
-        if let Some(entry) = map.entries.get_mut(&key) {
-            entry.last_used = now;
-            return entry.breaker.clone();
+        self.with_breaker(key, CircuitBreaker::clone)
+    }
+
+    /// Runs `f` on the breaker of `key`, made if needed: O(1), no global lock.
+    #[inline]
+    fn with_breaker<R>(&self, key: K, f: impl FnOnce(&CircuitBreaker<C>) -> R) -> R {
+        let now = self.now();
+        if let Some(entry) = self.live_entry(&key, now) {
+            entry.touch(now, self.shared.idle_nanos);
+            return f(&entry.breaker);
         }
+        self.sweep_held(now);
+        let entry = self
+            .shared
+            .live
+            .get_with(key.clone(), || self.make(key, now));
+        entry.touch(now, self.shared.idle_nanos);
+        f(&entry.breaker)
+    }
+
+    /// Drops idle breakers from `held` (which nothing else bounds), at most
+    /// once a quarter of the idle expiry, when a new key arrives.
+    #[cold]
+    fn sweep_held(&self, now: u64) {
         let shared = &*self.shared;
-        let full = map.entries.len() >= shared.max_keys;
-        if full || now.saturating_duration_since(map.last_sweep) >= shared.idle_expiry / 4 {
-            map.entries
-                .retain(|_, e| now.saturating_duration_since(e.last_used) < shared.idle_expiry);
-            map.last_sweep = now;
+        let last = shared.last_sweep.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < shared.idle_nanos / 4
+            || shared
+                .last_sweep
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
         }
-        if map.entries.len() >= shared.max_keys {
-            let victim = map
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| (e.breaker.state() != crate::State::Closed, e.last_used))
-                .map(|(k, _)| k.clone());
-            if let Some(victim) = victim {
-                map.entries.remove(&victim);
+        for (key, entry) in shared.held.iter() {
+            if entry.idle(now, shared.idle_nanos) {
+                shared.held.invalidate(&*key);
             }
         }
+    }
+
+    #[cold]
+    fn make(&self, key: K, now: u64) -> Arc<Entry<C>> {
+        let shared = &*self.shared;
         let mut config = shared.config.clone();
         config.name = format!("{}/{key}", shared.config.name).into();
-        // One lane: per-key breakers are many, and the keyed service takes a
-        // lock per call anyway.
+        // One lane: per-key breakers are many.
         let breaker = CircuitBreaker::with_lanes(config, shared.classify.clone(), 1);
+        let entry = Arc::new(Entry {
+            breaker: breaker.clone(),
+            last_used: AtomicU64::new(now),
+        });
+        // A breaker that leaves `Closed` moves out of `live`'s eviction.
+        let live: Weak<Map<K, C>> = Arc::downgrade(&shared.live);
+        let held: Weak<Map<K, C>> = Arc::downgrade(&shared.held);
+        let weak_entry = Arc::downgrade(&entry);
+        breaker.core().add_callback(Arc::new(move |t: &Transition| {
+            let (Some(live), Some(held), Some(entry)) =
+                (live.upgrade(), held.upgrade(), weak_entry.upgrade())
+            else {
+                return;
+            };
+            if t.to() == State::Closed {
+                live.insert(key.clone(), entry);
+                held.invalidate(&key);
+            } else {
+                held.insert(key.clone(), entry);
+                live.invalidate(&key);
+            }
+        }));
         for callback in shared
             .callbacks
             .lock()
@@ -269,14 +401,7 @@ where
         {
             breaker.core().add_callback(callback.clone());
         }
-        map.entries.insert(
-            key,
-            Entry {
-                breaker: breaker.clone(),
-                last_used: now,
-            },
-        );
-        breaker
+        entry
     }
 }
 
@@ -367,8 +492,8 @@ where
     S: Service<Req>,
     S::Error: Into<BoxError>,
     F: Fn(&Req) -> K,
-    K: Hash + Eq + Clone + fmt::Display,
-    C: Classify<S::Response, S::Error> + Clone,
+    K: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static,
+    C: Classify<S::Response, S::Error> + Clone + Send + Sync + 'static,
 {
     type Response = S::Response;
     type Error = BoxError;
@@ -380,14 +505,19 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         let key = (self.keyed.shared.key)(&req);
-        let breaker = self.keyed.breaker(key);
-        match breaker.core().acquire() {
-            Ok(ticket) => {
-                let mut guard = Guard::new(breaker.lane(), ticket);
+        let admission = self.keyed.with_breaker(key, |breaker| {
+            breaker
+                .core()
+                .acquire()
+                .map(|ticket| Guard::new(breaker.lane(), ticket))
+                .map_err(|refusal| breaker.core().rejected(refusal))
+        });
+        match admission {
+            Ok(mut guard) => {
                 guard.start();
                 ResponseFuture::called(self.inner.call(req), guard)
             }
-            Err(refusal) => ResponseFuture::rejected(breaker.core().rejected(refusal)),
+            Err(rejected) => ResponseFuture::rejected(rejected),
         }
     }
 }

@@ -2,14 +2,15 @@
 
 use crate::{
     breaker::Inner,
-    core::{Ticket, TicketKind},
+    core::{Dropped, Ticket, TicketKind},
     lane::Owner,
 };
-use palisade_core::Outcome;
+use palisade_core::{Outcome, deadline::Deadline};
 use std::{any::Any, fmt, sync::Arc};
 use tokio::time::Instant;
 
-/// One admitted call; reports `Ignored` if dropped before it reports.
+/// One admitted call. Dropped before it reports, it records why (see
+/// [`Guard::finish_dropped`]).
 pub(crate) struct Guard<P: Owner> {
     owner: P,
     ticket: Ticket,
@@ -60,12 +61,44 @@ impl<P: Owner> Guard<P> {
     pub(crate) fn is_probe(&self) -> bool {
         self.ticket.kind() == TicketKind::Probe
     }
+
+    /// Records a call that ended without an outcome: `cause` says why.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn finish_dropped(&mut self, cause: Dropped) {
+        let ticket = self.ticket;
+        if ticket.kind() != TicketKind::Finished {
+            self.ticket = ticket.finished();
+            self.owner
+                .inner()
+                .core
+                .finish_dropped(ticket, self.start, cause);
+        }
+    }
+
+    /// Dropped without an outcome: a panic unwinding through the call, its
+    /// deadline having passed (the ambient [`Deadline`] is in force while a
+    /// timed-out future is dropped), or a plain cancellation.
+    #[cold]
+    #[inline(never)]
+    fn dropped(&mut self) {
+        let cause = if std::thread::panicking() {
+            Dropped::Panicked
+        } else if Deadline::current().is_some_and(Deadline::is_expired) {
+            Dropped::DeadlineExceeded
+        } else {
+            Dropped::Cancelled
+        };
+        self.finish_dropped(cause);
+    }
 }
 
 impl<P: Owner> Drop for Guard<P> {
     #[inline]
     fn drop(&mut self) {
-        self.finish(Outcome::Ignored);
+        if self.ticket.kind() != TicketKind::Finished {
+            self.dropped();
+        }
     }
 }
 

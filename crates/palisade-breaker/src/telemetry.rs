@@ -16,16 +16,22 @@ pub(crate) enum Call {
     Ignored,
     Slow,
     Rejected,
+    /// Cut off by its deadline (also counted as a failure).
+    Timeout,
+    /// Panicked (also counted as a failure).
+    Panic,
 }
 
 impl Call {
     #[cfg(feature = "metrics")]
-    const ALL: [Call; 5] = [
+    const ALL: [Call; 7] = [
         Call::Success,
         Call::Failure,
         Call::Ignored,
         Call::Slow,
         Call::Rejected,
+        Call::Timeout,
+        Call::Panic,
     ];
 
     #[cfg(feature = "metrics")]
@@ -36,6 +42,8 @@ impl Call {
             Call::Ignored => "ignored",
             Call::Slow => "slow",
             Call::Rejected => "rejected",
+            Call::Timeout => "timeout",
+            Call::Panic => "panic",
         }
     }
 }
@@ -43,7 +51,7 @@ impl Call {
 /// Cached metric handles of one breaker.
 pub(crate) struct Telemetry {
     #[cfg(feature = "metrics")]
-    calls: [metrics::Counter; 5],
+    calls: [metrics::Counter; 7],
     #[cfg(feature = "metrics")]
     state: metrics::Gauge,
     #[cfg_attr(not(any(feature = "metrics", feature = "tracing")), allow(dead_code))]
@@ -92,6 +100,8 @@ impl Telemetry {
                 Call::Ignored => 2,
                 Call::Slow => 3,
                 Call::Rejected => 4,
+                Call::Timeout => 5,
+                Call::Panic => 6,
             };
             self.calls[idx].increment(1);
         }

@@ -5,10 +5,7 @@
 //! resetting a window is storing a new generation.
 
 use crate::lane::Padded;
-use std::sync::{
-    Mutex, PoisonError,
-    atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering},
-};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Outcome counts over a window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -229,41 +226,55 @@ impl CountWindow {
 }
 
 /// Outcomes of the last `window` of time, in `TIME_BUCKETS` buckets that
-/// expire one at a time. Updates and expiry are O(1) (amortised) under a
-/// mutex held for a few instructions.
+/// expire one at a time, lock-free.
+///
+/// Each bucket is one atomic word: `[tag:13][total:17][failures:17][slow:17]`.
+/// The tag names the bucket's contents: 4 bits of the breaker's generation
+/// and 9 bits of the lap (`period / TIME_BUCKETS`) it was filled in. A
+/// bucket whose tag is not the one expected for its place in the current
+/// window is stale and counts as empty, so expiry needs no write: a writer
+/// that finds a stale bucket replaces it (one compare-exchange), and
+/// readers sum the ten buckets whose tags match. To keep 9 bits of lap
+/// unambiguous, the writer that moves the newest period forward also
+/// retags the buckets it skipped (at most ten, amortised O(1)), so no
+/// bucket is ever more than a lap behind the newest period.
+///
+/// A bucket counts at most `BUCKET_MAX` calls; beyond that its counts stay
+/// as they are (the rates are those of its first `BUCKET_MAX` calls).
 #[derive(Debug)]
 pub(crate) struct TimeWindow {
     bucket_nanos: u64,
-    ring: Mutex<TimeRing>,
+    generation: AtomicU32,
+    /// The newest period written to (only moves forward).
+    head: AtomicU64,
+    buckets: Padded<[AtomicU64; TIME_BUCKETS as usize]>,
 }
 
-#[derive(Debug)]
-struct TimeRing {
-    generation: u32,
-    head: u64,
-    buckets: [Counts; TIME_BUCKETS as usize],
-    sum: Counts,
+const COUNT_BITS: u32 = 17;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+/// The most calls one time bucket counts.
+pub(crate) const BUCKET_MAX: u64 = COUNT_MASK;
+const TAG_SHIFT: u32 = 3 * COUNT_BITS;
+const LAP_BITS: u32 = 9;
+/// Headroom for writers racing past the check before their `fetch_add`.
+const RACE_MARGIN: u64 = 4096;
+
+#[inline]
+fn tag(generation: u32, period: u64) -> u64 {
+    (u64::from(generation & 0xF) << LAP_BITS) | ((period / TIME_BUCKETS) & ((1 << LAP_BITS) - 1))
 }
 
-impl TimeRing {
-    /// Moves the newest period to `period`, expiring the buckets that fall out.
-    fn advance(&mut self, period: u64) {
-        if period <= self.head {
-            return;
-        }
-        if period - self.head >= TIME_BUCKETS {
-            self.buckets = [Counts::default(); TIME_BUCKETS as usize];
-            self.sum = Counts::default();
-        } else {
-            for p in self.head + 1..=period {
-                let b = &mut self.buckets[bucket_index(p)];
-                self.sum.total -= b.total;
-                self.sum.failures -= b.failures;
-                self.sum.slow -= b.slow;
-                *b = Counts::default();
-            }
-        }
-        self.head = period;
+#[inline]
+fn bucket_delta(failure: bool, slow: bool) -> u64 {
+    (1 << (2 * COUNT_BITS)) | (u64::from(failure) << COUNT_BITS) | u64::from(slow)
+}
+
+#[inline]
+fn bucket_counts(word: u64) -> Counts {
+    Counts {
+        total: (word >> (2 * COUNT_BITS)) & COUNT_MASK,
+        failures: (word >> COUNT_BITS) & COUNT_MASK,
+        slow: word & COUNT_MASK,
     }
 }
 
@@ -277,59 +288,150 @@ impl TimeWindow {
     pub(crate) fn new(window_nanos: u64) -> Self {
         Self {
             bucket_nanos: (window_nanos / TIME_BUCKETS).max(1),
-            ring: Mutex::new(TimeRing {
-                generation: 0,
-                head: 0,
-                buckets: [Counts::default(); TIME_BUCKETS as usize],
-                sum: Counts::default(),
-            }),
+            generation: AtomicU32::new(0),
+            head: AtomicU64::new(0),
+            buckets: Padded(std::array::from_fn(|_| AtomicU64::new(0))),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, TimeRing> {
-        // The ring is left consistent at every instruction that may panic
-        // (none do), so a poisoned lock is still good.
-        self.ring.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn record(&self, generation: u32, failure: bool, slow: bool, now: u64) -> Option<Counts> {
-        let period = now / self.bucket_nanos;
-        let mut ring = self.lock();
-        if ring.generation != generation {
+        if self.generation.load(Ordering::Acquire) != generation {
             return None;
         }
-        ring.advance(period);
-        // A writer whose clock read lagged a concurrent one lands in the
-        // newest bucket if its own has already expired.
-        let period = if ring.head - period >= TIME_BUCKETS {
-            ring.head
-        } else {
-            period
-        };
-        let b = &mut ring.buckets[bucket_index(period)];
-        b.total += 1;
-        b.failures += u64::from(failure);
-        b.slow += u64::from(slow);
-        ring.sum.total += 1;
-        ring.sum.failures += u64::from(failure);
-        ring.sum.slow += u64::from(slow);
-        Some(ring.sum)
+        let period = now / self.bucket_nanos;
+        let head = self.head.load(Ordering::Acquire);
+        if period > head {
+            self.advance(generation, head, period);
+        } else if head - period >= TIME_BUCKETS {
+            // A writer whose clock read lagged a concurrent one: its own
+            // bucket has expired; it lands in the newest one instead.
+            return self.add(generation, head, failure, slow);
+        }
+        self.add(generation, period, failure, slow)
+    }
+
+    /// Adds one outcome to the bucket of `period`; returns the window's
+    /// counts as of `period`.
+    #[inline]
+    fn add(&self, generation: u32, period: u64, failure: bool, slow: bool) -> Option<Counts> {
+        let bucket = &self.buckets.0[bucket_index(period)];
+        let want = tag(generation, period);
+        let delta = bucket_delta(failure, slow);
+        let mut word = bucket.load(Ordering::Acquire);
+        loop {
+            if word >> TAG_SHIFT == want {
+                let total = bucket_counts(word).total;
+                if total >= BUCKET_MAX {
+                    break;
+                }
+                if total < BUCKET_MAX - RACE_MARGIN {
+                    // The common case: no overflow is possible, one add.
+                    bucket.fetch_add(delta, Ordering::AcqRel);
+                    break;
+                }
+                match bucket.compare_exchange_weak(
+                    word,
+                    word + delta,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => word = actual,
+                }
+            } else {
+                // Stale: this call starts the bucket afresh.
+                match bucket.compare_exchange_weak(
+                    word,
+                    (want << TAG_SHIFT) | delta,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => word = actual,
+                }
+            }
+        }
+        if self.generation.load(Ordering::Acquire) != generation {
+            return None;
+        }
+        Some(self.sum(generation, period))
+    }
+
+    /// Moves the newest period from `head` to `period`, retagging the
+    /// buckets skipped over as empty.
+    #[cold]
+    fn advance(&self, generation: u32, mut head: u64, period: u64) {
+        loop {
+            match self
+                .head
+                .compare_exchange_weak(head, period, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) if actual >= period => return,
+                Err(actual) => head = actual,
+            }
+        }
+        if period - head >= TIME_BUCKETS {
+            // Everything has expired, and a bucket left untouched for 512
+            // laps would carry the current lap's tag: empty all of them
+            // (a call racing this into the newest bucket may go uncounted).
+            for p in period - (TIME_BUCKETS - 1)..=period {
+                self.buckets.0[bucket_index(p)]
+                    .store(tag(generation, p) << TAG_SHIFT, Ordering::Release);
+            }
+            return;
+        }
+        // Each skipped bucket still holds the period a lap before its own:
+        // retag it as empty, unless a concurrent writer of its period got
+        // there first.
+        for p in head + 1..period {
+            let bucket = &self.buckets.0[bucket_index(p)];
+            let want = tag(generation, p);
+            let word = bucket.load(Ordering::Acquire);
+            if word >> TAG_SHIFT != want {
+                let _ = bucket.compare_exchange(
+                    word,
+                    want << TAG_SHIFT,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
+            }
+        }
+    }
+
+    /// The counts of the ten periods ending with `period`.
+    fn sum(&self, generation: u32, period: u64) -> Counts {
+        let mut sum = Counts::default();
+        for back in 0..TIME_BUCKETS {
+            let Some(p) = period.checked_sub(back) else {
+                break;
+            };
+            let word = self.buckets.0[bucket_index(p)].load(Ordering::Acquire);
+            if word >> TAG_SHIFT == tag(generation, p) {
+                let c = bucket_counts(word);
+                sum.total += c.total;
+                sum.failures += c.failures;
+                sum.slow += c.slow;
+            }
+        }
+        sum
     }
 
     fn counts(&self, generation: u32, now: u64) -> Counts {
-        let mut ring = self.lock();
-        if ring.generation != generation {
+        if self.generation.load(Ordering::Acquire) != generation {
             return Counts::default();
         }
-        ring.advance(now / self.bucket_nanos);
-        ring.sum
+        let period = (now / self.bucket_nanos).max(self.head.load(Ordering::Acquire));
+        self.sum(generation, period)
     }
 
     fn reset(&self, generation: u32) {
-        let mut ring = self.lock();
-        ring.generation = generation;
-        ring.buckets = [Counts::default(); TIME_BUCKETS as usize];
-        ring.sum = Counts::default();
+        // Empty buckets count nothing whatever their tag; writers of the old
+        // generation that race this are told apart by the tag.
+        for bucket in &self.buckets.0 {
+            bucket.store(0, Ordering::Relaxed);
+        }
+        self.generation.store(generation, Ordering::Release);
     }
 }
 
@@ -424,5 +526,35 @@ mod tests {
         assert_eq!(w.counts(0, 1_500).total, 0);
         w.record(0, true, false, 100_000);
         assert_eq!(w.counts(0, 100_050).failures, 1);
+    }
+
+    #[test]
+    fn time_window_never_mistakes_an_old_lap_for_the_current_one() {
+        // 10 buckets of 100 ns; 512 laps later the lap bits repeat.
+        let w = TimeWindow::new(1_000);
+        for _ in 0..5 {
+            w.record(0, true, false, 50);
+        }
+        let later = 512 * 1_000 + 50;
+        let c = w.record(0, false, false, later).unwrap();
+        assert_eq!((c.total, c.failures), (1, 0));
+        assert_eq!(w.counts(0, later).total, 1);
+    }
+
+    #[test]
+    fn time_window_resets_by_generation_and_caps_a_bucket() {
+        let w = TimeWindow::new(1_000);
+        w.record(0, true, false, 10);
+        w.reset(1);
+        assert_eq!(w.record(0, true, false, 20), None);
+        assert_eq!(w.counts(1, 20), Counts::default());
+        for _ in 0..BUCKET_MAX + 10 {
+            w.record(1, false, false, 30);
+        }
+        let c = w.record(1, true, true, 30).unwrap();
+        assert_eq!((c.total, c.failures, c.slow), (BUCKET_MAX, 0, 0));
+        // The next bucket counts again.
+        let c = w.record(1, true, true, 130).unwrap();
+        assert_eq!((c.total, c.failures, c.slow), (BUCKET_MAX + 1, 1, 1));
     }
 }

@@ -188,18 +188,52 @@ async fn keyed_breaker_caps_and_expires_keys() {
     }
     keyed.breaker("a".to_owned()).force_open();
     tokio::time::advance(Duration::from_secs(1)).await;
-    // Full: the least recently used *closed* breaker ("b") makes room, the
-    // open one stays.
+    // The forced-open breaker is kept apart from the two closed ones; the
+    // least recently used closed breaker ("b") makes room for "d".
     svc.clone().oneshot("c".to_owned()).await.unwrap();
-    assert_eq!(keyed.len(), 2);
+    assert_eq!(keyed.len(), 3);
+    svc.clone().oneshot("d".to_owned()).await.unwrap();
+    assert_eq!(keyed.len(), 3);
     assert!(keyed.get(&"b".to_owned()).is_none());
     assert_eq!(
         keyed.get(&"a".to_owned()).unwrap().state(),
         State::ForcedOpen
     );
+    // Reset, it rejoins the closed ones, and makes the cap hold again.
+    keyed.breaker("a".to_owned()).reset();
+    assert_eq!(keyed.len(), 2);
     // Idle keys expire.
     tokio::time::advance(Duration::from_secs(61)).await;
-    svc.clone().oneshot("d".to_owned()).await.unwrap();
+    svc.clone().oneshot("e".to_owned()).await.unwrap();
     assert_eq!(keyed.len(), 1);
-    assert!(keyed.get(&"d".to_owned()).is_some());
+    assert!(keyed.get(&"e".to_owned()).is_some());
+}
+
+/// Key churn (a client choosing the key) never evicts an open breaker.
+#[tokio::test(start_paused = true)]
+async fn key_churn_never_evicts_an_open_breaker() {
+    let keyed = CircuitBreaker::builder("churn")
+        .consecutive_failures(2)
+        .key(|host: &String| host.clone())
+        .max_keys(16)
+        .build()
+        .unwrap();
+    let svc = keyed.layer().layer(service_fn(|h: String| async move {
+        if h == "down" {
+            Err::<String, BoxError>("refused".into())
+        } else {
+            Ok(h)
+        }
+    }));
+    for _ in 0..2 {
+        svc.clone().oneshot("down".to_owned()).await.unwrap_err();
+    }
+    assert_eq!(keyed.get(&"down".to_owned()).unwrap().state(), State::Open);
+    for i in 0..5_000 {
+        svc.clone().oneshot(format!("junk-{i}")).await.unwrap();
+    }
+    assert_eq!(keyed.get(&"down".to_owned()).unwrap().state(), State::Open);
+    let err = svc.clone().oneshot("down".to_owned()).await.unwrap_err();
+    assert!(palisade_core::Rejected::find(&*err).is_some(), "{err}");
+    assert!(keyed.len() <= 17);
 }

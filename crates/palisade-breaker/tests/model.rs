@@ -231,13 +231,22 @@ impl Model {
     }
 
     fn finish(&mut self, t: Ticket, outcome: Outcome) {
+        self.finish_as(t, outcome, false);
+    }
+
+    /// A permit dropped without an outcome: ignored, unless it was slow.
+    fn cancel(&mut self, t: Ticket) {
+        self.finish_as(t, Outcome::Ignored, true);
+    }
+
+    fn finish_as(&mut self, t: Ticket, outcome: Outcome, cancelled: bool) {
         let elapsed = self.now - t.start;
         let slow = self.cfg.slow_rate.is_some() && elapsed >= SLOW_MS;
         let current = t.generation == self.generation;
         if t.probe {
             let timed_out = elapsed > self.cfg.half_open_timeout_ms;
             match outcome {
-                Outcome::Ignored if !timed_out => {
+                Outcome::Ignored if !timed_out && !(cancelled && slow) => {
                     if current && self.taken > 0 {
                         self.taken -= 1;
                         if self.taken == self.ok {
@@ -261,7 +270,7 @@ impl Model {
             }
             return;
         }
-        if outcome == Outcome::Ignored || !current {
+        if (outcome == Outcome::Ignored && !(cancelled && slow)) || !current {
             return;
         }
         let failure = outcome == Outcome::Failure;
@@ -378,7 +387,7 @@ fn run(cfg: Cfg, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     if !held.is_empty() {
                         let (p, t) = held.remove(i % held.len());
                         drop(p);
-                        model.finish(t, Outcome::Ignored);
+                        model.cancel(t);
                     }
                 }
                 Op::Reset => {

@@ -10,6 +10,8 @@
 //!   optional retry-after. [`http::ErrorResponseLayer`] turns it into a `503`
 //!   / `504` / `429` response and [`grpc::StatusLayer`] into a `tonic::Status`.
 //! - [`ConfigError`]: the error of every Palisade builder, naming the field.
+//! - [`deadline::Deadline`]: the ambient deadline of a request, set by
+//!   `palisade-shed`'s `Timeout` and read by the layers below it.
 //!
 //! # Example
 //!
@@ -45,6 +47,7 @@
 
 mod classify;
 mod config;
+pub mod deadline;
 pub mod lane;
 mod rejected;
 

@@ -197,7 +197,7 @@ where
         let deadline = Deadline::at(deadline);
         self.source.attach(&mut req, deadline);
         TimeoutFuture::running(
-            deadline.scoped(self.inner.call(req)),
+            deadline.scope(self.inner.call(req)),
             self.core.current().clone(),
         )
     }
