@@ -102,7 +102,6 @@ async fn other_errors_are_500_and_leak_nothing() {
     assert_eq!(status, 500);
     assert!(!head.contains("retry-after"), "{head}");
     assert_eq!(body, "internal server error");
-    assert!(!body.contains("hunter2"));
 }
 
 #[tokio::test]
@@ -119,6 +118,9 @@ async fn bare_rejected_with_question_mark_is_429_with_retry_after() {
     let (status, head, body) = get_raw(addr, "/limited").await;
     assert_eq!(status, 429);
     assert!(head.contains("\r\nretry-after: 4\r\n"), "{head}");
-    assert!(head.contains("content-type: text/plain"), "{head}");
+    assert!(
+        head.contains("\r\ncontent-type: text/plain; charset=utf-8\r\n"),
+        "{head}"
+    );
     assert_eq!(body, "too many requests");
 }
