@@ -8,7 +8,12 @@
 //!   [`Infallible`](std::convert::Infallible), as axum requires, answering a
 //!   `Rejected` with its status and `Retry-After`, and any other error with a
 //!   `500` that leaks nothing of the error.
+//! - With the `axum` feature, [`Rejected`] and [`HandlerError`] implement
+//!   axum's `IntoResponse`, so a handler that calls a Palisade stack passes a
+//!   rejection on with `?` and the client gets the same answer.
 
+#[cfg(feature = "axum")]
+mod axum;
 mod body;
 mod error_response;
 
@@ -18,6 +23,10 @@ use tower_http::classify::{ClassifiedResponse, ClassifyResponse, StatusInRangeAs
 
 pub use body::ResponseBody;
 pub use error_response::{ErrorResponse, ErrorResponseFuture, ErrorResponseLayer};
+
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use self::axum::HandlerError;
 
 /// Classifies HTTP responses: errors and `5xx` are failures, every other
 /// status a success.

@@ -66,6 +66,59 @@
 //! Error mapping (`http_errors()` for axum/hyper, `grpc_status()` for tonic)
 //! goes outside all of them. See `docs/layer-order.md` in the repository for
 //! the reasoning behind each position.
+//!
+//! # Keeping a stack in axum `State`
+//!
+//! A stack a handler calls itself (a cache in front of a breaker in front of
+//! a keyed loader, say) has a long generic type that changes whenever a layer
+//! is added. Give it one name with [`SharedStack<Req, Res>`](SharedStack)
+//! (tower's `BoxCloneSyncService` with a [`BoxError`](palisade_core::BoxError)
+//! error) and [`share`]: the result is `Clone + Send + Sync`, as axum's
+//! `State` requires, and every clone still shares the handles' state. The
+//! handler calls a clone with `oneshot` and passes a failure on with `?`
+//! through [`HandlerError`](palisade_core::http::HandlerError), which answers a
+//! rejection (breaker open, overload) with its status and `Retry-After`:
+//!
+//! ```
+//! # #[cfg(all(feature = "cache", feature = "breaker", feature = "batch", feature = "axum"))]
+//! # mod example {
+//! use std::{collections::HashMap, sync::Arc, time::Duration};
+//! use axum::{extract::{Path, State}, routing::get, Router};
+//! use palisade::prelude::*;
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! type Users = SharedStack<u64, Option<Arc<str>>>;
+//!
+//! async fn user(State(users): State<Users>, Path(id): Path<u64>) -> Result<String, HandlerError> {
+//!     match users.oneshot(id).await? {
+//!         Some(name) => Ok(name.to_string()),
+//!         None => Ok("no such user".to_owned()),
+//!     }
+//! }
+//!
+//! pub fn app() -> Result<Router, BoxError> {
+//!     let cache = Cache::builder("users").max_entries(10_000).ttl(Duration::from_secs(30)).build()?;
+//!     let breaker = CircuitBreaker::builder("user-db").consecutive_failures(5).build()?;
+//!     let loader = Loader::builder("users").max_size(64).build()?; // inside a tokio runtime
+//!     let bulk = service_fn(|ids: Vec<u64>| async move {
+//!         // SELECT id, name FROM users WHERE id = ANY($1)
+//!         Ok::<_, BoxError>(ids.into_iter().map(|id| (id, Arc::<str>::from(format!("user-{id}")))).collect::<HashMap<_, _>>())
+//!     });
+//!     // cache → breaker → keyed loader → bulk call, as one nameable type.
+//!     let users: Users = share(
+//!         ServiceBuilder::new()
+//!             .cache(&cache, |id: &u64| Some(*id))
+//!             .circuit_breaker(&breaker)
+//!             .load(&loader)
+//!             .service(bulk),
+//!     );
+//!     Ok(Router::new().route("/users/{id}", get(user)).with_state(users))
+//! }
+//! # }
+//! ```
+//!
+//! The boxing costs one allocation per call (the boxed response future), in
+//! the handler only; the layers themselves stay unboxed.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -101,17 +154,64 @@ pub use palisade_latency as latency;
 
 pub use ext::ServiceBuilderExt;
 
-/// The names most stacks need, in one import.
+use palisade_core::BoxError;
+use tower::{Service, ServiceExt as _, util::BoxCloneSyncService};
+
+/// A composed stack as one type: what a handler keeps in axum `State`.
+///
+/// tower's [`BoxCloneSyncService`] with the error boxed into a
+/// [`BoxError`]: `Clone + Send + Sync`, whatever layers it holds. Make one
+/// with [`share`]. See [Keeping a stack in axum `State`](crate#keeping-a-stack-in-axum-state).
+pub type SharedStack<Req, Res> = BoxCloneSyncService<Req, Res, BoxError>;
+
+/// Boxes a composed stack into a [`SharedStack`], converting its error into a
+/// [`BoxError`].
+///
+/// Every clone of the result calls a clone of `svc`, so the handles' state
+/// (one breaker, one cache, one loader) stays shared.
+///
+/// ```
+/// use palisade::{share, SharedStack};
+/// use tower::{service_fn, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let double: SharedStack<u64, u64> =
+///     share(service_fn(|n: u64| async move { Ok::<_, std::io::Error>(n * 2) }));
+/// assert_eq!(double.clone().oneshot(21).await.unwrap(), 42);
+/// # }
+/// ```
+pub fn share<S, Req>(svc: S) -> SharedStack<Req, S::Response>
+where
+    S: Service<Req> + Clone + Send + Sync + 'static,
+    S::Error: Into<BoxError> + 'static,
+    S::Future: Send + 'static,
+{
+    BoxCloneSyncService::new(svc.map_err(Into::into))
+}
+
+/// The names most stacks need, in one import: what the README's quick start
+/// and the examples use.
+///
+/// Breaker states are left out (`palisade::breaker::State` would clash with
+/// axum's `State` extractor).
 pub mod prelude {
-    pub use crate::ServiceBuilderExt;
+    pub use crate::{ServiceBuilderExt, SharedStack, share};
     pub use palisade_core::{
         BoxError, Classify, ConfigError, ErrorsAsFailures, Outcome, RejectKind, Rejected,
     };
 
+    #[cfg(feature = "grpc")]
+    pub use palisade_core::grpc::GrpcErrors;
+    #[cfg(feature = "axum")]
+    pub use palisade_core::http::HandlerError;
+    #[cfg(feature = "http")]
+    pub use palisade_core::http::HttpServerErrors;
+
     #[cfg(feature = "batch")]
-    pub use palisade_batch::{Batcher, Loader};
+    pub use palisade_batch::{Batch, Batcher, Load, Loader};
     #[cfg(feature = "breaker")]
-    pub use palisade_breaker::{CircuitBreaker, KeyedCircuitBreaker};
+    pub use palisade_breaker::{Backoff, CircuitBreaker, KeyedCircuitBreaker, Permit};
     #[cfg(feature = "cache")]
     pub use palisade_cache::Cache;
     #[cfg(all(feature = "cache", feature = "http"))]

@@ -8,7 +8,9 @@
 //! for two seconds and comes back. Every second it prints what the clients
 //! saw: statuses, `x-cache` results, the breaker's state and how many bulk
 //! calls reached the upstream. At the end it prints the latency report.
-//! While it runs, open `http://127.0.0.1:<port>/latency` in a browser.
+//! While it runs, open `http://127.0.0.1:<port>/latency` in a browser, or
+//! scrape `http://127.0.0.1:<port>/metrics`: every Palisade metric in
+//! Prometheus text, through `metrics-exporter-prometheus`.
 //!
 //! ```sh
 //! cargo run -p palisade-examples --bin full_stack
@@ -27,25 +29,41 @@ use axum::{
     routing::get,
 };
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode, header};
+use http::{StatusCode, header};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use metrics_exporter_prometheus::PrometheusBuilder;
 use palisade::{breaker::State as BreakerState, latency::RouteFrom, prelude::*};
 use palisade_examples::{FlakyUpstream, User, run_duration};
-use tower::{Service, ServiceBuilder, ServiceExt, service_fn, util::BoxCloneSyncService};
+use tower::{ServiceBuilder, ServiceExt, service_fn};
 
-/// The typed stack the handler calls: breaker → loader → bulk upstream.
-type Users = BoxCloneSyncService<u64, Option<User>, BoxError>;
+/// The stack the handler calls (breaker → loader → bulk upstream), kept in
+/// axum `State` under one name.
+type Users = SharedStack<u64, Option<User>>;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,palisade_batch=error".into()),
+                // The upstream's errors during the outage are expected here:
+                // the batcher and the handler's `HandlerError` log each one.
+                .unwrap_or_else(|_| "warn,palisade_batch=off,palisade_core=off".into()),
         )
         .init();
     let run_for = run_duration(Duration::from_secs(8));
+
+    // `/metrics`: a Prometheus recorder for the `metrics` facade every
+    // Palisade crate records through, and a task for its upkeep.
+    let prometheus = PrometheusBuilder::new().install_recorder()?;
+    let upkeep = prometheus.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
 
     // The upstream is down from 2 s to 4 s after start.
     let upstream = FlakyUpstream::new(
@@ -54,6 +72,7 @@ async fn main() -> Result<(), BoxError> {
     );
 
     // Every layer is built once; every route and clone shares its state.
+    // Latency per route template (`/users/{id}`), from axum's `MatchedPath`.
     let tracker = LatencyTracker::builder("demo")
         .route(RouteFrom::AxumMatchedPath)
         .slow_threshold(Duration::from_millis(250))
@@ -99,7 +118,7 @@ async fn main() -> Result<(), BoxError> {
             async move { upstream.lookup(ids).await }
         })
     };
-    let users: Users = BoxCloneSyncService::new(
+    let users: Users = share(
         ServiceBuilder::new()
             .circuit_breaker(&breaker)
             .load(&loader)
@@ -117,12 +136,18 @@ async fn main() -> Result<(), BoxError> {
                 .limit_in_flight(&limit)
                 .http_cache(&cache),
         )
-        .route_service("/latency", tracker.report());
+        .route_service("/latency", tracker.report())
+        .route(
+            "/metrics",
+            get(move || std::future::ready(prometheus.render())),
+        );
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
-    println!("serving on http://{addr}  (latency report: http://{addr}/latency)");
+    println!(
+        "serving on http://{addr}  (latency report: http://{addr}/latency, Prometheus: http://{addr}/metrics)"
+    );
 
     let Some(run_for) = run_for else {
         println!("--serve: press Ctrl-C to stop");
@@ -182,35 +207,22 @@ async fn main() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// `GET /users/{id}`: one user, through the breaker and the loader.
-async fn get_user(State(mut users): State<Users>, Path(id): Path<u64>) -> Response {
-    let result = match users.ready().await {
-        Ok(svc) => svc.call(id).await,
-        Err(err) => Err(err),
-    };
-    match result {
-        Ok(Some(user)) => (
+/// `GET /users/{id}`: one user, through the breaker and the loader. A
+/// rejection from the breaker (`?` through `HandlerError`) keeps its status
+/// and `Retry-After`; any other upstream error is a `500` that says nothing of
+/// its cause.
+async fn get_user(
+    State(users): State<Users>,
+    Path(id): Path<u64>,
+) -> Result<Response, HandlerError> {
+    Ok(match users.oneshot(id).await? {
+        Some(user) => (
             [(header::CONTENT_TYPE, "application/json")],
             format!(r#"{{"id":{},"name":"{}"}}"#, user.id, user.name),
         )
             .into_response(),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
-        Err(err) => error_response(&err),
-    }
-}
-
-/// A rejection from the breaker keeps its status and `Retry-After`; any other
-/// upstream error is a `502` that says nothing of its cause.
-fn error_response(err: &BoxError) -> Response {
-    let Some(rejected) = Rejected::find(err) else {
-        return (StatusCode::BAD_GATEWAY, "upstream failed").into_response();
-    };
-    let mut res = (rejected.http_status(), rejected.kind().to_string()).into_response();
-    if let Some(secs) = rejected.retry_after_secs() {
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    }
-    res
+        None => StatusCode::NOT_FOUND.into_response(),
+    })
 }
 
 /// 32 clients asking for random users until `run_for` has passed; counts

@@ -213,18 +213,34 @@ fn error_response<B>(
 ) -> Response<ResponseBody<B>> {
     let Some(rejected) = Rejected::find(&**err) else {
         tracing::error!(error = %err, "service failed; answering 500");
-        let mut res = Response::new(ResponseBody::error("internal server error"));
-        *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        set_plain_text(&mut res);
-        return res;
+        return internal_error_response(ResponseBody::error);
     };
+    rejection_response(rejected, overrides, ResponseBody::error)
+}
+
+/// The `500` answered for an error that is not a rejection: a body that says
+/// nothing of the error.
+pub(crate) fn internal_error_response<B>(body: impl FnOnce(&'static str) -> B) -> Response<B> {
+    let mut res = Response::new(body("internal server error"));
+    *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    set_plain_text(&mut res);
+    res
+}
+
+/// The response for a rejection: its status (or an override), a short
+/// plain-text body, and `Retry-After` when the rejection has one.
+pub(crate) fn rejection_response<B>(
+    rejected: &Rejected,
+    overrides: Option<&[(RejectKind, StatusCode)]>,
+    body: impl FnOnce(&'static str) -> B,
+) -> Response<B> {
     let status = overrides
         .unwrap_or_default()
         .iter()
         .find(|(k, _)| *k == rejected.kind())
         .map_or_else(|| rejected.http_status(), |(_, s)| *s);
     tracing::debug!(rejection = %rejected, status = status.as_u16(), "request rejected");
-    let mut res = Response::new(ResponseBody::error(body_text(status, rejected.kind())));
+    let mut res = Response::new(body(body_text(status, rejected.kind())));
     *res.status_mut() = status;
     set_plain_text(&mut res);
     if let Some(secs) = rejected.retry_after_secs() {
