@@ -37,8 +37,20 @@ const MAX_BISECT_DEPTH: u32 = 16;
 /// ```
 pub trait Weigh<T>: Send + Sync + 'static {
     /// The weight of `item`. An item heavier than `max_weight` on its own is
-    /// sent in a batch of its own.
+    /// sent in a batch of its own. It runs in the worker task; if it panics,
+    /// that caller gets an [`error::Panicked`](crate::error::Panicked) and the
+    /// worker goes on.
     fn weigh(&self, item: &T) -> usize;
+}
+
+/// Weighs `item`, catching a panic of the weigh function (the worker runs
+/// it and must survive it).
+pub(crate) fn weigh_caught<T, W: Weigh<T>>(
+    weigh: &W,
+    item: &T,
+) -> Result<usize, crate::error::Panicked> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| weigh.weigh(item)))
+        .map_err(|payload| crate::error::Panicked::new(crate::error::site::WEIGH, &*payload))
 }
 
 impl<T> Weigh<T> for () {

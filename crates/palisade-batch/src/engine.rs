@@ -6,6 +6,7 @@
 
 use std::{
     future::Future,
+    panic::{AssertUnwindSafe, catch_unwind},
     pin::Pin,
     sync::{Arc, atomic::Ordering},
     task::{Context, Poll},
@@ -22,7 +23,7 @@ use tokio::{
 use crate::{
     bisect,
     config::Core,
-    error::{BatchFailed, SharedError},
+    error::{BatchFailed, Panicked, SharedError, site},
     queue::Queue,
     telemetry::FlushReason,
 };
@@ -80,11 +81,20 @@ pin_project! {
 }
 
 impl<F: Future, J> Future for Running<F, J> {
-    type Output = (J, u32, F::Output);
+    /// The batch, its split depth, and the inner call's output — or the
+    /// panic that ended it (the future is then never polled again).
+    type Output = (J, u32, Result<F::Output, Panicked>);
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let out = std::task::ready!(this.call.poll(cx));
+        let mut call = this.call;
+        // A panic in the inner future must not unwind through the worker:
+        // it fails this batch only.
+        let out = match catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(out)) => Ok(out),
+            Err(payload) => Err(Panicked::new(site::FUTURE, &*payload)),
+        };
         match this.job.take() {
             Some(job) => Poll::Ready((job, *this.depth, out)),
             // FuturesUnordered never polls a finished future again.
@@ -197,8 +207,9 @@ impl<St: Strategy> Engine<St> {
             self.core.in_flight.fetch_sub(1, Ordering::Relaxed);
             self.core.telemetry.call_finished();
             match result {
-                Ok(output) => self.strategy.answer(job, output),
-                Err(error) => self.failed(job, depth, Arc::from(error.into())),
+                Ok(Ok(output)) => self.strategy.answer(job, output),
+                Ok(Err(error)) => self.failed(job, depth, Arc::from(error.into())),
+                Err(panicked) => self.failed(job, depth, Arc::new(panicked)),
             }
         }
         progress
@@ -235,22 +246,35 @@ impl<St: Strategy> Engine<St> {
             } else {
                 FlushReason::Retry
             };
-            let ready = match self.strategy.poll_ready(cx) {
-                Poll::Pending => break,
-                Poll::Ready(ready) => ready,
-            };
+            let strategy = &mut self.strategy;
+            let ready: Result<(), SharedError> =
+                match catch_unwind(AssertUnwindSafe(|| strategy.poll_ready(cx))) {
+                    Ok(Poll::Pending) => break,
+                    Ok(Poll::Ready(ready)) => ready.map_err(|e| Arc::from(e.into())),
+                    Err(payload) => Err(Arc::new(Panicked::new(site::POLL_READY, &*payload))),
+                };
             progress = true;
             let Some((mut job, depth)) = self.next_job(reason) else {
                 continue;
             };
             if let Err(error) = ready {
-                // A readiness error fails the batch that waited for it; the
-                // worker goes on with the next one.
-                self.failed(job, self.core.limits.bisect_depth, Arc::from(error.into()));
+                // A readiness error (or panic) fails the batch that waited
+                // for it; the worker goes on with the next one.
+                self.failed(job, self.core.limits.bisect_depth, error);
                 continue;
             }
             self.core.telemetry.flushed(reason, St::len(&job));
-            let call = self.strategy.call(&mut job);
+            let strategy = &mut self.strategy;
+            let call = match catch_unwind(AssertUnwindSafe(|| strategy.call(&mut job))) {
+                Ok(call) => call,
+                Err(payload) => {
+                    // The batch fails like one whose call failed (and is
+                    // bisected like one); the worker goes on.
+                    let panicked = Panicked::new(site::CALL, &*payload);
+                    self.failed(job, depth, Arc::new(panicked));
+                    continue;
+                }
+            };
             self.running.push(Running {
                 call,
                 job: Some(job),

@@ -6,6 +6,11 @@
 //!   `source()` returns it.
 //! - [`WrongLength`]: a positional inner service answered a batch with a
 //!   different number of responses than it got requests.
+//! - [`Panicked`]: user code run by the worker panicked. A panic in the inner
+//!   service (`poll_ready`, `call` or its response future) is the cause of
+//!   the [`BatchFailed`] every caller of that batch gets; a panic in a
+//!   [`weigh`](crate::BatcherBuilder::weigh) function is the error of the one
+//!   caller whose item was weighed. The worker goes on serving either way.
 //!
 //! A caller whose batcher is full (with `reject_when_full`) gets a
 //! [`Rejected`](palisade_core::Rejected) of kind
@@ -129,6 +134,68 @@ impl fmt::Display for WrongLength {
 
 impl Error for WrongLength {}
 
+/// User code run by a batcher's worker panicked; the worker caught the panic
+/// and goes on serving later batches.
+///
+/// For a panic in the inner service (`poll_ready`, `call`, or the future
+/// `call` returned) every caller of the batch gets a [`BatchFailed`] whose
+/// cause is this error; with `bisect_on_error` the batch is split like any
+/// other failed batch, so an item that makes the inner service panic is
+/// isolated too. For a panic in a `weigh` function only the caller whose
+/// item was weighed gets it.
+///
+/// The worker keeps using the same inner service after a panic: a service
+/// whose state a panic leaves broken should be wrapped so that it recovers
+/// (or fails every later call with an error).
+#[derive(Debug, Clone)]
+pub struct Panicked {
+    site: &'static str,
+    message: Arc<str>,
+}
+
+impl Panicked {
+    /// Takes the message out of a panic payload (a `&str` or a `String`, as
+    /// `panic!` makes them).
+    pub(crate) fn new(site: &'static str, payload: &(dyn std::any::Any + Send)) -> Self {
+        let message: Arc<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            Arc::from(*s)
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            Arc::from(s.as_str())
+        } else {
+            Arc::from("a panic payload that is not a string")
+        };
+        Self { site, message }
+    }
+
+    /// Where the panic happened: `"inner service's poll_ready"`,
+    /// `"inner service's call"`, `"inner service's response future"` or
+    /// `"weigh function"`.
+    pub fn site(&self) -> &'static str {
+        self.site
+    }
+
+    /// The panic's message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Panicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "panic in the {}: {}", self.site, self.message)
+    }
+}
+
+impl Error for Panicked {}
+
+/// Where a panic can happen in a worker.
+pub(crate) mod site {
+    pub(crate) const POLL_READY: &str = "inner service's poll_ready";
+    pub(crate) const CALL: &str = "inner service's call";
+    pub(crate) const FUTURE: &str = "inner service's response future";
+    pub(crate) const WEIGH: &str = "weigh function";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +219,16 @@ mod tests {
             "inner service answered a batch of 4 requests with 3 responses (embed)"
         );
         assert_eq!((e.expected(), e.actual()), (4, 3));
+    }
+
+    #[test]
+    fn panicked_names_the_site_and_the_message() {
+        let p = Panicked::new(site::CALL, &"boom");
+        assert_eq!(p.to_string(), "panic in the inner service's call: boom");
+        let p = Panicked::new(site::FUTURE, &String::from("id 7"));
+        assert_eq!(p.message(), "id 7");
+        assert_eq!(p.site(), site::FUTURE);
+        let p = Panicked::new(site::WEIGH, &42_u32);
+        assert_eq!(p.message(), "a panic payload that is not a string");
     }
 }

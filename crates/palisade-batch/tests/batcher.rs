@@ -205,10 +205,17 @@ async fn bisection_isolates_one_poison_item_among_64() {
             assert_eq!(res.unwrap(), i * 10, "item {i} survives the poison");
         }
     }
-    let calls = log.calls().len();
-    assert_eq!(log.batches()[0].len(), 64);
-    // log2(64) = 6: at most 2 * 6 + 1 extra calls beyond the first.
-    assert!(calls - 1 <= 2 * 6 + 1, "{calls} inner calls");
+    let batches = log.batches();
+    assert_eq!(batches[0].len(), 64);
+    // log2(64) = 6 levels, two calls each (one half succeeds, the other
+    // fails and is split again): exactly 2 * 6 = 12 extra calls, as the
+    // README says.
+    assert_eq!(batches.len(), 1 + 2 * 6, "{batches:?}");
+    let mut sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, [1, 1, 2, 2, 4, 4, 8, 8, 16, 16, 32, 32, 64]);
+    // Only the batches holding 37 failed: the last is 37 alone.
+    assert_eq!(batches.iter().filter(|b| b.contains(&37)).count(), 7);
 }
 
 #[tokio::test(start_paused = true)]

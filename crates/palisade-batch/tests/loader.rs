@@ -106,6 +106,8 @@ async fn bisection_isolates_a_poison_key() {
             assert_eq!(res.unwrap(), common::keyed_value(k));
         }
     }
-    assert!(log.calls().len() <= 1 + 2 * 4 + 1);
+    // log2(16) = 4 levels, two calls each.
+    assert_eq!(log.calls().len(), 1 + 2 * 4, "{:?}", log.batches());
+    assert_eq!(log.batches().iter().filter(|b| b.contains(&9)).count(), 5);
     assert!(log.duplicates.lock().unwrap().is_empty());
 }

@@ -43,8 +43,10 @@ impl LatencyTrackerBuilder {
         }
     }
 
-    /// Where the route label comes from (default [`RouteFrom::None`]: every
-    /// request is `unmatched`).
+    /// Where the route label comes from. Not required: the default,
+    /// [`RouteFrom::Auto`], takes axum's route template (`MatchedPath`) when
+    /// the request has one, the gRPC method of a gRPC request with the `grpc`
+    /// feature, and `unmatched` otherwise. Set it to override that.
     pub fn route(mut self, from: RouteFrom) -> Self {
         self.route = from;
         self

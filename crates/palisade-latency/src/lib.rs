@@ -177,7 +177,9 @@ pub use export::{ACTIVE_REQUESTS, BLOCKING_POLLS, REQUEST_DURATION, SLOW_REQUEST
 pub use future::LatencyFuture;
 pub use layer::LatencyLayer;
 pub use report::ReportService;
-pub use route::{OTHER, OTHER_METHOD, RequestHead, RouteFn, RouteFrom, StatusClass, UNMATCHED};
+pub use route::{
+    OTHER, OTHER_METHOD, RequestHead, RouteFn, RouteFrom, RouteName, StatusClass, UNMATCHED,
+};
 pub use service::LatencyService;
 pub use snapshot::{RouteStats, Snapshot, View};
 pub use track::{Completion, TrackRequest, TrackResponse};

@@ -201,8 +201,14 @@ impl fmt::Debug for RouteFn {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub enum RouteFrom {
-    /// Every request is [`UNMATCHED`] (the default: one row per method and class).
+    /// The default: axum's `MatchedPath` when the request has one (feature
+    /// `axum`; apply the layer with `Router::layer`); else, with the `grpc`
+    /// feature, the gRPC method of a gRPC request (`content-type:
+    /// application/grpc*`), as [`GrpcMethod`](Self::GrpcMethod) takes it;
+    /// else [`UNMATCHED`].
     #[default]
+    Auto,
+    /// Every request is [`UNMATCHED`] (one row per method and class).
     None,
     /// axum's `MatchedPath` (`/users/{id}`). Apply the layer with
     /// `Router::layer` (it then runs after routing); requests that matched no
@@ -211,29 +217,78 @@ pub enum RouteFrom {
     #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
     AxumMatchedPath,
     /// The gRPC method: the request path, `/package.Service/Method`.
+    ///
+    /// The client chooses that path, so it is a [`RouteName::Claimed`]: a
+    /// method gets a row of its own only once the server has answered it with
+    /// something other than `UNIMPLEMENTED` (`grpc-status: 12` in the
+    /// response head) or HTTP 404. Until then — and always for paths the
+    /// server does not serve — its requests are recorded as [`UNMATCHED`], so
+    /// junk paths never use up `max_routes`.
     GrpcMethod,
-    /// A user function.
+    /// A user function (a [`RouteName::Known`] route).
     Fn(RouteFn),
 }
 
-impl RouteFrom {
-    /// The route of an HTTP request, if this source finds one.
-    pub fn route_of<'a>(&self, head: &RequestHead<'a>) -> Option<&'a str> {
+/// A route found for a request, and whether the server or the client named it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RouteName<'a> {
+    /// A name the server defines (an axum template, a [`RouteFn`]'s value):
+    /// it gets a row of its own at once (while there is room).
+    Known(&'a str),
+    /// A name the client chose (the gRPC method is the request path): it gets
+    /// a row of its own only when a response shows the server serves it (not
+    /// HTTP 404, not gRPC `UNIMPLEMENTED` in the response head); until then
+    /// the request is recorded as [`UNMATCHED`].
+    Claimed(&'a str),
+}
+
+impl<'a> RouteName<'a> {
+    /// The route label.
+    pub fn as_str(self) -> &'a str {
         match self {
+            RouteName::Known(s) | RouteName::Claimed(s) => s,
+        }
+    }
+}
+
+/// `/pkg.Service/Method`: exactly two non-empty segments.
+fn grpc_method(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix('/')?;
+    let (svc, method) = rest.split_once('/')?;
+    (!svc.is_empty() && !method.is_empty() && !method.contains('/')).then_some(path)
+}
+
+impl RouteFrom {
+    /// The route of an HTTP request, if this source finds one (whether the
+    /// server or the client named it: see [`route_name`](Self::route_name)).
+    pub fn route_of<'a>(&self, head: &RequestHead<'a>) -> Option<&'a str> {
+        self.route_name(head).map(RouteName::as_str)
+    }
+
+    /// The route of an HTTP request and who named it, if this source finds one.
+    #[inline]
+    pub fn route_name<'a>(&self, head: &RequestHead<'a>) -> Option<RouteName<'a>> {
+        match self {
+            RouteFrom::Auto => {
+                #[cfg(feature = "axum")]
+                if let Some(path) = head.extensions.get::<axum::extract::MatchedPath>() {
+                    return Some(RouteName::Known(path.as_str()));
+                }
+                #[cfg(feature = "grpc")]
+                if crate::grpc::is_grpc(head.headers) {
+                    return grpc_method(head.uri.path()).map(RouteName::Claimed);
+                }
+                None
+            }
             RouteFrom::None => None,
             #[cfg(feature = "axum")]
             RouteFrom::AxumMatchedPath => head
                 .extensions
                 .get::<axum::extract::MatchedPath>()
-                .map(axum::extract::MatchedPath::as_str),
-            RouteFrom::GrpcMethod => {
-                let path = head.uri.path();
-                // "/pkg.Service/Method": exactly two segments.
-                let rest = path.strip_prefix('/')?;
-                let (svc, method) = rest.split_once('/')?;
-                (!svc.is_empty() && !method.is_empty() && !method.contains('/')).then_some(path)
-            }
-            RouteFrom::Fn(f) => f.call(head),
+                .map(|p| RouteName::Known(p.as_str())),
+            RouteFrom::GrpcMethod => grpc_method(head.uri.path()).map(RouteName::Claimed),
+            RouteFrom::Fn(f) => f.call(head).map(RouteName::Known),
         }
     }
 }
@@ -335,6 +390,17 @@ impl Routes {
             return idx;
         }
         self.insert_slow(route)
+    }
+
+    /// The index of a client-chosen `route` if it is known already;
+    /// otherwise `UNMATCHED` and a copy of the name, registered by
+    /// [`resolve`](Self::resolve) once a response shows the server serves it.
+    #[inline]
+    pub(crate) fn claim(&self, route: &str) -> (u32, Option<Box<str>>) {
+        match self.map.load().get(route) {
+            Some(&idx) => (idx, None),
+            None => (UNMATCHED_IDX, Some(Box::from(route))),
+        }
     }
 
     #[cold]

@@ -6,7 +6,7 @@ use tower_service::Service;
 
 use crate::{
     LatencyFuture, LatencyTracker,
-    route::method_index,
+    route::{RouteName, UNMATCHED_IDX, method_index},
     track::{Completion, TrackRequest, TrackResponse},
 };
 
@@ -69,9 +69,13 @@ where
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         let shared = &self.tracker.shared;
-        let route = shared.routes.resolve(req.route(&shared.route_from));
+        let (route, claimed) = match req.route_name(&shared.route_from) {
+            None => (UNMATCHED_IDX, None),
+            Some(RouteName::Known(route)) => (shared.routes.resolve(Some(route)), None),
+            Some(RouteName::Claimed(route)) => shared.routes.claim(route),
+        };
         let method = method_index(req.method());
-        let done = Completion::start(self.tracker.handle(), route, method);
+        let done = Completion::start(self.tracker.handle(), route, claimed, method);
         LatencyFuture::new(self.inner.call(req), done)
     }
 }

@@ -9,7 +9,7 @@ use crate::{
     blocking::{BlockingPoll, warn_blocking},
     grpc::NO_CODE,
     histogram::{Record, micros},
-    route::{METHODS, RequestHead, RouteFrom, StatusClass},
+    route::{METHODS, RequestHead, RouteFrom, RouteName, StatusClass},
     slow::{LOG_INTERVAL, SlowRequest, warn_slow},
     tracker::ShardRef,
 };
@@ -25,6 +25,13 @@ pub trait TrackRequest {
 
     /// The route template of this request, or `None` for `unmatched`.
     fn route<'a>(&'a self, from: &RouteFrom) -> Option<&'a str>;
+
+    /// The route and who named it; the tracker calls this one. By default
+    /// [`route`](Self::route)'s value, as a [`RouteName::Known`] route.
+    #[inline]
+    fn route_name<'a>(&'a self, from: &RouteFrom) -> Option<RouteName<'a>> {
+        self.route(from).map(RouteName::Known)
+    }
 }
 
 impl<B> TrackRequest for http::Request<B> {
@@ -36,6 +43,11 @@ impl<B> TrackRequest for http::Request<B> {
     #[inline]
     fn route<'a>(&'a self, from: &RouteFrom) -> Option<&'a str> {
         from.route_of(&RequestHead::of(self))
+    }
+
+    #[inline]
+    fn route_name<'a>(&'a self, from: &RouteFrom) -> Option<RouteName<'a>> {
+        from.route_name(&RequestHead::of(self))
     }
 }
 
@@ -66,7 +78,10 @@ impl<B: http_body::Body> TrackResponse for http::Response<B> {
     }
 
     #[inline]
-    fn track(self, #[allow(unused_mut)] mut done: Completion) -> Self::Tracked {
+    fn track(self, mut done: Completion) -> Self::Tracked {
+        if done.claimed.is_some() {
+            done.check_claim(self.headers());
+        }
         #[cfg(feature = "grpc")]
         done.grpc_head(&self);
         self.map(|body| crate::LatencyBody::new(body, done))
@@ -88,6 +103,13 @@ pub struct Completion {
     blocking_polls: u32,
     /// The gRPC code of a failed gRPC call (`NO_CODE` otherwise).
     grpc_code: u8,
+    /// A route the client named and the table does not know yet: registered
+    /// when the request ends, unless the response showed the server does not
+    /// serve it.
+    claimed: Option<Box<str>>,
+    /// Blocking polls seen while the route was a pending claim, exported
+    /// when the request ends.
+    polls_deferred: bool,
     /// A gRPC response whose status comes in trailers.
     #[cfg(feature = "grpc")]
     grpc_eos: bool,
@@ -109,7 +131,12 @@ impl std::fmt::Debug for Completion {
 impl Completion {
     /// Starts the clock for one request.
     #[inline]
-    pub(crate) fn start(shared: Arc<ShardRef>, route: u32, method: usize) -> Self {
+    pub(crate) fn start(
+        shared: Arc<ShardRef>,
+        route: u32,
+        claimed: Option<Box<str>>,
+        method: usize,
+    ) -> Self {
         shared.metrics.request_started();
         Self {
             shared,
@@ -122,6 +149,8 @@ impl Completion {
             class: StatusClass::Error,
             blocking_polls: 0,
             grpc_code: NO_CODE,
+            claimed,
+            polls_deferred: false,
             #[cfg(feature = "grpc")]
             grpc_eos: false,
             done: false,
@@ -137,6 +166,12 @@ impl Completion {
     #[cold]
     pub(crate) fn blocking_poll(&mut self, poll: Duration, threshold: Duration, now: Instant) {
         self.blocking_polls = self.blocking_polls.saturating_add(1);
+        if self.claimed.is_some() {
+            // The route is not known yet: exported when the request ends,
+            // under the route it then has (and not logged).
+            self.polls_deferred = true;
+            return;
+        }
         let entry = self.shared.routes.entry(self.route);
         entry.metrics.blocking_poll();
         if let Some(suppressed) = entry
@@ -162,6 +197,23 @@ impl Completion {
         self.head = at.map(|at| at.saturating_duration_since(self.start));
         self.status = status;
         self.class = StatusClass::from_code(status);
+        if status == 404 {
+            // A client-chosen path the server does not serve: never a route.
+            self.claimed = None;
+        }
+    }
+
+    /// A client-chosen route answered `UNIMPLEMENTED` in the response head
+    /// (a trailers-only gRPC response, as servers answer unknown methods) is
+    /// never a route.
+    #[cold]
+    fn check_claim(&mut self, headers: &http::HeaderMap) {
+        if headers
+            .get("grpc-status")
+            .is_some_and(|v| v.as_bytes().trim_ascii() == b"12")
+        {
+            self.claimed = None;
+        }
     }
 
     /// A gRPC response head: a failure status in the headers (trailers-only
@@ -238,6 +290,18 @@ impl Completion {
             return;
         }
         self.done = true;
+        if let Some(claimed) = self.claimed.take()
+            && self.status != 0
+        {
+            // The server answered the client-chosen route: it is one.
+            self.route = self.shared.routes.resolve(Some(&claimed));
+        }
+        if self.polls_deferred {
+            let entry = self.shared.routes.entry(self.route);
+            for _ in 0..self.blocking_polls {
+                entry.metrics.blocking_poll();
+            }
+        }
         let shared = &*self.shared;
         let total = end.saturating_duration_since(self.start);
         let head = self.head.unwrap_or(total);

@@ -112,3 +112,41 @@ async fn outside_the_router_every_request_is_unmatched() {
     res.into_body().collect().await.unwrap();
     assert_eq!(tracker.snapshot().route("GET", UNMATCHED).unwrap().count, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_default_builder_records_the_axum_template() {
+    // No `.route(...)`: the default takes axum's `MatchedPath`.
+    let tracker = LatencyTracker::builder("default").build().unwrap();
+    let app = Router::new()
+        .route("/users/{id}", get(|| async { "user" }))
+        .layer(tracker.layer());
+    for id in [1, 42] {
+        assert_eq!(
+            send(&app, "GET", &format!("/users/{id}")).await,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(send(&app, "GET", "/nope").await, StatusCode::NOT_FOUND);
+    let snap = tracker.snapshot();
+    assert_eq!(snap.route("GET", "/users/{id}").unwrap().count, 2);
+    assert_eq!(
+        snap.route_class("GET", UNMATCHED, StatusClass::ClientError)
+            .unwrap()
+            .count,
+        1
+    );
+    assert_eq!(snap.routes().len(), 2, "{:?}", snap.routes());
+
+    // `route(...)` still overrides the default.
+    let tracker = LatencyTracker::builder("none")
+        .route(RouteFrom::None)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/users/{id}", get(|| async { "user" }))
+        .layer(tracker.layer());
+    send(&app, "GET", "/users/1").await;
+    let snap = tracker.snapshot();
+    assert!(snap.route("GET", "/users/{id}").is_none());
+    assert_eq!(snap.route("GET", UNMATCHED).unwrap().count, 1);
+}

@@ -269,3 +269,50 @@ async fn failed_calls_are_exported_with_their_code() {
     want.sort();
     assert_eq!(durations, want);
 }
+
+/// A gRPC request for `path` carrying one empty message (a `HealthCheckRequest`
+/// for the server's overall health).
+fn grpc_request(path: &str) -> http::Request<Body> {
+    http::Request::post(path)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Body::new(http_body_util::Full::new(Bytes::from_static(&[
+            0, 0, 0, 0, 0,
+        ]))))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_default_builder_names_grpc_methods_and_ignores_unimplemented_junk() {
+    use http_body_util::BodyExt;
+    use palisade_latency::{OTHER, UNMATCHED};
+    use tower::ServiceExt;
+
+    // No `.route(...)`: a gRPC request's method is its route.
+    let tracker = LatencyTracker::builder("grpc").build().unwrap();
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    let routes = tonic::service::Routes::new(health);
+    let svc = ServiceBuilder::new().layer(tracker.layer()).service(routes);
+    // 10,000 junk methods, answered UNIMPLEMENTED by tonic's router.
+    for i in 0..10_000 {
+        let res = svc
+            .clone()
+            .oneshot(grpc_request(&format!("/junk.Svc{i}/Method")))
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["grpc-status"], "12");
+        res.into_body().collect().await.unwrap();
+    }
+    // Then a real method gets traffic: it has its own row.
+    let res = svc.clone().oneshot(grpc_request(CHECK)).await.unwrap();
+    let trailers = res.into_body().collect().await.unwrap().trailers().cloned();
+    assert_eq!(trailers.unwrap()["grpc-status"], "0");
+
+    let snap = tracker.snapshot();
+    let check = snap.route("POST", CHECK).expect("its own row");
+    assert_eq!((check.count, check.errors), (1, 0));
+    let junk = snap.route("POST", UNMATCHED).unwrap();
+    assert_eq!((junk.count, junk.errors), (10_000, 10_000));
+    assert!(snap.route("POST", OTHER).is_none());
+    assert_eq!(snap.routes().len(), 2);
+}

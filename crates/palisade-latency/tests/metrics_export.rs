@@ -175,24 +175,26 @@ async fn blocking_polls_and_errors_are_exported() {
         .layer(tracker.layer())
         .service(tower::service_fn(|req: Request<()>| async move {
             std::thread::sleep(Duration::from_millis(20));
-            if req.uri().path().ends_with("Fail") {
+            if req.headers().contains_key("x-fail") {
                 return Err(std::io::Error::other("transport"));
             }
             Ok(http::Response::new(
                 http_body_util::Empty::<bytes::Bytes>::new(),
             ))
         }));
+    // The method is answered once (so it is a route: the client named it),
+    // then fails with an error of the inner service.
     let ok = svc
         .clone()
         .oneshot(Request::post("/pkg.Svc/Get").body(()).unwrap())
         .await
         .unwrap();
     ok.into_body().collect().await.unwrap();
-    assert!(
-        svc.oneshot(Request::post("/pkg.Svc/Fail").body(()).unwrap())
-            .await
-            .is_err()
-    );
+    let failing = Request::post("/pkg.Svc/Get")
+        .header("x-fail", "1")
+        .body(())
+        .unwrap();
+    assert!(svc.oneshot(failing).await.is_err());
 
     let all = collect(&snapshotter);
     let blocking = find(
@@ -200,20 +202,18 @@ async fn blocking_polls_and_errors_are_exported() {
         "palisade_latency_blocking_polls_total",
         &labels(&[("name", "b"), ("route", "/pkg.Svc/Get")]),
     );
-    assert_eq!(*blocking, DebugValue::Counter(1));
+    assert_eq!(*blocking, DebugValue::Counter(2));
     let error = labels(&[
         ("name", "b"),
         ("http_request_method", "POST"),
-        ("http_route", "/pkg.Svc/Fail"),
+        ("http_route", "/pkg.Svc/Get"),
         ("error_type", "error"),
     ]);
     assert!(
         matches!(find(&all, "http_server_request_duration_seconds", &error), DebugValue::Histogram(s) if s.len() == 1)
     );
     let snap = tracker.snapshot();
-    assert_eq!(snap.route("POST", "/pkg.Svc/Fail").unwrap().errors, 1);
-    assert_eq!(
-        snap.route("POST", "/pkg.Svc/Fail").unwrap().blocking_polls,
-        1
-    );
+    let get = snap.route("POST", "/pkg.Svc/Get").unwrap();
+    assert_eq!((get.count, get.errors, get.blocking_polls), (2, 1, 2));
+    assert!(snap.route("POST", palisade_latency::UNMATCHED).is_none());
 }

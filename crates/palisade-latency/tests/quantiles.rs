@@ -30,7 +30,7 @@ fn close(got: Duration, want_ms: u64) -> bool {
     // hdrhistogram keeps two significant digits (1%); the paused clock may
     // land on the next millisecond tick.
     let want = Duration::from_millis(want_ms);
-    let slack = want / 50 + Duration::from_millis(1);
+    let slack = want / 100 + Duration::from_millis(1);
     got + slack >= want && got <= want + slack
 }
 
@@ -91,7 +91,9 @@ async fn known_latencies_give_known_quantiles_per_route_and_class() {
         "p95 {:?}",
         all.quantile(0.95)
     );
-    assert!(close(all.quantile(0.9), 99) || all.quantile(0.9) < Duration::from_millis(101));
+    // The 99th of 110 values in order: 99 ms (not a 200 ms one, not lower).
+    assert!(close(all.quantile(0.9), 99), "p90 {:?}", all.quantile(0.9));
+    assert!(all.quantile(0.9) < Duration::from_millis(101));
 
     let b = snap
         .route_class("POST", "/b", StatusClass::ClientError)
@@ -152,8 +154,9 @@ async fn windows_rotate_without_losing_the_cumulative_view() {
     assert!(close(all.quantile(0.0), 5));
     assert!(close(all.max, 500));
     // The window covers from the start of the previous window to now.
-    assert!(snap.window().elapsed() >= Duration::from_secs(10));
-    assert!(snap.window().elapsed() <= Duration::from_secs(20));
+    // 4 × 5 ms + 12 s + 3 × 50 ms + 10 s + 500 ms = 22.67 s since the
+    // start; the previous window started at 10 s.
+    assert_eq!(snap.window().elapsed(), Duration::from_millis(12_670));
 
     tokio::time::advance(Duration::from_secs(60)).await;
     let snap = tracker.snapshot();

@@ -10,7 +10,7 @@ use tower_service::Service;
 
 use crate::{
     bisect,
-    config::{Core, Weigh},
+    config::{Core, Weigh, weigh_caught},
     engine::Strategy,
     error::{BatchFailed, WrongLength},
     queue::{Answer, Msg, Queue},
@@ -66,7 +66,13 @@ where
     type Call = S::Future;
 
     fn admit(&mut self, msg: Self::Msg, queue: &mut Queue<Self::Queued>) {
-        let weight = self.weigh.weigh(&msg.item);
+        let weight = match weigh_caught(&*self.weigh, &msg.item) {
+            Ok(weight) => weight,
+            Err(panicked) => {
+                let _ = msg.tx.send(Err(Box::new(panicked)));
+                return;
+            }
+        };
         let queued = Queued {
             req: msg.item,
             tx: msg.tx,

@@ -13,7 +13,7 @@ use tower_service::Service;
 
 use crate::{
     bisect,
-    config::{Core, Weigh},
+    config::{Core, Weigh, weigh_caught},
     engine::Strategy,
     error::BatchFailed,
     queue::{Answer, Msg, Queue},
@@ -129,7 +129,14 @@ where
             waiters.push((tx, permit));
             return;
         }
-        queue.push(key.clone(), self.weigh.weigh(&key), arrived);
+        let weight = match weigh_caught(&*self.weigh, &key) {
+            Ok(weight) => weight,
+            Err(panicked) => {
+                let _ = tx.send(Err(Box::new(panicked)));
+                return;
+            }
+        };
+        queue.push(key.clone(), weight, arrived);
         self.pending.insert(key, Waiters::new((tx, permit)));
     }
 
