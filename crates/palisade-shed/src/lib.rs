@@ -62,8 +62,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod limit;
+pub mod rate_limit;
 mod telemetry;
 pub mod timeout;
 
 pub use limit::{ConcurrencyLimit, ConcurrencyLimitLayer};
+pub use rate_limit::{RateLimit, RateLimitLayer};
 pub use timeout::{Deadline, PropagateDeadlineLayer, Timeout, TimeoutLayer};
