@@ -1,5 +1,6 @@
 //! `Retry` under paused time: attempts and the sleeps between them for each
 //! rule, and the budget capping retries during an outage.
+#![allow(clippy::type_complexity)]
 
 use std::{
     sync::{Arc, Mutex},
@@ -157,7 +158,7 @@ async fn a_predicate_decides_for_other_requests() {
         .max_retries(2)
         .backoff(Duration::from_millis(10), Duration::from_millis(10))
         .jitter(0.0)
-        .safe_if(|n: &u32| n % 2 == 0)
+        .safe_if(|n: &u32| n.is_multiple_of(2))
         .errors_only()
         .build()
         .unwrap();

@@ -216,22 +216,19 @@ impl<J: Job<Output = R>, R> Future for RunFuture<J, R> {
                     deadline,
                     slot,
                 } => {
-                    if let Some(sleep) = deadline {
-                        if sleep.as_mut().poll(cx).is_ready() {
-                            // The job is dropped without running.
-                            drop(slot.take());
-                            let err = reject(state, RejectKind::DeadlineExceeded);
-                            self.as_mut().project().kind.set(Kind::Done);
-                            return Poll::Ready(Err(err));
-                        }
+                    if let Some(sleep) = deadline
+                        && sleep.as_mut().poll(cx).is_ready()
+                    {
+                        // The job is dropped without running.
+                        drop(slot.take());
+                        let err = reject(state, RejectKind::DeadlineExceeded);
+                        self.as_mut().project().kind.set(Kind::Done);
+                        return Poll::Ready(Err(err));
                     }
-                    let permit = match ready!(acquire.as_mut().poll(cx)) {
-                        Ok(permit) => permit,
-                        Err(_) => {
-                            let err = reject(state, RejectKind::Closed);
-                            self.as_mut().project().kind.set(Kind::Done);
-                            return Poll::Ready(Err(err));
-                        }
+                    let Ok(permit) = ready!(acquire.as_mut().poll(cx)) else {
+                        let err = reject(state, RejectKind::Closed);
+                        self.as_mut().project().kind.set(Kind::Done);
+                        return Poll::Ready(Err(err));
                     };
                     drop(slot.take());
                     let Some(job) = job.take() else {

@@ -24,6 +24,7 @@ pub(crate) enum Skip {
     Final,
 }
 
+#[cfg_attr(not(any(feature = "metrics", feature = "tracing")), allow(dead_code))]
 impl Skip {
     const fn label(self) -> &'static str {
         match self {
