@@ -61,7 +61,7 @@ pub mod grpc;
 
 pub use classify::{Classify, ErrorsAsFailures, Outcome};
 pub use config::ConfigError;
-pub use rejected::{ErrorRef, RejectKind, Rejected};
+pub use rejected::{ErrorRef, RateLimitQuota, RejectKind, Rejected};
 
 /// The boxed error type of every Palisade service (the same as `tower::BoxError`).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

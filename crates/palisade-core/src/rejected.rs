@@ -78,6 +78,64 @@ pub struct Rejected {
     name: Arc<str>,
     retry_after: Option<Duration>,
     rate_limited: bool,
+    quota: Option<RateLimitQuota>,
+}
+
+/// The quota a rate-limit rejection was measured against, sent back as the
+/// IETF `RateLimit-Policy` and `RateLimit` response fields
+/// (draft-ietf-httpapi-ratelimit-headers).
+///
+/// `limit` requests are allowed per `window`; when the rejection was made,
+/// `remaining` of them were left and the quota resets (enough is free for
+/// the next request) after `reset`.
+///
+/// ```
+/// use std::time::Duration;
+/// use palisade_core::{RateLimitQuota, RejectKind, Rejected};
+///
+/// let quota = RateLimitQuota::new(10, Duration::from_secs(1), 0, Duration::from_millis(100));
+/// let err = Rejected::new(RejectKind::Overloaded, "api").with_rate_limit_quota(quota);
+/// assert!(err.is_rate_limit());
+/// assert_eq!(err.rate_limit_quota(), Some(&quota));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RateLimitQuota {
+    limit: u64,
+    window: Duration,
+    remaining: u64,
+    reset: Duration,
+}
+
+impl RateLimitQuota {
+    /// `limit` requests per `window`, `remaining` left, reset after `reset`.
+    pub const fn new(limit: u64, window: Duration, remaining: u64, reset: Duration) -> Self {
+        Self {
+            limit,
+            window,
+            remaining,
+            reset,
+        }
+    }
+
+    /// Requests allowed per window (the `q` parameter of `RateLimit-Policy`).
+    pub const fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The window the limit applies to (`w`, sent in whole seconds rounded up).
+    pub const fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// Requests left when the rejection was made (`r` of `RateLimit`).
+    pub const fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
+    /// Time until the quota has room again (`t` of `RateLimit`, whole seconds rounded up).
+    pub const fn reset(&self) -> Duration {
+        self.reset
+    }
 }
 
 impl Rejected {
@@ -88,6 +146,7 @@ impl Rejected {
             name: name.into(),
             retry_after: None,
             rate_limited: false,
+            quota: None,
         }
     }
 
@@ -105,6 +164,21 @@ impl Rejected {
     pub fn as_rate_limit(mut self) -> Self {
         self.rate_limited = true;
         self
+    }
+
+    /// Marks the rejection as a rate limit (as [`Rejected::as_rate_limit`])
+    /// and attaches the quota it was measured against, which HTTP sends back
+    /// as the `RateLimit-Policy` and `RateLimit` fields.
+    #[must_use]
+    pub fn with_rate_limit_quota(mut self, quota: RateLimitQuota) -> Self {
+        self.rate_limited = true;
+        self.quota = Some(quota);
+        self
+    }
+
+    /// The quota of a rate-limit rejection, if the layer attached one.
+    pub fn rate_limit_quota(&self) -> Option<&RateLimitQuota> {
+        self.quota.as_ref()
     }
 
     /// Why the request was refused.

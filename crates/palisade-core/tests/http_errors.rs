@@ -156,3 +156,32 @@ async fn readiness_errors_are_answered_not_lost() {
     let body = res.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"service unavailable: overloaded");
 }
+
+#[tokio::test]
+async fn rate_limit_quota_becomes_429_with_ietf_fields() {
+    use palisade_core::RateLimitQuota;
+    use tower::ServiceExt;
+    let quota = RateLimitQuota::new(
+        10,
+        Duration::from_millis(2500),
+        0,
+        Duration::from_millis(250),
+    );
+    let svc = ServiceBuilder::new()
+        .layer(ErrorResponseLayer::new())
+        .service(service_fn(move |_req: Request<Body>| async move {
+            let err: BoxError = Rejected::new(RejectKind::Overloaded, "per \"client\"\n")
+                .with_retry_after(Duration::from_millis(250))
+                .with_rate_limit_quota(quota)
+                .into();
+            Err::<Response<Body>, _>(err)
+        }));
+    let res = svc.oneshot(Request::new(Body::empty())).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "1");
+    assert_eq!(
+        res.headers()["ratelimit-policy"],
+        r#""per \"client\"_";q=10;w=3"#
+    );
+    assert_eq!(res.headers()["ratelimit"], r#""per \"client\"_";r=0;t=1"#);
+}

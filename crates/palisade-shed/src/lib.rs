@@ -61,9 +61,15 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod blocking;
 pub mod limit;
+pub mod rate_limit;
+pub mod retry;
 mod telemetry;
 pub mod timeout;
 
+pub use blocking::{BlockingPool, JobPanicked};
 pub use limit::{ConcurrencyLimit, ConcurrencyLimitLayer};
+pub use rate_limit::{RateLimit, RateLimitLayer};
+pub use retry::{Retry, RetryLayer};
 pub use timeout::{Deadline, PropagateDeadlineLayer, Timeout, TimeoutLayer};

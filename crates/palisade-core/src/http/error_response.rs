@@ -247,7 +247,50 @@ pub(crate) fn rejection_response<B>(
         res.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
+    if let Some(quota) = rejected.rate_limit_quota() {
+        insert_rate_limit_fields(res.headers_mut(), rejected.name(), quota);
+    }
     res
+}
+
+/// The IETF `RateLimit-Policy` and `RateLimit` fields
+/// (draft-ietf-httpapi-ratelimit-headers-08 and later):
+/// `RateLimit-Policy: "name";q=10;w=1` and `RateLimit: "name";r=0;t=1`.
+fn insert_rate_limit_fields(
+    headers: &mut http::HeaderMap,
+    name: &str,
+    quota: &crate::RateLimitQuota,
+) {
+    // The policy name is a structured-field string: printable ASCII with
+    // `"` and `\` escaped; anything else is replaced so the field stays valid.
+    let mut policy = String::with_capacity(name.len() + 2);
+    policy.push('"');
+    for c in name.chars() {
+        match c {
+            '"' | '\\' => {
+                policy.push('\\');
+                policy.push(c);
+            }
+            ' '..='~' => policy.push(c),
+            _ => policy.push('_'),
+        }
+    }
+    policy.push('"');
+    let window = secs_rounded_up(quota.window()).max(1);
+    let reset = secs_rounded_up(quota.reset());
+    let policy_field = format!("{policy};q={};w={window}", quota.limit());
+    let state_field = format!("{policy};r={};t={reset}", quota.remaining());
+    if let (Ok(p), Ok(s)) = (
+        HeaderValue::try_from(policy_field),
+        HeaderValue::try_from(state_field),
+    ) {
+        headers.insert(http::HeaderName::from_static("ratelimit-policy"), p);
+        headers.insert(http::HeaderName::from_static("ratelimit"), s);
+    }
+}
+
+fn secs_rounded_up(d: std::time::Duration) -> u64 {
+    d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))
 }
 
 fn set_plain_text<B>(res: &mut Response<B>) {
