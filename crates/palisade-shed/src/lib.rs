@@ -61,9 +61,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adaptive;
 pub mod limit;
 mod telemetry;
 pub mod timeout;
 
+pub use adaptive::{AdaptiveLimit, AdaptiveLimitLayer};
 pub use limit::{ConcurrencyLimit, ConcurrencyLimitLayer};
 pub use timeout::{Deadline, PropagateDeadlineLayer, Timeout, TimeoutLayer};
