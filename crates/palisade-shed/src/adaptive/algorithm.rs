@@ -151,8 +151,11 @@ fn field(prefix: &'static str, name: &'static str) -> &'static str {
 /// exceeds twice `short` (load has dropped after a long overload) `long`
 /// decays by 5% per window so the limit can recover.
 ///
-/// As published, Gradient2 reacts to latency only: drops enter as their
-/// round-trip time, not as a signal of their own.
+/// As published, Gradient2 reacts to latency only. Palisade adds one rule: a
+/// window with a drop (a failure, a deadline expiry) takes the smallest
+/// gradient, 0.5 — with the default smoothing, about `L · 0.9` per window,
+/// like AIMD's backoff. A drop never raises the limit, even when few
+/// requests were in flight.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Gradient2 {
     initial_limit: usize,
@@ -512,10 +515,17 @@ impl Estimator {
                 if long / short > 2.0 {
                     long_rtt.value *= 0.95;
                 }
-                if (s.max_in_flight as f64) < *estimate / 2.0 {
+                if !s.did_drop && (s.max_in_flight as f64) < *estimate / 2.0 {
                     return self.limit();
                 }
-                let gradient = (cfg.rtt_tolerance * long / short).clamp(0.5, 1.0);
+                // A window with a drop (a failure, a deadline expiry) takes
+                // the smallest gradient: Palisade's addition to the
+                // published rule, which reacts to latency only.
+                let gradient = if s.did_drop {
+                    0.5
+                } else {
+                    (cfg.rtt_tolerance * long / short).clamp(0.5, 1.0)
+                };
                 let new = *estimate * gradient + cfg.queue_size as f64;
                 let new = *estimate * (1.0 - cfg.smoothing) + new * cfg.smoothing;
                 *estimate = new.clamp(cfg.min_limit as f64, cfg.max_limit as f64);
@@ -726,21 +736,21 @@ mod tests {
 
         #[test]
         fn gradient2_follows_its_formula(
-            windows in prop::collection::vec((1u32..200, 0usize..300), 1..60),
+            windows in prop::collection::vec((1u32..200, 0usize..300, prop::bool::weighted(0.2)), 1..60),
         ) {
             let mut est = Estimator::new(Gradient2::default().into(), 1);
             // Reference: Netflix's rule written out; long RTT is the mean of
             // the first 10 windows, then an EWMA with factor 2 / 601.
             let (mut l, mut long, mut n, mut sum) = (20.0f64, 0.0f64, 0usize, 0.0f64);
-            for (rtt, inflight) in windows {
+            for (rtt, inflight, drop) in windows {
                 let short = f64::from(rtt) * 1e6;
                 if n < 10 { n += 1; sum += short; long = sum / n as f64; }
                 else { long = long * (1.0 - 2.0 / 601.0) + short * 2.0 / 601.0; }
                 let seen_long = long;
                 if long / short > 2.0 { long *= 0.95; }
-                est.update(WindowSample { rtt_nanos: short, max_in_flight: inflight, did_drop: false });
-                if (inflight as f64) >= l / 2.0 {
-                    let g = (1.5 * seen_long / short).clamp(0.5, 1.0);
+                est.update(WindowSample { rtt_nanos: short, max_in_flight: inflight, did_drop: drop });
+                if drop || (inflight as f64) >= l / 2.0 {
+                    let g = if drop { 0.5 } else { (1.5 * seen_long / short).clamp(0.5, 1.0) };
                     let new = l * g + 4.0;
                     l = (l * 0.8 + new * 0.2).clamp(20.0, 200.0);
                 }
