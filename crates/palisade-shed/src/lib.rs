@@ -61,6 +61,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adaptive;
 pub mod blocking;
 pub mod limit;
 pub mod rate_limit;
@@ -68,6 +69,7 @@ pub mod retry;
 mod telemetry;
 pub mod timeout;
 
+pub use adaptive::{AdaptiveLimit, AdaptiveLimitLayer};
 pub use blocking::{BlockingPool, JobPanicked};
 pub use limit::{ConcurrencyLimit, ConcurrencyLimitLayer};
 pub use rate_limit::{RateLimit, RateLimitLayer};

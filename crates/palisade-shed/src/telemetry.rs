@@ -173,3 +173,132 @@ pub(crate) fn propagation_expired() {
     #[cfg(feature = "tracing")]
     tracing::debug!("palisade-shed: outgoing call refused, deadline already passed");
 }
+
+#[cfg(feature = "metrics")]
+const ADAPTIVE_LIMIT: &str = "palisade_shed_adaptive_limit";
+#[cfg(feature = "metrics")]
+const ADAPTIVE_WINDOW_RTT: &str = "palisade_shed_adaptive_window_rtt_seconds";
+
+/// The metric handles of one `AdaptiveLimit`.
+#[derive(Debug)]
+pub(crate) struct AdaptiveTelemetry {
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    name: std::sync::Arc<str>,
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    algorithm: &'static str,
+    #[cfg(feature = "metrics")]
+    in_flight: metrics::Gauge,
+    #[cfg(feature = "metrics")]
+    limit: metrics::Gauge,
+    #[cfg(feature = "metrics")]
+    window_rtt: metrics::Gauge,
+    #[cfg(feature = "metrics")]
+    rejected: metrics::Counter,
+}
+
+impl AdaptiveTelemetry {
+    pub(crate) fn new(name: &std::sync::Arc<str>, algorithm: &'static str, limit: usize) -> Self {
+        #[cfg(feature = "tracing")]
+        tracing::debug!(
+            name = &**name,
+            algorithm,
+            limit,
+            "palisade-shed: adaptive limit built"
+        );
+        #[cfg(feature = "metrics")]
+        {
+            metrics::describe_gauge!(
+                IN_FLIGHT,
+                metrics::Unit::Count,
+                "Requests currently holding a slot of the concurrency limit."
+            );
+            metrics::describe_gauge!(
+                ADAPTIVE_LIMIT,
+                metrics::Unit::Count,
+                "The concurrency limit an adaptive limit currently enforces."
+            );
+            metrics::describe_gauge!(
+                ADAPTIVE_WINDOW_RTT,
+                metrics::Unit::Seconds,
+                "The average round-trip time of an adaptive limit's last sample window."
+            );
+            let limit_gauge = metrics::gauge!(ADAPTIVE_LIMIT, "name" => name.to_string(), "algorithm" => algorithm);
+            limit_gauge.set(limit as f64);
+            Self {
+                name: std::sync::Arc::clone(name),
+                algorithm,
+                in_flight: metrics::gauge!(IN_FLIGHT, "name" => name.to_string()),
+                limit: limit_gauge,
+                window_rtt: metrics::gauge!(ADAPTIVE_WINDOW_RTT, "name" => name.to_string()),
+                rejected: rejected_counter(name, palisade_core::RejectKind::Overloaded),
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        {
+            let _ = limit;
+            Self {
+                name: std::sync::Arc::clone(name),
+                algorithm,
+            }
+        }
+    }
+
+    /// A slot was taken.
+    #[inline]
+    pub(crate) fn acquired(&self) {
+        #[cfg(feature = "metrics")]
+        self.in_flight.increment(1.0);
+    }
+
+    /// A slot was given back.
+    #[inline]
+    pub(crate) fn released(&self) {
+        #[cfg(feature = "metrics")]
+        self.in_flight.decrement(1.0);
+    }
+
+    /// A request was refused because the limit was reached.
+    pub(crate) fn rejected(&self, limit: usize) {
+        #[cfg(feature = "metrics")]
+        self.rejected.increment(1);
+        #[cfg(feature = "tracing")]
+        tracing::trace!(
+            name = &*self.name,
+            limit,
+            "palisade-shed: overloaded, request rejected"
+        );
+    }
+
+    /// A sample window (average RTT `rtt_nanos`, at most `max_in_flight`
+    /// requests in flight, `dropped` if any was a drop) closed and the limit
+    /// went from `before` to `after`.
+    pub(crate) fn window(
+        &self,
+        before: usize,
+        after: usize,
+        rtt_nanos: f64,
+        max_in_flight: usize,
+        dropped: bool,
+    ) {
+        #[cfg(feature = "metrics")]
+        {
+            self.limit.set(after as f64);
+            self.window_rtt.set(rtt_nanos / 1e9);
+        }
+        #[cfg(feature = "tracing")]
+        if before != after {
+            tracing::debug!(
+                name = &*self.name,
+                algorithm = self.algorithm,
+                before,
+                limit = after,
+                window_rtt_ms = rtt_nanos / 1e6,
+                max_in_flight,
+                dropped,
+                "palisade-shed: adaptive limit changed"
+            );
+        }
+        #[cfg(not(any(feature = "metrics", feature = "tracing")))]
+        let _ = (before, after, rtt_nanos, max_in_flight, dropped);
+    }
+}
