@@ -33,14 +33,19 @@ impl Health {
         let service = service.into();
         let mut ready = self.watch_readiness();
         tokio::spawn(async move {
+            let mut last = None;
             loop {
-                let status = *ready.borrow_and_update();
-                let serving = if status.is_passing() {
-                    ServingStatus::Serving
-                } else {
-                    ServingStatus::NotServing
-                };
-                reporter.set_service_status(&service, serving).await;
+                let serving = ready.borrow_and_update().is_passing();
+                // Watchers see a change only (Unknown → Down is no news to them).
+                if last != Some(serving) {
+                    let status = if serving {
+                        ServingStatus::Serving
+                    } else {
+                        ServingStatus::NotServing
+                    };
+                    reporter.set_service_status(&service, status).await;
+                    last = Some(serving);
+                }
                 if ready.changed().await.is_err() {
                     return;
                 }
