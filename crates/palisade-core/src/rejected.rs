@@ -8,11 +8,12 @@ use std::{error::Error, fmt, sync::Arc, time::Duration};
 pub enum RejectKind {
     /// A circuit breaker is open (or half-open with every probe taken).
     CircuitOpen,
-    /// A concurrency limit or load shedder is at capacity.
+    /// A concurrency limit is at capacity.
     Overloaded,
     /// The request's deadline passed, before or while it ran.
     DeadlineExceeded,
-    /// The request waited in a queue longer than allowed (CoDel shedding).
+    /// The request waited in a queue longer than allowed. Reserved for
+    /// queue-time shedding: no Palisade layer returns it yet.
     QueueTimeout,
     /// A batcher's queue is full.
     BatchFull,

@@ -72,7 +72,7 @@
 //! A stack a handler calls itself (a cache in front of a breaker in front of
 //! a keyed loader, say) has a long generic type that changes whenever a layer
 //! is added. Give it one name with [`SharedStack<Req, Res>`](SharedStack)
-//! (tower's `BoxCloneSyncService` with a [`BoxError`](palisade_core::BoxError)
+//! (tower's `BoxCloneSyncService` with a [`BoxError`]
 //! error) and [`share`]: the result is `Clone + Send + Sync`, as axum's
 //! `State` requires, and every clone still shares the handles' state. The
 //! handler calls a clone with `oneshot` and passes a failure on with `?`

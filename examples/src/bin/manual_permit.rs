@@ -79,7 +79,14 @@ async fn main() -> Result<(), BoxError> {
         .consecutive_failures(3)
         .open_wait(Duration::from_millis(200))
         .build()?;
-    breaker.on_transition(|t| println!("    breaker: {:?} -> {:?} ({:?})", t.from(), t.to(), t.reason()));
+    breaker.on_transition(|t| {
+        println!(
+            "    breaker: {:?} -> {:?} ({:?})",
+            t.from(),
+            t.to(),
+            t.reason()
+        );
+    });
 
     for sku in [1, 0, 2, 3, 4, 5, 6, 7] {
         price(&db, &breaker, sku).await;

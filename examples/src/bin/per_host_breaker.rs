@@ -48,7 +48,9 @@ async fn main() -> Result<(), BoxError> {
         .key(|req: &Request<String>| req.uri().host().unwrap_or_default().to_owned())
         .max_keys(1_000)
         .build()?;
-    per_host.on_transition(|t| println!("    {}: {:?} -> {:?}", t.name(), t.from(), t.to()));
+    per_host.on_transition(|t| {
+        println!("    {}: {:?} -> {:?}", t.name(), t.from(), t.to());
+    });
     let mut svc = ServiceBuilder::new()
         .layer(per_host.layer())
         .service(client);
@@ -63,7 +65,11 @@ async fn main() -> Result<(), BoxError> {
                 Err(err) if Rejected::find(&err).is_some() => "refused by its breaker",
                 Err(_) => "failed",
             };
-            *seen.entry(host.to_owned()).or_default().entry(outcome).or_default() += 1;
+            *seen
+                .entry(host.to_owned())
+                .or_default()
+                .entry(outcome)
+                .or_default() += 1;
         }
     }
     for (host, outcomes) in &seen {
@@ -81,6 +87,9 @@ async fn main() -> Result<(), BoxError> {
     let res = svc.ready().await?.call(req).await?;
     println!("  b.internal answered: {}", res.body());
     let b = per_host.get(&"b.internal".to_owned()).map(|b| b.state());
-    println!("  breaker b.internal: {b:?}; {} breakers live", per_host.len());
+    println!(
+        "  breaker b.internal: {b:?}; {} breakers live",
+        per_host.len()
+    );
     Ok(())
 }
