@@ -3,7 +3,13 @@
 //! `palisade-breaker`, behind tower-resilience's circuit breaker (0.13) and
 //! behind failsafe (1.3), all closed, each call `ready().await` +
 //! `call().await` on one tokio current-thread runtime, in the same run.
-//! Results: docs/BENCHMARKS.md.
+//!
+//! Also, same harness: a 10 s **time window** (all successes, 1% and 50%
+//! failures; failure-rate threshold 1.0 so nothing trips) beside
+//! tower-resilience's time-based window, and a **keyed** breaker
+//! (`KeyedCircuitBreaker`) over 1, 1,000 and 100,000 distinct keys
+//! (`max_keys` 1024: the 100,000-key row churns, making a breaker per call
+//! most of the time). Results: docs/BENCHMARKS.md.
 //!
 //! Run: `cargo bench -p palisade-benches --bench breaker_peers -- --warm-up-time 1 --measurement-time 3`
 
@@ -11,9 +17,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use palisade_benches::Echo;
 use std::{
     convert::Infallible,
+    future::{Ready, ready},
     hint::black_box,
     task::{Context, Poll},
-    time::Instant,
+    time::{Duration, Instant},
 };
 use tower::{Layer, Service, ServiceExt};
 
@@ -114,5 +121,94 @@ fn peers(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, peers);
+/// Fails one call in `every` (by request number); `every == 0`: never.
+#[derive(Debug, Clone, Copy)]
+struct Fails {
+    every: u64,
+}
+
+impl Service<u64> for Fails {
+    type Response = u64;
+    type Error = &'static str;
+    type Future = Ready<Result<u64, &'static str>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), &'static str>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: u64) -> Self::Future {
+        ready(if self.every != 0 && req.is_multiple_of(self.every) {
+            Err("fails")
+        } else {
+            Ok(req)
+        })
+    }
+}
+
+fn time_window(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("breaker_time_window");
+    for (label, every) in [
+        ("successes", 0),
+        ("1pct_failures", 100),
+        ("50pct_failures", 2),
+    ] {
+        let inner = Fails { every };
+        g.bench_function(format!("bare_{label}"), |b| run(b, &rt, &inner));
+        g.bench_function(format!("palisade_{label}"), |b| {
+            let breaker = rt.block_on(async {
+                palisade_breaker::CircuitBreaker::builder("bench")
+                    .time_window(Duration::from_secs(10))
+                    .failure_rate(1.0)
+                    .build()
+                    .unwrap()
+            });
+            run(b, &rt, &breaker.layer().layer(inner));
+        });
+        g.bench_function(format!("tower_resilience_{label}"), |b| {
+            let layer = tower_resilience::circuitbreaker::CircuitBreakerLayer::builder()
+                .sliding_window_type(tower_resilience::circuitbreaker::SlidingWindowType::TimeBased)
+                .sliding_window_duration(Duration::from_secs(10))
+                .failure_rate_threshold(1.0)
+                .build()
+                .unwrap();
+            run(b, &rt, &layer.layer(inner));
+        });
+    }
+    g.finish();
+}
+
+fn keyed(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut g = c.benchmark_group("breaker_keyed");
+    g.bench_function("bare", |b| run(b, &rt, &Echo));
+    g.bench_function("single_breaker", |b| {
+        let breaker = rt.block_on(async {
+            palisade_breaker::CircuitBreaker::builder("bench")
+                .build()
+                .unwrap()
+        });
+        run(b, &rt, &breaker.layer().layer(Echo));
+    });
+    for keys in [1u64, 1_000, 100_000] {
+        g.bench_function(format!("keyed_{keys}_keys"), |b| {
+            let keyed = rt.block_on(async {
+                palisade_breaker::CircuitBreaker::builder("bench")
+                    .key(move |req: &u64| *req % keys)
+                    .build::<u64, u64>()
+                    .unwrap()
+            });
+            run(b, &rt, &keyed.layer().layer(Echo));
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, peers, time_window, keyed);
 criterion_main!(benches);

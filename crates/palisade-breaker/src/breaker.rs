@@ -83,9 +83,55 @@ impl<C> fmt::Debug for CircuitBreaker<C> {
 
 impl CircuitBreaker {
     /// Starts configuring a breaker called `name` (the `name` label of its
-    /// metrics and the name in its rejections).
+    /// metrics and the name in its rejections), for any protocol: every
+    /// `Err` of the inner service is a failure ([`ErrorsAsFailures`]).
+    ///
+    /// For HTTP or gRPC services, start from
+    /// [`builder_for_http`](Self::builder_for_http) or
+    /// [`builder_for_grpc`](Self::builder_for_grpc), whose classifiers also
+    /// read the response: an HTTP server that answers `500` returns `Ok`.
     pub fn builder(name: impl Into<Arc<str>>) -> Builder {
         Builder::new(name.into())
+    }
+
+    /// Starts configuring a breaker for an HTTP service: a `5xx` response
+    /// and a transport error (`Err`) are failures, anything else a success
+    /// ([`HttpServerErrors`](palisade_core::http::HttpServerErrors)). The
+    /// other settings have the defaults of [`Builder`]; nothing else needs
+    /// setting. For one breaker per upstream host, add
+    /// [`key`](Builder::key).
+    ///
+    /// ```
+    /// use palisade_breaker::{CircuitBreaker, State};
+    /// use palisade_core::http::HttpServerErrors;
+    ///
+    /// let breaker = CircuitBreaker::builder_for_http("upstream")
+    ///     .consecutive_failures(5)
+    ///     .build()?;
+    /// assert_eq!(breaker.state(), State::Closed);
+    /// # Ok::<(), palisade_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    pub fn builder_for_http(
+        name: impl Into<Arc<str>>,
+    ) -> Builder<palisade_core::http::HttpServerErrors> {
+        Builder::new(name.into()).classify(palisade_core::http::HttpServerErrors::new())
+    }
+
+    /// Starts configuring a breaker for a gRPC service: the server-side
+    /// status codes (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`,
+    /// `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`) and transport errors are
+    /// failures ([`GrpcErrors`](palisade_core::grpc::GrpcErrors)).
+    ///
+    /// The status of a trailers-only response (how tonic answers a unary
+    /// call that fails) is read from the response head. A status that
+    /// arrives only in the trailers of a streamed body is not seen by this
+    /// breaker: such a call counts as ignored.
+    #[cfg(feature = "grpc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+    pub fn builder_for_grpc(name: impl Into<Arc<str>>) -> Builder<palisade_core::grpc::GrpcErrors> {
+        Builder::new(name.into()).classify(palisade_core::grpc::GrpcErrors::new())
     }
 }
 

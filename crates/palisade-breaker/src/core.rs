@@ -539,7 +539,7 @@ impl Core {
             self.telemetry.call(Call::Slow);
         }
         let verdict = match outcome {
-            Outcome::Ignored if !timed_out && !(cancelled && slow) => {
+            Outcome::Ignored if !(timed_out || (cancelled && slow)) => {
                 self.release_probe(ticket.generation());
                 return;
             }

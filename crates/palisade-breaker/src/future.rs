@@ -75,10 +75,10 @@ where
         match self.project().kind.project() {
             KindProj::Called { future, guard } => {
                 // Records a failure if the inner future panics; costs
-                // nothing otherwise (forgotten, its drop never runs).
+                // nothing otherwise (disarmed: its drop never runs).
                 let on_unwind = OnUnwind(&mut *guard);
                 let poll = future.poll(cx);
-                std::mem::forget(on_unwind);
+                let _disarmed = std::mem::ManuallyDrop::new(on_unwind);
                 let result = ready!(poll);
                 let outcome = guard.inner().classify.classify(result.as_ref());
                 guard.finish(outcome);
@@ -92,7 +92,7 @@ where
 }
 
 /// Records a panic of the inner future as a failure: dropped only while the
-/// panic unwinds out of `poll` (forgotten on every normal return), because
+/// panic unwinds out of `poll` (disarmed on every normal return), because
 /// a runtime that catches the panic drops the future itself afterwards,
 /// when the unwinding is over and can no longer be seen.
 struct OnUnwind<'a, P: Owner>(&'a mut Guard<P>);

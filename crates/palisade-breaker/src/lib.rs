@@ -82,6 +82,7 @@
 //! # }
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(all(doctest, feature = "http"), doc = include_str!("../README.md"))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;

@@ -237,3 +237,30 @@ async fn key_churn_never_evicts_an_open_breaker() {
     assert!(palisade_core::Rejected::find(&*err).is_some(), "{err}");
     assert!(keyed.len() <= 17);
 }
+
+/// Even when every kept breaker is open, new keys never push one out.
+#[tokio::test(start_paused = true)]
+async fn key_churn_never_evicts_an_open_breaker_even_when_all_are_open() {
+    let keyed = CircuitBreaker::builder("all-open")
+        .consecutive_failures(1)
+        .key(|host: &String| host.clone())
+        .max_keys(2)
+        .build()
+        .unwrap();
+    let svc = keyed.layer().layer(service_fn(|h: String| async move {
+        if h.starts_with("down") {
+            Err::<String, BoxError>("refused".into())
+        } else {
+            Ok(h)
+        }
+    }));
+    for h in ["down-1", "down-2"] {
+        svc.clone().oneshot(h.to_owned()).await.unwrap_err();
+    }
+    for i in 0..100 {
+        svc.clone().oneshot(format!("junk-{i}")).await.unwrap();
+    }
+    for h in ["down-1", "down-2"] {
+        assert_eq!(keyed.get(&h.to_owned()).unwrap().state(), State::Open, "{h}");
+    }
+}
