@@ -1,6 +1,7 @@
 //! Cost of the latency layer per request, against a no-layer baseline in the
 //! same run: bare vs tracked, with and without the blocking-poll detector, on
-//! one thread and on two threads at once (same tracker, same route).
+//! one thread and on two threads at once (same tracker, same route); and, on
+//! one thread, tracked with the default route source (no `.route(...)`).
 //!
 //! `cargo bench -p palisade-latency --bench latency -- --warm-up-time 1 --measurement-time 3`
 //!
@@ -221,6 +222,12 @@ fn bench<M: Clock>(c: &mut Criterion<M>) {
     let bare = Ok200;
     let tracked = plain.layer().layer(Ok200);
     let tracked_blocking = detector.layer().layer(Ok200);
+    // The default route source (no `.route(...)`): here, no `MatchedPath`
+    // and not gRPC, so `unmatched`.
+    let default_source = LatencyTracker::builder("bench-default")
+        .build()
+        .expect("valid config");
+    let tracked_default = default_source.layer().layer(Ok200);
 
     let mut g = c.benchmark_group(format!("{}/latency/1 thread", M::NAME));
     g.bench_function("bare", |b| {
@@ -233,6 +240,10 @@ fn bench<M: Clock>(c: &mut Criterion<M>) {
     });
     g.bench_function("tracked + blocking detector", |b| {
         let mut svc = tracked_blocking.clone();
+        b.iter(|| one(&mut svc));
+    });
+    g.bench_function("tracked, default route source", |b| {
+        let mut svc = tracked_default.clone();
         b.iter(|| one(&mut svc));
     });
     g.finish();

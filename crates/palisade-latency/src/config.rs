@@ -14,6 +14,13 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 pub const MAX_ROUTES_LIMIT: usize = 10_000;
 
 /// Builds a [`LatencyTracker`]; see [`LatencyTracker::builder`].
+///
+/// Only the name is required (non-empty); every setting has a default: the
+/// route source [`RouteFrom::Auto`], `max_routes` 128, no slow-request log,
+/// no blocking-poll detector, a 60 s window, one shard per CPU (at most 16).
+/// Zero is refused by [`build`](Self::build) with a [`ConfigError`] naming
+/// the field for `max_routes`, `shards`, `window` and the two thresholds
+/// (leave a threshold unset to keep its feature off).
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct LatencyTrackerBuilder {

@@ -40,13 +40,18 @@
 //! # Ok(()) }
 //! ```
 //!
-//! With axum, use [`RouteFrom::AxumMatchedPath`] and apply the layer with
-//! `Router::layer`, so it runs after routing and sees the matched template.
+//! With axum, apply the layer with `Router::layer`, so it runs after routing:
+//! the default route source ([`RouteFrom::Auto`]) then records the matched
+//! template (`/users/{id}`) with no `.route(...)` call. With the `grpc`
+//! feature it records the method of a gRPC request (a method the server
+//! answers `UNIMPLEMENTED` is never a route: see [`RouteFrom::GrpcMethod`]);
+//! anything else is [`UNMATCHED`].
 //!
 //! # What is recorded
 //!
 //! - Keys: route × method × status class (`1xx` … `5xx`, `error`). The route
-//!   is never the raw path: it is a template from the [`RouteFrom`] source,
+//!   is never the raw path: it is a template from the [`RouteFrom`] source
+//!   (a gRPC method only once the server has answered it),
 //!   [`UNMATCHED`] when there is none, and [`OTHER`] for every route beyond
 //!   `max_routes`. Methods outside the standard set are `_OTHER`.
 //! - Two durations per request: to the response head, and to the end of the
@@ -131,8 +136,8 @@
 //!
 //! A gRPC call that fails is sent with HTTP status 200 and its failure in
 //! `grpc-status`. With the `grpc` feature, every response with
-//! `content-type: application/grpc*` (whatever the [`RouteFrom`]; use
-//! [`RouteFrom::GrpcMethod`] for the method as route) is classified by
+//! `content-type: application/grpc*` (whatever the [`RouteFrom`]; the
+//! default one keys it by its method) is classified by
 //! `palisade-core`'s `GrpcErrors` (the one classification shared by every
 //! Palisade layer): from its headers for a trailers-only response, or from
 //! the trailers when the status comes at the end of the stream. A failure —
@@ -150,8 +155,10 @@
 //!
 //! - `metrics` (default): export through the `metrics` facade.
 //! - `tracing` (default): slow-request and blocking-poll warnings.
-//! - `axum` (default): [`RouteFrom::AxumMatchedPath`].
-//! - `grpc`: gRPC responses classified by their `grpc-status` (see [gRPC](#grpc)).
+//! - `axum` (default): [`RouteFrom::AxumMatchedPath`], and the template in
+//!   the default [`RouteFrom::Auto`].
+//! - `grpc`: gRPC responses classified by their `grpc-status` (see [gRPC](#grpc)),
+//!   and the gRPC method in the default [`RouteFrom::Auto`].
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -184,3 +191,8 @@ pub use service::LatencyService;
 pub use snapshot::{RouteStats, Snapshot, View};
 pub use track::{Completion, TrackRequest, TrackResponse};
 pub use tracker::LatencyTracker;
+
+/// The README's code, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

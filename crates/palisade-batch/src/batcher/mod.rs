@@ -124,6 +124,14 @@ impl<W> fmt::Debug for Batcher<W> {
 }
 
 /// Configures a [`Batcher`]; made by [`Batcher::builder`].
+///
+/// No setting is required: each has a default (`max_size` 64, no
+/// `max_weight`, `max_wait` zero, `max_in_flight` 4, `queue_capacity` 1024,
+/// waiting rather than rejecting when full, no bisection, the current tokio
+/// runtime). Zero means: for `max_wait`, flush eagerly (a batch is sent as
+/// soon as a batch slot is free); for `max_size`, `max_weight`,
+/// `max_in_flight` and `bisect_on_error`, a [`ConfigError`] from
+/// [`build`](Self::build) naming the field.
 pub struct BatcherBuilder<W = ()> {
     settings: Settings,
     weigh: W,
