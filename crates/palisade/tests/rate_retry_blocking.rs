@@ -36,7 +36,7 @@ async fn rate_limit_retry_and_pool_in_one_router() {
         .retry_with(&retry)
         .service(tower::service_fn(move |_req: Request<String>| {
             let n = calls.fetch_add(1, Ordering::SeqCst);
-            let status = if n % 2 == 0 { 503 } else { 200 };
+            let status = if n.is_multiple_of(2) { 503 } else { 200 };
             async move {
                 Ok::<_, Infallible>(http::Response::builder().status(status).body(()).unwrap())
             }
