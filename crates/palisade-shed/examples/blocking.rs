@@ -1,5 +1,5 @@
 //! A bulkhead for blocking work: a pool of 2 running + 2 waiting jobs takes a
-//! flood of 8 blocking jobs; the rest are refused at once, a waiting job whose
+//! flood of 8 blocking jobs: 2 run, 2 wait, the rest are refused at once; a waiting job whose
 //! deadline passes is dropped unrun, and a panicking job fails only itself.
 //!
 //! `cargo run -p palisade-shed --example blocking`
@@ -22,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             std::thread::sleep(Duration::from_millis(100)); // blocking work
             i
         });
-        // Jobs 6 and 7 carry a deadline of 50 ms.
+        // Job 3 (the second to wait) carries a deadline of 50 ms.
         let deadline = if i >= 6 {
             Duration::from_millis(50)
         } else {
