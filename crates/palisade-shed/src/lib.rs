@@ -62,16 +62,25 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adaptive;
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 pub mod limit;
+#[cfg(feature = "rate-limit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub mod rate_limit;
+#[cfg(feature = "retry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
 pub mod retry;
 mod telemetry;
 pub mod timeout;
 
 pub use adaptive::{AdaptiveLimit, AdaptiveLimitLayer};
+#[cfg(feature = "blocking")]
 pub use blocking::{BlockingPool, JobPanicked};
 pub use limit::{ConcurrencyLimit, ConcurrencyLimitLayer};
+#[cfg(feature = "rate-limit")]
 pub use rate_limit::{RateLimit, RateLimitLayer};
+#[cfg(feature = "retry")]
 pub use retry::{Retry, RetryLayer};
 pub use timeout::{Deadline, PropagateDeadlineLayer, Timeout, TimeoutLayer};

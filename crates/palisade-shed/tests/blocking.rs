@@ -1,5 +1,6 @@
 //! `BlockingPool`: bounds on running and waiting jobs, deadlines of waiting
 //! jobs, panics, and the tower service.
+#![cfg(feature = "blocking")]
 
 use std::{
     sync::{

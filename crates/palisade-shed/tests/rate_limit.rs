@@ -1,5 +1,6 @@
 //! `RateLimit` under paused time: exact admission counts, per-key
 //! isolation, bounded keys, and the HTTP / gRPC mapping of its rejections.
+#![cfg(feature = "rate-limit")]
 
 use std::{
     convert::Infallible,

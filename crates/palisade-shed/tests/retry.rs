@@ -1,5 +1,6 @@
 //! `Retry` under paused time: attempts and the sleeps between them for each
 //! rule, and the budget capping retries during an outage.
+#![cfg(feature = "retry")]
 #![allow(clippy::type_complexity)]
 
 use std::{

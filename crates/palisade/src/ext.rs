@@ -83,6 +83,31 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
         self.concurrency_limit(limit)
     }
 
+    /// Adds a GCRA rate limit ([`RateLimit::layer`](palisade_shed::RateLimit::layer)).
+    /// Named so because tower's `ServiceBuilder` has an inherent
+    /// `rate_limit(num, per)`, which would take precedence.
+    #[cfg(feature = "rate-limit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
+    fn limit_rate<F, K>(
+        self,
+        limit: &palisade_shed::RateLimit<F, K>,
+    ) -> ServiceBuilder<Stack<palisade_shed::RateLimitLayer<F, K>, L>>
+    where
+        F: Clone,
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static;
+
+    /// Adds deadline-aware retries with a budget ([`Retry::layer`](palisade_shed::Retry::layer)).
+    /// Named so because tower's `ServiceBuilder` has an inherent `retry(policy)`.
+    #[cfg(feature = "retry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
+    fn retry_with<S, C>(
+        self,
+        retry: &palisade_shed::Retry<S, C>,
+    ) -> ServiceBuilder<Stack<palisade_shed::RetryLayer<S, C>, L>>
+    where
+        S: Clone,
+        C: Clone;
+
     /// Adds latency tracking ([`LatencyTracker::layer`](palisade_latency::LatencyTracker::layer)).
     #[cfg(feature = "latency")]
     #[cfg_attr(docsrs, doc(cfg(feature = "latency")))]
@@ -170,6 +195,30 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         limit: &palisade_shed::ConcurrencyLimit<P>,
     ) -> ServiceBuilder<Stack<palisade_shed::ConcurrencyLimitLayer<P>, L>> {
         self.layer(limit.layer())
+    }
+
+    #[cfg(feature = "rate-limit")]
+    fn limit_rate<F, K>(
+        self,
+        limit: &palisade_shed::RateLimit<F, K>,
+    ) -> ServiceBuilder<Stack<palisade_shed::RateLimitLayer<F, K>, L>>
+    where
+        F: Clone,
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    {
+        self.layer(limit.layer())
+    }
+
+    #[cfg(feature = "retry")]
+    fn retry_with<S, C>(
+        self,
+        retry: &palisade_shed::Retry<S, C>,
+    ) -> ServiceBuilder<Stack<palisade_shed::RetryLayer<S, C>, L>>
+    where
+        S: Clone,
+        C: Clone,
+    {
+        self.layer(retry.layer())
     }
 
     #[cfg(feature = "latency")]

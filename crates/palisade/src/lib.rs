@@ -11,7 +11,7 @@
 //! | `breaker` | `palisade-breaker`: circuit breaking, per-key breakers | `breaker` |
 //! | `batch` | `palisade-batch`: positional batching and keyed loading | `batch` |
 //! | `cache` | `palisade-cache`: moka L1, coalescing, stale serving, HTTP semantics, Redis L2 | `cache` (`redis` for the L2) |
-//! | `shed` | `palisade-shed`: deadline-aware timeouts, concurrency limit | `shed` |
+//! | `shed` | `palisade-shed`: deadline-aware timeouts, concurrency limit; rate limits, retries, blocking pool | `shed` (+ `rate-limit`, `retry`, `blocking`) |
 //! | `latency` | `palisade-latency`: per-route histograms, export, slow and blocking detection | `latency` |
 //!
 //! `full` (the default) enables all of them with `http`, `grpc`, `axum`,
@@ -222,4 +222,11 @@ pub mod prelude {
     pub use palisade_latency::{LatencyTracker, RouteFrom};
     #[cfg(feature = "shed")]
     pub use palisade_shed::{ConcurrencyLimit, Deadline, PropagateDeadlineLayer, Timeout};
+    // Rate limits, retries and the blocking pool (issue 14).
+    #[cfg(feature = "blocking")]
+    pub use palisade_shed::BlockingPool;
+    #[cfg(feature = "rate-limit")]
+    pub use palisade_shed::RateLimit;
+    #[cfg(feature = "retry")]
+    pub use palisade_shed::Retry;
 }

@@ -62,8 +62,7 @@ mod telemetry;
 
 pub use builder::RetryBuilder;
 pub use policy::{
-    ErrorsOnly, HttpResponses, IdempotentMethods, RetryError, RetryOn, RetryPolicy, RetrySafe,
-    SafeIf,
+    ErrorsOnly, HttpResponses, IdempotentMethods, RetryOn, RetryPolicy, RetrySafe, SafeIf,
 };
 
 use state::Shared;

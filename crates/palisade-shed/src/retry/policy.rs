@@ -1,7 +1,7 @@
 use super::{state::Shared, telemetry::Skip};
 use crate::Deadline;
 use palisade_core::{BoxError, RejectKind, Rejected};
-use std::{convert::Infallible, fmt, sync::Arc, time::Duration};
+use std::{any::Any, fmt, sync::Arc, time::Duration};
 use tokio::time::{Instant, Sleep};
 use tower::retry::{Policy, budget::Budget};
 
@@ -112,29 +112,14 @@ impl<Res> RetryOn<Res> for ErrorsOnly {
     }
 }
 
-/// An error type the retry policy can look into for a
-/// [`Rejected`]. Implemented for `BoxError`, `Rejected` and `Infallible`.
-pub trait RetryError {
-    /// The `Rejected` in this error's source chain, if any.
-    fn rejected(&self) -> Option<&Rejected>;
-}
-
-impl RetryError for BoxError {
-    fn rejected(&self) -> Option<&Rejected> {
-        Rejected::find(self)
+/// Finds a [`Rejected`] in a service error: the error itself, or the
+/// source chain of a `BoxError`. Other error types carry none.
+fn rejected_in<E: Any>(err: &E) -> Option<&Rejected> {
+    let any: &dyn Any = err;
+    if let Some(boxed) = any.downcast_ref::<BoxError>() {
+        return Rejected::find(boxed);
     }
-}
-
-impl RetryError for Rejected {
-    fn rejected(&self) -> Option<&Rejected> {
-        Some(self)
-    }
-}
-
-impl RetryError for Infallible {
-    fn rejected(&self) -> Option<&Rejected> {
-        match *self {}
-    }
+    any.downcast_ref::<Rejected>()
 }
 
 /// The `tower::retry::Policy` of a [`Retry`](super::Retry): one copy per
@@ -217,14 +202,14 @@ impl<Req, Res, E, S, C> Policy<Req, Res, E> for RetryPolicy<S, C>
 where
     S: RetrySafe<Req>,
     C: RetryOn<Res>,
-    E: RetryError,
+    E: Any,
 {
     type Future = Sleep;
 
     fn retry(&mut self, _req: &mut Req, result: &mut Result<Res, E>) -> Option<Sleep> {
         let at_least = match result {
             Ok(res) => self.retry_on.retry_response(res)?,
-            Err(err) => match err.rejected() {
+            Err(err) => match rejected_in(err) {
                 None => None,
                 Some(r) => {
                     let final_ = match r.kind() {
