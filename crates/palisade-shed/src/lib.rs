@@ -64,8 +64,10 @@
 pub mod adaptive;
 pub mod limit;
 mod telemetry;
+pub mod throttle;
 pub mod timeout;
 
 pub use adaptive::{AdaptiveLimit, AdaptiveLimitLayer};
 pub use limit::{ConcurrencyLimit, ConcurrencyLimitLayer};
+pub use throttle::{AdaptiveThrottle, AdaptiveThrottleLayer};
 pub use timeout::{Deadline, PropagateDeadlineLayer, Timeout, TimeoutLayer};

@@ -83,6 +83,18 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
         self.concurrency_limit(limit)
     }
 
+    // --- palisade-shed part 2 (adaptive limits) ---
+    /// Adds an adaptive concurrency limit
+    /// ([`AdaptiveLimit::layer`](palisade_shed::AdaptiveLimit::layer)):
+    /// Gradient2, Vegas or AIMD, rejecting at once over the current limit.
+    #[cfg(feature = "shed")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "shed")))]
+    fn adaptive_limit<C>(
+        self,
+        limit: &palisade_shed::AdaptiveLimit<C>,
+    ) -> ServiceBuilder<Stack<palisade_shed::AdaptiveLimitLayer<C>, L>>;
+    // --- end palisade-shed part 2 ---
+
     /// Adds latency tracking ([`LatencyTracker::layer`](palisade_latency::LatencyTracker::layer)).
     #[cfg(feature = "latency")]
     #[cfg_attr(docsrs, doc(cfg(feature = "latency")))]
@@ -171,6 +183,16 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     ) -> ServiceBuilder<Stack<palisade_shed::ConcurrencyLimitLayer<P>, L>> {
         self.layer(limit.layer())
     }
+
+    // --- palisade-shed part 2 (adaptive limits) ---
+    #[cfg(feature = "shed")]
+    fn adaptive_limit<C>(
+        self,
+        limit: &palisade_shed::AdaptiveLimit<C>,
+    ) -> ServiceBuilder<Stack<palisade_shed::AdaptiveLimitLayer<C>, L>> {
+        self.layer(limit.layer())
+    }
+    // --- end palisade-shed part 2 ---
 
     #[cfg(feature = "latency")]
     fn track_latency(

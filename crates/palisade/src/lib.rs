@@ -122,4 +122,7 @@ pub mod prelude {
     pub use palisade_latency::{LatencyTracker, RouteFrom};
     #[cfg(feature = "shed")]
     pub use palisade_shed::{ConcurrencyLimit, Deadline, PropagateDeadlineLayer, Timeout};
+    // palisade-shed part 2 (adaptive limits)
+    #[cfg(feature = "shed")]
+    pub use palisade_shed::AdaptiveLimit;
 }
