@@ -12,7 +12,7 @@
 //! its timer only then). Results: `docs/BENCHMARKS.md`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use palisade_shed::{ConcurrencyLimit, Timeout, timeout::Ambient};
+use palisade_shed::{AdaptiveLimit, ConcurrencyLimit, Timeout, adaptive::Vegas, timeout::Ambient};
 use std::{
     convert::Infallible,
     future::{Future, Ready, ready},
@@ -225,6 +225,26 @@ fn limit(c: &mut Criterion) {
     });
     let mut ours = limit.layer().layer(Echo);
     g.bench_function("palisade", |b| b.iter(|| once(&mut ours, black_box(7_u64))));
+    // The adaptive limit: as a server sees it (an echo answers in well under
+    // 100 µs, so the request is admitted and timed but not sampled), and
+    // with every request sampled into the window (`min_rtt(0)`).
+    let adaptive = AdaptiveLimit::builder("bench")
+        .algorithm(Vegas::default().initial_limit(256))
+        .build()
+        .unwrap();
+    let mut ours = adaptive.layer().layer(Echo);
+    g.bench_function("palisade_adaptive", |b| {
+        b.iter(|| once(&mut ours, black_box(7_u64)));
+    });
+    let sampled = AdaptiveLimit::builder("bench")
+        .algorithm(Vegas::default().initial_limit(256))
+        .min_rtt(Duration::ZERO)
+        .build()
+        .unwrap();
+    let mut ours = sampled.layer().layer(Echo);
+    g.bench_function("palisade_adaptive_sampled", |b| {
+        b.iter(|| once(&mut ours, black_box(7_u64)));
+    });
     g.finish();
 }
 

@@ -73,6 +73,7 @@ pub mod rate_limit;
 #[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
 pub mod retry;
 mod telemetry;
+pub mod throttle;
 pub mod timeout;
 
 pub use adaptive::{AdaptiveLimit, AdaptiveLimitLayer};
@@ -83,4 +84,5 @@ pub use limit::{ConcurrencyLimit, ConcurrencyLimitLayer};
 pub use rate_limit::{RateLimit, RateLimitLayer};
 #[cfg(feature = "retry")]
 pub use retry::{Retry, RetryLayer};
+pub use throttle::{AdaptiveThrottle, AdaptiveThrottleLayer};
 pub use timeout::{Deadline, PropagateDeadlineLayer, Timeout, TimeoutLayer};

@@ -302,3 +302,40 @@ impl AdaptiveTelemetry {
         let _ = (before, after, rtt_nanos, max_in_flight, dropped);
     }
 }
+
+#[cfg(feature = "metrics")]
+const THROTTLED: &str = "palisade_shed_throttled_total";
+
+/// The metric handles of one `AdaptiveThrottle`.
+#[derive(Debug)]
+pub(crate) struct ThrottleTelemetry {
+    #[cfg(feature = "metrics")]
+    throttled: metrics::Counter,
+}
+
+impl ThrottleTelemetry {
+    pub(crate) fn new(name: &str) -> Self {
+        #[cfg(feature = "metrics")]
+        {
+            metrics::describe_counter!(
+                THROTTLED,
+                metrics::Unit::Count,
+                "Outbound requests rejected locally by a client-side adaptive throttle."
+            );
+            Self {
+                throttled: metrics::counter!(THROTTLED, "name" => name.to_owned()),
+            }
+        }
+        #[cfg(not(feature = "metrics"))]
+        {
+            let _ = name;
+            Self {}
+        }
+    }
+
+    /// A request was rejected locally.
+    pub(crate) fn throttled(&self) {
+        #[cfg(feature = "metrics")]
+        self.throttled.increment(1);
+    }
+}

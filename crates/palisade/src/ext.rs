@@ -108,6 +108,17 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
         S: Clone,
         C: Clone;
 
+    /// Adds an adaptive concurrency limit
+    /// ([`AdaptiveLimit::layer`](palisade_shed::AdaptiveLimit::layer)):
+    /// Gradient2, Vegas or AIMD, rejecting at once over the current limit.
+    #[cfg(feature = "shed")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "shed")))]
+    fn adaptive_limit<C>(
+        self,
+        limit: &palisade_shed::AdaptiveLimit<C>,
+    ) -> ServiceBuilder<Stack<palisade_shed::AdaptiveLimitLayer<C>, L>>;
+
+
     /// Adds latency tracking ([`LatencyTracker::layer`](palisade_latency::LatencyTracker::layer)).
     #[cfg(feature = "latency")]
     #[cfg_attr(docsrs, doc(cfg(feature = "latency")))]
@@ -220,6 +231,15 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     {
         self.layer(retry.layer())
     }
+
+    #[cfg(feature = "shed")]
+    fn adaptive_limit<C>(
+        self,
+        limit: &palisade_shed::AdaptiveLimit<C>,
+    ) -> ServiceBuilder<Stack<palisade_shed::AdaptiveLimitLayer<C>, L>> {
+        self.layer(limit.layer())
+    }
+
 
     #[cfg(feature = "latency")]
     fn track_latency(

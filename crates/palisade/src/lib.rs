@@ -222,11 +222,14 @@ pub mod prelude {
     pub use palisade_latency::{LatencyTracker, RouteFrom};
     #[cfg(feature = "shed")]
     pub use palisade_shed::{ConcurrencyLimit, Deadline, PropagateDeadlineLayer, Timeout};
-    // Rate limits, retries and the blocking pool (issue 14).
+
     #[cfg(feature = "blocking")]
     pub use palisade_shed::BlockingPool;
     #[cfg(feature = "rate-limit")]
     pub use palisade_shed::RateLimit;
     #[cfg(feature = "retry")]
     pub use palisade_shed::Retry;
+
+    #[cfg(feature = "shed")]
+    pub use palisade_shed::AdaptiveLimit;
 }
