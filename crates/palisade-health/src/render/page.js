@@ -23,6 +23,10 @@
     if (v >= 1000) return num(v / 1000, 2) + " s";
     return num(v, v < 10 ? 2 : 1) + " ms";
   }
+  function span(millis) {
+    var s = millis / 1000;
+    return s >= 120 ? num(s / 60, 0) + " min" : num(s, 0) + " s";
+  }
   function td(v, cls, field) { return el("td", { "class": cls, "data-field": field }, v); }
   function tnum(v, field) { return td(v, "num", field); }
   function table(head, rows) {
@@ -143,7 +147,7 @@
       var d = comps[n].data || {};
       var routes = d.routes || [];
       main.appendChild(section("Latency \u2014 " + n, routes.length ? table(
-        ["route", "req/s", "errors", "p50", "p95", "p99", "p99, last " + num((d.history_s || 0) / 60, 0) + " min"],
+        ["route", "req/s", "errors", "p50", "p95", "p99", "p99, last " + span((d.history_checks || 0) * (comps[n].interval_ms || 0))],
         routes.map(function (r) {
           var tr = el("tr", { "data-route": r.method + " " + r.route });
           tr.appendChild(td(r.method + " " + r.route, null, "route"));
