@@ -104,7 +104,7 @@
           tnum(num(d.calls, 0), "calls"), tnum(num(d.calls_per_sec), "calls_per_sec"), tnum(num(d.times_opened, 0), "times_opened"),
           tnum(d.next_probe_in_ms === null || d.next_probe_in_ms === undefined ? "\u2013" : ms(d.next_probe_in_ms), "next_probe")
         ]);
-      }))));
+      })), true));
 
     var limits = ofKind(comps, ["limit"]);
     if (limits.length) main.appendChild(section("Limits", table(
@@ -129,7 +129,7 @@
           tnum(num(d.stale_hits, 0), "stale_hits"), tnum(num(d.entries, 0), "entries"),
           el("td", { "data-field": "l2" }, d.l2 ? badge(d.l2 === "up" ? "UP" : "DOWN") : "\u2013")
         ]);
-      }))));
+      })), true));
 
     var batchers = ofKind(comps, ["batch"]);
     if (batchers.length) main.appendChild(section("Batchers", table(
