@@ -43,6 +43,7 @@ type Items = BoxCloneSyncService<u64, String, BoxError>;
 type Lengths = BoxCloneSyncService<String, usize, BoxError>;
 
 /// The demo: its router (API, health endpoints, status page) and its health.
+#[derive(Debug)]
 pub struct Demo {
     /// Every route.
     pub app: Router,
@@ -61,7 +62,7 @@ pub async fn demo() -> Result<Demo, BoxError> {
             let down = started.elapsed().as_secs() % 30 >= 25;
             async move {
                 tokio::time::sleep(Duration::from_millis(2 + (n * 7 + id) % 18)).await;
-                if down || n % 17 == 0 {
+                if down || n.is_multiple_of(17) {
                     Err::<String, BoxError>("inventory unavailable".into())
                 } else {
                     Ok(format!("item {id}"))
@@ -185,7 +186,7 @@ async fn drive(app: Router) {
     loop {
         tick.tick().await;
         n += 1;
-        let uri = if n % 3 == 0 {
+        let uri = if n.is_multiple_of(3) {
             format!("/api/len/word{}", n % 11)
         } else {
             format!("/api/items/{}", (n * 37) % 64)

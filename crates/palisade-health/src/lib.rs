@@ -76,3 +76,8 @@ pub use component::{Check, CheckFuture, Component, IntoComponent, Options, Probe
 pub use health::{DEFAULT_PAGE_REFRESH, Health, HealthBuilder, HealthService, StatusPage, future};
 pub use palisade_core::ConfigError;
 pub use status::Status;
+
+/// The README's code, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -13,6 +13,7 @@
 //! | `cache` | `palisade-cache`: moka L1, coalescing, stale serving, HTTP semantics, Redis L2 | `cache` (`redis` for the L2) |
 //! | `shed` | `palisade-shed`: deadline-aware timeouts, concurrency limit; rate limits, retries, blocking pool | `shed` (+ `rate-limit`, `retry`, `blocking`) |
 //! | `latency` | `palisade-latency`: per-route histograms, export, slow and blocking detection | `latency` |
+//! | `health` | `palisade-health`: cached background health checks, liveness and readiness, `tonic-health`, the live status page | `health` |
 //!
 //! `full` (the default) enables all of them with `http`, `grpc`, `axum`,
 //! `redis`, `metrics` and `tracing`, which are forwarded to every enabled crate.
@@ -152,6 +153,11 @@ pub use palisade_shed as shed;
 #[doc(inline)]
 pub use palisade_latency as latency;
 
+#[cfg(feature = "health")]
+#[cfg_attr(docsrs, doc(cfg(feature = "health")))]
+#[doc(inline)]
+pub use palisade_health as health;
+
 pub use ext::ServiceBuilderExt;
 
 use palisade_core::BoxError;
@@ -218,6 +224,8 @@ pub mod prelude {
     pub use palisade_cache::HttpCache;
     #[cfg(all(feature = "cache", feature = "redis"))]
     pub use palisade_cache::RedisStore;
+    #[cfg(feature = "health")]
+    pub use palisade_health::{Health, Options as HealthOptions, Probe, Status as HealthStatus};
     #[cfg(feature = "latency")]
     pub use palisade_latency::{LatencyTracker, RouteFrom};
     #[cfg(feature = "shed")]

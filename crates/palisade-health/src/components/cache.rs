@@ -83,7 +83,12 @@ impl<H: CacheHandle> Component for CacheComponent<H> {
     fn check(&self) -> CheckFuture<'_> {
         let stats = self.cache.stats();
         let lookups = stats.hits + stats.misses;
-        let mut data = json!({
+        // Whether the Redis tier is in use, when there is one.
+        #[cfg(feature = "redis")]
+        let l2 = self.l2.as_ref().map(super::redis::l2_up);
+        #[cfg(not(feature = "redis"))]
+        let l2: Option<bool> = None;
+        let data = json!({
             "hits": stats.hits,
             "misses": stats.misses,
             "hit_ratio": if lookups == 0 { None } else { Some(stats.hits as f64 / lookups as f64) },
@@ -92,18 +97,13 @@ impl<H: CacheHandle> Component for CacheComponent<H> {
             "refresh_failures": stats.refresh_failures,
             "entries": stats.entries,
             "weighed_size": stats.weighed_size,
-            "l2": null,
+            "l2": l2.map(|up| if up { "up" } else { "down" }),
         });
-        #[allow(unused_mut)]
-        let mut check = Check::up();
-        #[cfg(feature = "redis")]
-        if let Some(store) = &self.l2 {
-            let up = super::redis::l2_up(store);
-            data["l2"] = if up { "up" } else { "down" }.into();
-            if !up {
-                check = Check::degraded("Redis tier unavailable: serving from memory");
-            }
-        }
+        let check = if l2 == Some(false) {
+            Check::degraded("Redis tier unavailable: serving from memory")
+        } else {
+            Check::up()
+        };
         Box::pin(std::future::ready(check.with_data(data)))
     }
 }

@@ -1,7 +1,7 @@
 //! A latency tracker as a component: percentiles per route for the page.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::{Mutex, PoisonError},
     time::Duration,
 };
@@ -68,7 +68,7 @@ impl Component for LatencyComponent {
         let window = snapshot.window();
         let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
         let mut routes = Vec::with_capacity(window.routes().len());
-        let mut seen = Vec::with_capacity(window.routes().len());
+        let mut seen = HashSet::with_capacity(window.routes().len());
         for r in window.routes() {
             let key = format!("{} {}", r.method, r.route);
             let p99 = ms(r.quantile(0.99));
@@ -94,7 +94,7 @@ impl Component for LatencyComponent {
                 "max_ms": ms(r.max),
                 "history_p99_ms": history,
             }));
-            seen.push(key);
+            seen.insert(key);
         }
         // Routes with no request in the window drop out of the history.
         series.retain(|k, _| seen.contains(k));

@@ -23,6 +23,10 @@
     if (v >= 1000) return num(v / 1000, 2) + " s";
     return num(v, v < 10 ? 2 : 1) + " ms";
   }
+  function span(millis) {
+    var s = millis / 1000;
+    return s >= 120 ? num(s / 60, 0) + " min" : num(s, 0) + " s";
+  }
   function td(v, cls, field) { return el("td", { "class": cls, "data-field": field }, v); }
   function tnum(v, field) { return td(v, "num", field); }
   function table(head, rows) {
@@ -100,7 +104,7 @@
           tnum(num(d.calls, 0), "calls"), tnum(num(d.calls_per_sec), "calls_per_sec"), tnum(num(d.times_opened, 0), "times_opened"),
           tnum(d.next_probe_in_ms === null || d.next_probe_in_ms === undefined ? "\u2013" : ms(d.next_probe_in_ms), "next_probe")
         ]);
-      }))));
+      })), true));
 
     var limits = ofKind(comps, ["limit"]);
     if (limits.length) main.appendChild(section("Limits", table(
@@ -125,7 +129,7 @@
           tnum(num(d.stale_hits, 0), "stale_hits"), tnum(num(d.entries, 0), "entries"),
           el("td", { "data-field": "l2" }, d.l2 ? badge(d.l2 === "up" ? "UP" : "DOWN") : "\u2013")
         ]);
-      }))));
+      })), true));
 
     var batchers = ofKind(comps, ["batch"]);
     if (batchers.length) main.appendChild(section("Batchers", table(
@@ -143,7 +147,7 @@
       var d = comps[n].data || {};
       var routes = d.routes || [];
       main.appendChild(section("Latency \u2014 " + n, routes.length ? table(
-        ["route", "req/s", "errors", "p50", "p95", "p99", "p99, last " + num((d.history_s || 0) / 60, 0) + " min"],
+        ["route", "req/s", "errors", "p50", "p95", "p99", "p99, last " + span((d.history_checks || 0) * (comps[n].interval_ms || 0))],
         routes.map(function (r) {
           var tr = el("tr", { "data-route": r.method + " " + r.route });
           tr.appendChild(td(r.method + " " + r.route, null, "route"));
