@@ -2,7 +2,9 @@
 //! counters and the optional L2. Used by both `Cache` and `HttpCache`.
 
 use std::{
+    any::Any,
     hash::Hash,
+    panic::AssertUnwindSafe,
     sync::{Arc, Weak},
     time::{Duration, SystemTime},
 };
@@ -13,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::{
     entry::{Entry, Freshness, Lifetime, SharedEntry},
+    error::CallPanicked,
     flight::{Flight, Flights, Phase},
     l1::{L1, PendingInsert},
     stats::{Event, Recorder, Stats},
@@ -327,10 +330,13 @@ where
     }
 }
 
-type AbandonFn<K, V> = fn(&Core<K, V>, &K, &Arc<Flight<V>>);
+type EndFn<K, V> = fn(&mut LeadGuard<K, V>);
 
 /// The lead of one flight. Dropping it before [`complete`](Self::complete)
-/// marks the flight abandoned so a waiter takes over.
+/// marks the flight abandoned so a waiter takes over (the leading request
+/// went away) — unless it is dropped while its thread unwinds from a panic:
+/// then the call panicked, and the waiters get [`CallPanicked`] instead of
+/// making it again.
 pub(crate) struct LeadGuard<K, V> {
     pub(crate) core: Arc<Core<K, V>>,
     pub(crate) key: K,
@@ -338,7 +344,7 @@ pub(crate) struct LeadGuard<K, V> {
     pub(crate) stale: Option<SharedEntry<V>>,
     pub(crate) background: bool,
     /// Set where the bounds are known, so `Drop` needs none.
-    abandon: Option<AbandonFn<K, V>>,
+    abandon: Option<EndFn<K, V>>,
 }
 
 impl<K, V> std::fmt::Debug for LeadGuard<K, V> {
@@ -367,8 +373,34 @@ where
             flight,
             stale,
             background,
-            abandon: Some(|core, key, flight| core.flights.abandon(key, flight)),
+            abandon: Some(|guard| {
+                if std::thread::panicking() {
+                    // Dropped while a panic unwinds: the call panicked (in
+                    // `call`, or its future dropped by a task that panicked).
+                    guard.fail_panicked(None);
+                } else {
+                    guard.core.flights.abandon(&guard.key, &guard.flight);
+                }
+            }),
         }
+    }
+
+    /// Ends the lead because the call panicked: the waiters get
+    /// [`CallPanicked`] (or the stale-if-error fallback) at once.
+    pub(crate) fn panicked(mut self, payload: Option<&(dyn Any + Send)>) {
+        self.abandon = None;
+        self.fail_panicked(payload);
+    }
+
+    fn fail_panicked(&mut self, payload: Option<&(dyn Any + Send)>) {
+        let err: BoxError = Box::new(CallPanicked::new(payload));
+        let _ = self.core.complete(
+            &self.key,
+            &self.flight,
+            self.stale.as_ref(),
+            Err(err),
+            self.background,
+        );
     }
 
     pub(crate) fn complete(mut self, result: Result<V, BoxError>) -> Result<V, BoxError> {
@@ -425,8 +457,31 @@ where
 
 impl<K, V> Drop for LeadGuard<K, V> {
     fn drop(&mut self) {
-        if let Some(abandon) = self.abandon.take() {
-            abandon(&self.core, &self.key, &self.flight);
+        if let Some(end) = self.abandon.take() {
+            end(self);
+        }
+    }
+}
+
+/// Runs `poll` (a step of the leader's call: polling its future or body).
+/// If it panics, the flight's waiters get [`CallPanicked`] at once and the
+/// panic goes on to the leading request, as it would without the cache.
+/// (The waiters could not learn it otherwise: a future caught by
+/// `catch_unwind` further out is dropped after the unwinding ended, which
+/// would look like a cancelled leader and start the call again.)
+#[inline]
+pub(crate) fn guarded<K, V, T>(guard: &mut Option<LeadGuard<K, V>>, poll: impl FnOnce() -> T) -> T
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    match std::panic::catch_unwind(AssertUnwindSafe(poll)) {
+        Ok(out) => out,
+        Err(payload) => {
+            if let Some(guard) = guard.take() {
+                guard.panicked(Some(&*payload));
+            }
+            std::panic::resume_unwind(payload)
         }
     }
 }

@@ -68,3 +68,46 @@ impl fmt::Display for TakeOverFailed {
 }
 
 impl std::error::Error for TakeOverFailed {}
+
+/// The call made for a key panicked (in the inner service's `call`, or while
+/// its future or, for [`HttpCache`](crate::HttpCache), the response body
+/// being stored was polled).
+///
+/// The requests that waited for that call get it at once, as the
+/// [`source`](std::error::Error::source) of a [`SharedError`]; they do not
+/// make the call again. The request that made the call panics as it would
+/// without the cache. Nothing is cached: the next request for the key calls
+/// the inner service again. An [`HttpCache`](crate::HttpCache) answers such
+/// a waiter like any other failed call.
+#[derive(Debug, Clone)]
+pub struct CallPanicked {
+    message: Option<Arc<str>>,
+}
+
+impl CallPanicked {
+    pub(crate) fn new(payload: Option<&(dyn std::any::Any + Send)>) -> Self {
+        let message = payload.and_then(|p| {
+            p.downcast_ref::<&'static str>()
+                .map(|s| Arc::from(*s))
+                .or_else(|| p.downcast_ref::<String>().map(|s| Arc::from(s.as_str())))
+        });
+        Self { message }
+    }
+
+    /// The panic's message, when it was a string.
+    #[must_use]
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+}
+
+impl fmt::Display for CallPanicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.message {
+            Some(m) => write!(f, "the call for this key panicked: {m}"),
+            None => f.write_str("the call for this key panicked"),
+        }
+    }
+}
+
+impl std::error::Error for CallPanicked {}

@@ -92,7 +92,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", fuzzing))]
 mod codec;
 mod core;
 mod entry;
@@ -119,6 +119,27 @@ pub use stats::Stats;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::{RedisStats, RedisStore, RedisStoreBuilder};
+
+/// The entry point of the `cargo fuzz` target in `fuzz/` (see the README):
+/// compiled only under `--cfg fuzzing`, never part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod fuzzing {
+    /// Decodes `data` as an L2 envelope. Panics only if decoding panics, or
+    /// if what decoded does not encode and decode to the same entry.
+    pub fn decode_envelope(data: &[u8]) {
+        let bytes = bytes::Bytes::copy_from_slice(data);
+        if let Ok(entry) = crate::codec::decode(&bytes) {
+            let again = crate::codec::encode(&entry).expect("a decoded entry encodes");
+            assert_eq!(
+                crate::codec::decode(&bytes::Bytes::from(again)),
+                Ok(entry),
+                "a decoded entry round-trips"
+            );
+        }
+    }
+}
 
 /// Response futures.
 pub mod future {

@@ -10,8 +10,10 @@
 use std::{
     future::{Future, poll_fn},
     hash::Hash,
+    panic::AssertUnwindSafe,
     pin::Pin,
     sync::{Mutex, OnceLock, PoisonError},
+    task::Poll,
 };
 
 use palisade_core::BoxError;
@@ -117,15 +119,41 @@ async fn run<S, Req, K, V, X>(
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    while let Some((req, guard, extra)) = rx.recv().await {
-        if let Err(err) = poll_fn(|cx| svc.poll_ready(cx)).await {
-            let err: BoxError = err.into();
-            crate::telemetry::fetch_failed("background", &*err);
-            if let Some(guard) = guard {
-                let _ = guard.complete(Err(err));
+    while let Some((req, mut guard, extra)) = rx.recv().await {
+        // A panic in the inner service's `poll_ready` or `call` must not end
+        // this task (every later take-over would fail): it fails this job's
+        // flight with `CallPanicked`, and the worker goes on.
+        let ready = poll_fn(|cx| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| svc.poll_ready(cx)))
+                .map_or_else(|payload| Poll::Ready(Err(payload)), |p| p.map(Ok))
+        })
+        .await;
+        match ready {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                let err: BoxError = err.into();
+                crate::telemetry::fetch_failed("background", &*err);
+                if let Some(guard) = guard {
+                    let _ = guard.complete(Err(err));
+                }
+                continue;
             }
-            continue;
+            Err(payload) => {
+                if let Some(guard) = guard {
+                    guard.panicked(Some(&*payload));
+                }
+                continue;
+            }
         }
-        tokio::spawn(drive(svc.call(req), guard, extra));
+        // (A panic in the spawned future is caught by tokio, which drops it
+        // while unwinding: the guard then fails the flight the same way.)
+        match std::panic::catch_unwind(AssertUnwindSafe(|| svc.call(req))) {
+            Ok(fut) => drop(tokio::spawn(drive(fut, guard.take(), extra))),
+            Err(payload) => {
+                if let Some(guard) = guard {
+                    guard.panicked(Some(&*payload));
+                }
+            }
+        }
     }
 }

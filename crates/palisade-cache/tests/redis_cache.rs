@@ -65,13 +65,18 @@ impl Backend {
 }
 
 async fn store(url: &str, namespace: &str) -> RedisStore {
-    RedisStore::builder(url)
+    let l2 = RedisStore::builder(url)
         .namespace(namespace)
         .timeout(Duration::from_millis(200))
         .connect_timeout(Duration::from_millis(500))
         .build()
         .await
-        .unwrap()
+        .unwrap();
+    assert!(
+        l2.connected(Duration::from_secs(5)).await,
+        "Redis answers at {url}"
+    );
+    l2
 }
 
 /// One replica: its own L1, its own store handle (as a separate process
@@ -134,9 +139,10 @@ async fn cleanup(url: &str, namespace: &str, ids: &[u64], tags: &[&str]) {
 
 #[tokio::test]
 async fn a_fill_on_one_replica_is_served_by_the_other_and_a_tag_purge_reaches_both() {
-    let Some(url) = shared_redis().await else {
+    let Some(redis) = shared_redis().await else {
         return;
     };
+    let url = redis.url();
     let ns = unique_namespace("two_replicas");
     let a = Replica::new(&url, &ns, Duration::ZERO).await;
     let b = Replica::new(&url, &ns, Duration::ZERO).await;
@@ -190,9 +196,10 @@ async fn a_fill_on_one_replica_is_served_by_the_other_and_a_tag_purge_reaches_bo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_misses_make_one_redis_get_and_one_backend_call() {
-    let Some(url) = shared_redis().await else {
+    let Some(redis) = shared_redis().await else {
         return;
     };
+    let url = redis.url();
     let ns = unique_namespace("coalesce");
     let cold = Replica::new(&url, &ns, Duration::from_millis(200)).await;
     let svc = ServiceBuilder::new()
@@ -216,9 +223,10 @@ async fn concurrent_misses_make_one_redis_get_and_one_backend_call() {
 /// so the 500 requests must all arrive while it is in flight.)
 #[tokio::test]
 async fn concurrent_misses_of_a_key_in_redis_make_one_get_and_no_backend_call() {
-    let Some(url) = shared_redis().await else {
+    let Some(redis) = shared_redis().await else {
         return;
     };
+    let url = redis.url();
     let ns = unique_namespace("coalesce_warm");
     let filler = Replica::new(&url, &ns, Duration::ZERO).await;
     filler.get(1).await.unwrap();
@@ -242,9 +250,10 @@ async fn concurrent_misses_of_a_key_in_redis_make_one_get_and_no_backend_call() 
 
 #[tokio::test]
 async fn garbage_in_redis_is_a_miss_the_backend_answers_and_the_garbage_is_overwritten() {
-    let Some(url) = shared_redis().await else {
+    let Some(redis) = shared_redis().await else {
         return;
     };
+    let url = redis.url();
     let ns = unique_namespace("garbage_cache");
     let replica = Replica::new(&url, &ns, Duration::ZERO).await;
     let mut conn = raw(&url).await;
@@ -368,6 +377,7 @@ async fn a_slow_redis_costs_a_request_at_most_the_timeout() {
         .build()
         .await
         .unwrap();
+    assert!(l2.connected(Duration::from_secs(5)).await);
     let backend = Backend::new(Duration::ZERO);
     let cache: Cache<u64, String> = Cache::builder("users")
         .ttl(Duration::from_secs(60))
@@ -507,9 +517,10 @@ impl HttpReplica {
 
 #[tokio::test]
 async fn http_replicas_share_responses_and_purges() {
-    let Some(url) = shared_redis().await else {
+    let Some(redis) = shared_redis().await else {
         return;
     };
+    let url = redis.url();
     let ns = unique_namespace("http_replicas");
     let a = HttpReplica::start(&url, &ns).await;
     let b = HttpReplica::start(&url, &ns).await;

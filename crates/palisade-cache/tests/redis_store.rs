@@ -8,8 +8,9 @@ mod redis_server;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use palisade_cache::RedisStore;
+use futures_util::FutureExt;
 use palisade_cache::store::{L2Entry, L2Payload, L2Store};
+use palisade_cache::{Cache, RedisStore};
 use redis::AsyncCommands;
 use redis_server::{RedisServer, eventually, raw, shared_redis, unique_namespace};
 
@@ -27,19 +28,25 @@ fn entry(value: &'static [u8], tags: &[&str]) -> L2Entry {
 }
 
 async fn store(url: &str, namespace: &str) -> RedisStore {
-    RedisStore::builder(url)
+    let l2 = RedisStore::builder(url)
         .namespace(namespace)
         .timeout(Duration::from_millis(200))
         .build()
         .await
-        .unwrap()
+        .unwrap();
+    assert!(
+        l2.connected(Duration::from_secs(5)).await,
+        "Redis answers at {url}"
+    );
+    l2
 }
 
 #[tokio::test]
 async fn a_put_is_read_back_with_its_freshness_and_expires_in_redis() {
-    let Some(url) = shared_redis().await else {
+    let Some(redis) = shared_redis().await else {
         return;
     };
+    let url = redis.url();
     let ns = unique_namespace("round_trip");
     let l2 = store(&url, &ns).await;
     let original = entry(b"alice", &["user:1"]);
@@ -73,9 +80,10 @@ async fn a_put_is_read_back_with_its_freshness_and_expires_in_redis() {
 
 #[tokio::test]
 async fn garbage_is_a_counted_miss_and_is_overwritten() {
-    let Some(url) = shared_redis().await else {
+    let Some(redis) = shared_redis().await else {
         return;
     };
+    let url = redis.url();
     let ns = unique_namespace("garbage");
     let l2 = store(&url, &ns).await;
     let mut conn = raw(&url).await;
@@ -94,9 +102,10 @@ async fn garbage_is_a_counted_miss_and_is_overwritten() {
 
 #[tokio::test]
 async fn invalidation_deletes_the_key_and_every_entry_of_a_tag() {
-    let Some(url) = shared_redis().await else {
+    let Some(redis) = shared_redis().await else {
         return;
     };
+    let url = redis.url();
     let ns = unique_namespace("invalidate");
     let l2 = store(&url, &ns).await;
     l2.put(Bytes::from_static(b"v:a"), entry(b"a", &["team"]));
@@ -120,9 +129,10 @@ async fn invalidation_deletes_the_key_and_every_entry_of_a_tag() {
 
 #[tokio::test]
 async fn an_entry_past_its_lifetime_is_a_miss() {
-    let Some(url) = shared_redis().await else {
+    let Some(redis) = shared_redis().await else {
         return;
     };
+    let url = redis.url();
     let ns = unique_namespace("expired");
     let l2 = store(&url, &ns).await;
     let mut old = entry(b"old", &[]);
@@ -192,25 +202,93 @@ async fn an_unreachable_redis_fails_open_and_is_then_skipped() {
 }
 
 #[tokio::test]
+async fn build_returns_at_once_and_the_l2_becomes_available_when_redis_comes_up() {
+    // Nothing listens on this port yet.
+    let mut server = RedisServer::unstarted();
+    let l2 = RedisStore::builder(server.url())
+        .namespace(unique_namespace("late"))
+        .connect_timeout(Duration::from_millis(200))
+        .build()
+        .now_or_never()
+        .expect("build completes on its first poll: it never waits for Redis")
+        .expect("an unreachable Redis is not a configuration error");
+    assert!(!l2.is_connected());
+    assert!(!l2.available(), "unavailable until Redis answers");
+
+    // A cache over it serves from L1 and its backend, skipping the L2.
+    let cache: Cache<u64, String> = Cache::builder("late")
+        .ttl(Duration::from_secs(60))
+        .l2(l2.clone())
+        .build()
+        .unwrap();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let backend = {
+        let calls = calls.clone();
+        tower::service_fn(move |id: u64| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move { Ok::<_, std::convert::Infallible>(format!("user {id}")) }
+        })
+    };
+    let svc = tower::ServiceBuilder::new()
+        .layer(cache.layer(|id: &u64| Some(*id)))
+        .service(backend.clone());
+    // A second replica (its own L1) on the same store.
+    let other: Cache<u64, String> = Cache::builder("late")
+        .ttl(Duration::from_secs(60))
+        .l2(l2.clone())
+        .build()
+        .unwrap();
+    let other = tower::ServiceBuilder::new()
+        .layer(other.layer(|id: &u64| Some(*id)))
+        .service(backend);
+    use tower::ServiceExt;
+    assert_eq!(svc.clone().oneshot(1).await.unwrap(), "user 1");
+    let stats = l2.stats();
+    assert_eq!(stats.gets(), 0, "no lookup was sent: {stats:?}");
+    assert!(stats.skipped >= 1, "{stats:?}");
+
+    // Redis comes up on that port: the store connects on its own.
+    if !server.try_start().await {
+        return;
+    }
+    assert!(
+        l2.connected(Duration::from_secs(10)).await,
+        "the store connects in the background: {:?}",
+        l2.stats()
+    );
+    assert!(l2.available());
+    // And the cache now writes its fills to Redis and reads them back.
+    assert_eq!(svc.clone().oneshot(2).await.unwrap(), "user 2");
+    assert!(
+        eventually(WAIT, async || l2.stats().writes >= 1).await,
+        "{:?}",
+        l2.stats()
+    );
+    assert_eq!(other.clone().oneshot(2).await.unwrap(), "user 2");
+    assert!(l2.stats().hits >= 1, "{:?}", l2.stats());
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
 async fn an_open_breaker_makes_the_store_unavailable_until_the_probe_is_due() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let Some(mut server) = RedisServer::start().await else {
+        return;
+    };
     let breaker = palisade_breaker::CircuitBreaker::builder("avail")
         .consecutive_failures(2)
         .open_wait(Duration::from_millis(300))
         .build()
         .unwrap();
-    let l2 = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
+    let l2 = RedisStore::builder(server.url())
         .namespace("unavailable")
         .connect_timeout(Duration::from_millis(200))
         .breaker(breaker)
         .build()
         .await
         .unwrap();
-    assert!(l2.available(), "closed: worth asking");
+    assert!(l2.connected(WAIT).await);
+    assert!(l2.available(), "connected and closed: worth asking");
+    server.stop();
     let mut lookups = 0;
     while l2.available() && lookups < 20 {
         assert_eq!(l2.get(b"v:1").await, None);
@@ -279,6 +357,7 @@ async fn a_slow_redis_costs_at_most_the_timeout() {
         .build()
         .await
         .unwrap();
+    assert!(l2.connected(Duration::from_secs(5)).await);
     let mut admin = raw(&server.url()).await;
     let sleeper = tokio::spawn(async move {
         redis::cmd("DEBUG")

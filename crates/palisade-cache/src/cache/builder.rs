@@ -22,8 +22,14 @@ type WeighFn<V> = Arc<dyn Fn(&V) -> u64 + Send + Sync>;
 
 /// Builds a [`Cache`]; from [`Cache::builder`].
 ///
+/// **Required**: a TTL, through [`ttl`](Self::ttl) or
+/// [`ttl_for`](Self::ttl_for); without either, `build()` fails with
+/// `ttl: must be set (with ttl or ttl_for)`.
+///
 /// Defaults: at most [`DEFAULT_MAX_ENTRIES`] entries, no stale windows, no
-/// tags, no L2. A TTL (`.ttl()` or `.ttl_for()`) is required.
+/// tags, no L2. What zero means: a zero `ttl` or bound is a [`ConfigError`];
+/// zero stale windows (the default) turn stale serving off; a zero from
+/// `ttl_for` means "do not store this value".
 pub struct CacheBuilder<K, V> {
     name: Arc<str>,
     max_entries: Option<u64>,
@@ -74,7 +80,8 @@ where
     }
 
     /// Bounds the cache by number of entries (TinyLFU admission decides
-    /// which stay). Mutually exclusive with [`max_bytes`](Self::max_bytes).
+    /// which stay). At least 1. Mutually exclusive with
+    /// [`max_bytes`](Self::max_bytes).
     #[must_use]
     pub fn max_entries(mut self, n: u64) -> Self {
         self.max_entries = Some(n);
@@ -82,7 +89,7 @@ where
     }
 
     /// Bounds the cache by the total weight of its values, as given by
-    /// [`weigh`](Self::weigh) (required with this bound).
+    /// [`weigh`](Self::weigh) (required with this bound). At least 1.
     #[must_use]
     pub fn max_bytes(mut self, n: u64) -> Self {
         self.max_bytes = Some(n);
@@ -98,7 +105,8 @@ where
     }
 
     /// How long a stored value is fresh (unless [`ttl_for`](Self::ttl_for)
-    /// says otherwise).
+    /// says otherwise). Greater than zero; `Duration::MAX` means "until
+    /// evicted or invalidated".
     #[must_use]
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
@@ -106,7 +114,7 @@ where
     }
 
     /// After the TTL, how long a stale value is still returned at once while
-    /// one background refresh per key runs.
+    /// one background refresh per key runs. Zero (the default): never.
     #[must_use]
     pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
         self.stale_while_revalidate = window;
@@ -114,7 +122,7 @@ where
     }
 
     /// After the TTL, how long a stale value is returned when the inner
-    /// service fails (instead of its error).
+    /// service fails (instead of its error). Zero (the default): never.
     #[must_use]
     pub fn stale_if_error(mut self, window: Duration) -> Self {
         self.stale_if_error = window;
@@ -171,33 +179,37 @@ where
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] naming the field: a zero `max_entries` or
-    /// `max_bytes`, both bounds at once, `max_bytes` without `weigh` (or the
-    /// reverse), no TTL at all, or a zero `ttl`.
+    /// A [`ConfigError`] naming the field, in the format of every Palisade
+    /// builder (`max_entries must be at least 1, got 0`): a zero
+    /// `max_entries` or `max_bytes`, both bounds at once, `max_bytes` without
+    /// `weigh` (or the reverse), no TTL at all, or a zero `ttl`.
     pub fn build(self) -> Result<Cache<K, V>, ConfigError> {
         let capacity = match (self.max_entries, self.max_bytes) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::custom(
                     "max_bytes",
-                    "give either max_entries or max_bytes, not both",
+                    "must not be set together with max_entries",
                 ));
             }
-            (Some(0), None) => return Err(ConfigError::new("max_entries", "at least 1", "0")),
-            (None, Some(0)) => return Err(ConfigError::new("max_bytes", "at least 1", "0")),
+            (Some(0), None) => return Err(ConfigError::new("max_entries", "at least 1", 0)),
+            (None, Some(0)) => return Err(ConfigError::new("max_bytes", "at least 1", 0)),
             (Some(n), None) | (None, Some(n)) => n,
             (None, None) => DEFAULT_MAX_ENTRIES,
         };
         if self.max_bytes.is_some() != self.weigh.is_some() {
             return Err(ConfigError::custom(
                 "weigh",
-                "max_bytes needs weigh (and weigh needs max_bytes)",
+                "must be set with max_bytes, and only with it",
             ));
         }
         if self.ttl.is_some_and(|t| t.is_zero()) {
-            return Err(ConfigError::new("ttl", "greater than zero", "0s"));
+            return Err(ConfigError::new("ttl", "greater than zero", Duration::ZERO));
         }
         if self.ttl.is_none() && self.ttl_for.is_none() {
-            return Err(ConfigError::custom("ttl", "set ttl or ttl_for"));
+            return Err(ConfigError::custom(
+                "ttl",
+                "must be set (with ttl or ttl_for)",
+            ));
         }
         let policy = GenericPolicy {
             default: lifetime(

@@ -16,7 +16,7 @@ use tower_service::Service;
 
 use super::service::{L2Lookup, classify_l2};
 use crate::{
-    core::LeadGuard,
+    core::{LeadGuard, guarded},
     error::TakeOverFailed,
     waiter::{Waited, Waiter},
     worker::Worker,
@@ -145,7 +145,7 @@ where
                 }
                 StateProj::Bypass { fut } => return fut.poll(cx).map_err(Into::into),
                 StateProj::Lead { fut, guard } => {
-                    let result = ready!(fut.poll(cx)).map_err(Into::into);
+                    let result = ready!(guarded(guard, || fut.poll(cx))).map_err(Into::into);
                     let out = match guard.take() {
                         Some(guard) => guard.complete(result),
                         None => result,

@@ -9,17 +9,27 @@
 //!
 //! Decoding never panics: anything that is not one complete, well-formed
 //! version-1 envelope (foreign data, truncation, trailing bytes, a future
-//! version, an invalid status or header) is a [`DecodeError`], which the store
-//! counts as an undecodable miss. Payload bytes are not copied: a decoded body,
-//! value or header value is a slice of the buffer read from Redis.
+//! version, an invalid status or header, more than [`MAX_HEADERS`] headers,
+//! [`MAX_TAGS`] tags or [`MAX_VARY_NAMES`] `Vary` names) is a
+//! [`DecodeError`], which the store counts as an undecodable miss. Every
+//! count read from the bytes is checked against its bound before anything
+//! is allocated for it, and every length against the bytes that remain, so
+//! hostile data costs at most a few allocations bounded by its own size.
+//! Payload bytes are not copied: a decoded body, value or header value is a
+//! slice of the buffer read from Redis.
+//!
+//! Encoding refuses ([`EncodeError`]) an entry the decoder would refuse, so
+//! nothing written is unreadable.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use crate::store::{L2Entry, L2Payload};
+use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The first bytes of every envelope.
@@ -27,6 +37,17 @@ pub(crate) const MAGIC: [u8; 4] = *b"PLSC";
 /// The envelope version this build writes and reads.
 pub(crate) const VERSION: u8 = 1;
 const HEADER_LEN: usize = MAGIC.len() + 1;
+
+/// The most headers a stored response may have. `http::HeaderMap` holds at
+/// most 32,768 entries and panics beyond; real responses have a few dozen.
+pub(crate) const MAX_HEADERS: usize = 1024;
+/// The most tags one entry may carry.
+pub(crate) const MAX_TAGS: usize = 1024;
+/// The most header names one `Vary` marker may list.
+pub(crate) const MAX_VARY_NAMES: usize = 256;
+/// The most elements a bounded sequence reserves room for up front; beyond
+/// that it grows with the elements actually read (each takes input bytes).
+const PREALLOC: usize = 16;
 
 /// Why bytes read from the L2 could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +71,62 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+/// Why an entry was not written to the L2: it has more elements than the
+/// decoder accepts (the field is named).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EncodeError(pub(crate) &'static str);
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "entry not stored in the L2: too many {}", self.0)
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+/// A sequence of at most `MAX` elements. The length prefix read from the
+/// input is checked before any allocation, and the vector grows only with
+/// the elements actually decoded. Serialized exactly like a `Vec`.
+#[derive(Debug)]
+struct Bounded<T, const MAX: usize>(Vec<T>);
+
+impl<T: Serialize, const MAX: usize> Serialize for Bounded<T, MAX> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for Bounded<T, MAX> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Seq<T, const MAX: usize>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>, const MAX: usize> Visitor<'de> for Seq<T, MAX> {
+            type Value = Bounded<T, MAX>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a sequence of at most {MAX} elements")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let hint = seq.size_hint().unwrap_or(0);
+                if hint > MAX {
+                    return Err(A::Error::invalid_length(hint, &self));
+                }
+                let mut out = Vec::with_capacity(hint.min(PREALLOC));
+                while let Some(element) = seq.next_element()? {
+                    if out.len() == MAX {
+                        return Err(A::Error::invalid_length(MAX + 1, &self));
+                    }
+                    out.push(element);
+                }
+                Ok(Bounded(out))
+            }
+        }
+
+        deserializer.deserialize_seq(Seq(PhantomData))
+    }
+}
 
 /// Raw bytes, serialized as a byte string (postcard: length + bytes) and
 /// borrowed from the input when decoding.
@@ -75,7 +152,7 @@ struct WireV1<'a> {
     swr_ms: u64,
     sie_ms: u64,
     #[serde(borrow)]
-    tags: Vec<&'a str>,
+    tags: Bounded<&'a str, MAX_TAGS>,
     #[serde(borrow)]
     payload: WirePayload<'a>,
 }
@@ -86,19 +163,23 @@ enum WirePayload<'a> {
     Http {
         status: u16,
         #[serde(borrow)]
-        headers: Vec<(&'a str, Raw<'a>)>,
+        headers: Bounded<(&'a str, Raw<'a>), MAX_HEADERS>,
         #[serde(borrow)]
         body: Raw<'a>,
     },
-    Vary(#[serde(borrow)] Vec<&'a str>),
+    Vary(#[serde(borrow)] Bounded<&'a str, MAX_VARY_NAMES>),
 }
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Encodes an entry into a fresh buffer.
-pub(crate) fn encode(entry: &L2Entry) -> Vec<u8> {
+/// Encodes an entry into a fresh buffer; refuses one with more headers,
+/// tags or `Vary` names than [`decode`] accepts.
+pub(crate) fn encode(entry: &L2Entry) -> Result<Vec<u8>, EncodeError> {
+    if entry.tags.len() > MAX_TAGS {
+        return Err(EncodeError("tags"));
+    }
     let stored_at_ms = millis(
         entry
             .stored_at
@@ -113,31 +194,40 @@ pub(crate) fn encode(entry: &L2Entry) -> Vec<u8> {
             headers: map,
             body,
         } => {
-            headers = map
-                .iter()
-                .map(|(name, value)| (name.as_str(), Raw(value.as_bytes())))
-                .collect();
+            if map.len() > MAX_HEADERS {
+                return Err(EncodeError("headers"));
+            }
+            headers = Bounded(
+                map.iter()
+                    .map(|(name, value)| (name.as_str(), Raw(value.as_bytes())))
+                    .collect(),
+            );
             WirePayload::Http {
                 status: status.as_u16(),
                 headers,
                 body: Raw(body),
             }
         }
-        L2Payload::Vary(names) => WirePayload::Vary(names.iter().map(String::as_str).collect()),
+        L2Payload::Vary(names) => {
+            if names.len() > MAX_VARY_NAMES {
+                return Err(EncodeError("vary names"));
+            }
+            WirePayload::Vary(Bounded(names.iter().map(String::as_str).collect()))
+        }
     };
     let wire = WireV1 {
         stored_at_ms,
         ttl_ms: millis(entry.ttl),
         swr_ms: millis(entry.stale_while_revalidate),
         sie_ms: millis(entry.stale_if_error),
-        tags: entry.tags.iter().map(String::as_str).collect(),
+        tags: Bounded(entry.tags.iter().map(String::as_str).collect()),
         payload,
     };
     let mut out = Vec::with_capacity(HEADER_LEN + 64 + entry.payload.len());
     out.extend_from_slice(&MAGIC);
     out.push(VERSION);
     // Serializing into a Vec cannot fail: every field is plainly serializable.
-    postcard::to_extend(&wire, out).unwrap_or_else(|_| unreachable_encoding())
+    Ok(postcard::to_extend(&wire, out).unwrap_or_else(|_| unreachable_encoding()))
 }
 
 #[cold]
@@ -174,13 +264,18 @@ pub(crate) fn decode(bytes: &Bytes) -> Result<L2Entry, DecodeError> {
         } => {
             let status = StatusCode::from_u16(status)
                 .map_err(|_| DecodeError::Malformed("invalid status"))?;
-            let mut headers = HeaderMap::with_capacity(wire_headers.len());
-            for (name, Raw(value)) in wire_headers {
+            // At most MAX_HEADERS (checked while decoding), far below the
+            // map's own limit: neither call below can reach it.
+            let mut headers = HeaderMap::try_with_capacity(wire_headers.0.len())
+                .map_err(|_| DecodeError::Malformed("too many headers"))?;
+            for (name, Raw(value)) in wire_headers.0 {
                 let name = HeaderName::from_bytes(name.as_bytes())
                     .map_err(|_| DecodeError::Malformed("invalid header name"))?;
                 let value = HeaderValue::from_maybe_shared(bytes.slice_ref(value))
                     .map_err(|_| DecodeError::Malformed("invalid header value"))?;
-                headers.append(name, value);
+                headers
+                    .try_append(name, value)
+                    .map_err(|_| DecodeError::Malformed("too many headers"))?;
             }
             L2Payload::Response {
                 status,
@@ -188,7 +283,9 @@ pub(crate) fn decode(bytes: &Bytes) -> Result<L2Entry, DecodeError> {
                 body: bytes.slice_ref(body),
             }
         }
-        WirePayload::Vary(names) => L2Payload::Vary(names.into_iter().map(str::to_owned).collect()),
+        WirePayload::Vary(names) => {
+            L2Payload::Vary(names.0.into_iter().map(str::to_owned).collect())
+        }
     };
     Ok(L2Entry {
         payload,
@@ -196,7 +293,7 @@ pub(crate) fn decode(bytes: &Bytes) -> Result<L2Entry, DecodeError> {
         ttl: Duration::from_millis(wire.ttl_ms),
         stale_while_revalidate: Duration::from_millis(wire.swr_ms),
         stale_if_error: Duration::from_millis(wire.sie_ms),
-        tags: wire.tags.into_iter().map(str::to_owned).collect(),
+        tags: wire.tags.0.into_iter().map(str::to_owned).collect(),
     })
 }
 

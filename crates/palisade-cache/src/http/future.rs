@@ -24,6 +24,7 @@ use super::{
     service::{Background, HttpL2Lookup, fill_from_l2},
 };
 use crate::{
+    core::guarded,
     entry::Lifetime,
     error::TakeOverFailed,
     waiter::{Waited, Waiter},
@@ -172,7 +173,7 @@ where
                     return Poll::Ready(Ok(resp.map(CacheBody::inner)));
                 }
                 StateProj::Lead { fut, guard, ctx } => {
-                    let result = ready!(fut.poll(cx)).map_err(Into::into);
+                    let result = ready!(guarded(guard, || fut.poll(cx))).map_err(Into::into);
                     let Some(ctx) = ctx.take() else {
                         return Poll::Ready(gone());
                     };
@@ -206,8 +207,9 @@ where
                     let (Some(b), Some(c)) = (body.as_mut(), ctx.as_ref()) else {
                         return Poll::Ready(gone());
                     };
+                    let limit = c.defaults.max_body_bytes;
                     let outcome =
-                        ready!(poll_buffer(b.as_mut(), buf, c.defaults.max_body_bytes, cx));
+                        ready!(guarded(guard, || poll_buffer(b.as_mut(), buf, limit, cx)));
                     let (Some(b), Some(p), Some(c)) = (body.take(), parts.take(), ctx.take())
                     else {
                         return Poll::Ready(gone());

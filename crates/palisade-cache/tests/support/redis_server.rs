@@ -1,7 +1,14 @@
 //! Test support: the shared Redis (`REDIS_URL`) and private `redis-server`s.
 //!
-//! Tests skip with a message when Redis is unavailable, unless
-//! `PALISADE_REQUIRE_REDIS=1`, in which case they fail.
+//! A test that needs Redis never passes without one:
+//! - when something answers at `REDIS_URL` (default
+//!   `redis://127.0.0.1:6379`), the test uses it;
+//! - otherwise it starts a private `redis-server` on a free port (killed when
+//!   the test ends) if the binary is installed;
+//! - otherwise it **fails**, saying how to get one — unless
+//!   `PALISADE_SKIP_REDIS=1` is set, which skips it with a message.
+//!
+//! `PALISADE_REQUIRE_REDIS=1` (set by `.ci/run`) fails even then.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -11,13 +18,24 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-fn required() -> bool {
-    std::env::var("PALISADE_REQUIRE_REDIS").is_ok_and(|v| v == "1")
+fn flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "1")
 }
 
-fn skip(why: &str) {
-    assert!(!required(), "PALISADE_REQUIRE_REDIS=1 but {why}");
-    eprintln!("skipping: {why} (set PALISADE_REQUIRE_REDIS=1 to fail instead)");
+/// How to get a Redis, for the failure message.
+const HOW: &str = "install redis-server (e.g. `apt-get install redis-server` or \
+`brew install redis`) so the tests can start a private one, or point REDIS_URL at a \
+running Redis; set PALISADE_SKIP_REDIS=1 to skip the Redis tests explicitly";
+
+/// No Redis can be had: fail, or skip when `PALISADE_SKIP_REDIS=1` (and
+/// `PALISADE_REQUIRE_REDIS=1` is not set).
+fn unavailable(why: &str) {
+    assert!(
+        !flag("PALISADE_REQUIRE_REDIS"),
+        "PALISADE_REQUIRE_REDIS=1 but {why}"
+    );
+    assert!(flag("PALISADE_SKIP_REDIS"), "{why}: {HOW}");
+    eprintln!("skipping (PALISADE_SKIP_REDIS=1): {why}");
 }
 
 async fn ping(url: &str) -> bool {
@@ -34,16 +52,41 @@ async fn ping(url: &str) -> bool {
     )
 }
 
-/// The shared Redis of `REDIS_URL` (default `redis://127.0.0.1:6379`), or
-/// `None` (after printing why) when it does not answer.
-pub async fn shared_redis() -> Option<String> {
+/// A Redis a test may use: the shared one, or a private server that lives
+/// as long as this value.
+#[derive(Debug)]
+pub struct Redis {
+    url: String,
+    _private: Option<RedisServer>,
+}
+
+impl Redis {
+    /// Its URL.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+}
+
+/// The shared Redis of `REDIS_URL` (default `redis://127.0.0.1:6379`), or a
+/// private `redis-server` when nothing answers there. Fails the test when
+/// neither can be had, unless `PALISADE_SKIP_REDIS=1` (then `None`).
+pub async fn shared_redis() -> Option<Redis> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     if ping(&url).await {
-        Some(url)
-    } else {
-        skip(&format!("no Redis answers at {url}"));
-        None
+        return Some(Redis {
+            url,
+            _private: None,
+        });
     }
+    let server = RedisServer::start_or(&format!("no Redis answers at {url}")).await?;
+    eprintln!(
+        "no Redis answers at {url}: using a private redis-server at {}",
+        server.url()
+    );
+    Some(Redis {
+        url: server.url(),
+        _private: Some(server),
+    })
 }
 
 /// A namespace no other test (or test run) uses.
@@ -88,19 +131,47 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts a private server, or `None` (after printing why) when
-    /// `redis-server` cannot be run.
+    /// Starts a private server. When `redis-server` cannot be run the test
+    /// fails, or with `PALISADE_SKIP_REDIS=1` gets `None`.
     pub async fn start() -> Option<Self> {
+        Self::start_or("").await
+    }
+
+    async fn start_or(context: &str) -> Option<Self> {
+        let mut server = Self::unstarted();
+        match server.spawn().await {
+            Ok(()) => Some(server),
+            Err(why) if context.is_empty() => {
+                unavailable(&why);
+                None
+            }
+            Err(why) => {
+                unavailable(&format!("{context}, and {why}"));
+                None
+            }
+        }
+    }
+
+    /// A server not started yet, on a port free now: a URL where nothing
+    /// answers until [`restart`](Self::restart).
+    pub fn unstarted() -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free port");
-        let mut server = Self { port, child: None };
-        if let Err(why) = server.spawn().await {
-            skip(&why);
-            return None;
+        Self { port, child: None }
+    }
+
+    /// Starts an [`unstarted`](Self::unstarted) server; `false` (after the
+    /// failure or skip of [`start`](Self::start)) when it cannot run.
+    pub async fn try_start(&mut self) -> bool {
+        match self.spawn().await {
+            Ok(()) => true,
+            Err(why) => {
+                unavailable(&why);
+                false
+            }
         }
-        Some(server)
     }
 
     /// `redis://127.0.0.1:<port>`.

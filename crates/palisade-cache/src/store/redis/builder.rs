@@ -9,13 +9,18 @@ use palisade_core::ConfigError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::subscriber::{Sinks, Subscriber};
-use super::{Gate, Keys, RedisStore, Shared, events, stats::Counters};
+use super::{Connection, Gate, Keys, RedisStore, Shared, connect, stats::Counters};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_NAMESPACE_LEN: usize = 128;
 
 /// Configures a [`RedisStore`]; made by [`RedisStore::builder`].
+///
+/// **Required**: a [`namespace`](Self::namespace); without one, `build()`
+/// fails with `namespace: must be set (...)`. Zero for `timeout` or
+/// `connect_timeout` is a [`ConfigError`] (`timeout must be greater than
+/// zero, got 0ns`); `Duration::MAX` means "no limit".
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), palisade_core::ConfigError> {
@@ -84,17 +89,22 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Validates the configuration and starts the store.
+    /// Validates the configuration and starts the store. Returns at once:
+    /// it never waits for Redis.
     ///
     /// A malformed URL, a missing or invalid namespace, or a zero timeout is
     /// a [`ConfigError`] naming the field. An unreachable Redis is **not**
-    /// an error: the store fails open (every lookup is a miss, a warning is
-    /// logged) and connects in the background when Redis comes up, so a
-    /// Redis outage never stops the application from starting.
+    /// an error: the store connects in the background and reports itself
+    /// [unavailable](crate::store::L2Store::available) until Redis first
+    /// answers (caches skip it meanwhile: every lookup is an L1 miss going
+    /// to the inner service, counted as `skipped`; a warning is logged), so
+    /// a Redis outage never stops or slows the application's start. To
+    /// start only once the L2 is there, await
+    /// [`RedisStore::connected`].
     ///
-    /// Must be called within a tokio runtime (it starts the purge
-    /// subscriber task, which ends when the last clone of the store is
-    /// dropped).
+    /// Must be called within a tokio runtime (it starts the connection and
+    /// purge subscriber tasks, which end when the last clone of the store
+    /// is dropped).
     ///
     /// # Errors
     ///
@@ -147,16 +157,15 @@ impl RedisStoreBuilder {
             counters: counters.clone(),
         };
         let task = tokio::spawn(subscriber.run());
-
-        // Warm the connection so the first lookups do not pay for it; a
-        // failure only means we start without the L2.
-        let mut probe = conn.clone();
-        let ping = redis::cmd("PING");
-        match tokio::time::timeout(self.connect_timeout, ping.query_async::<()>(&mut probe)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => events::unreachable_at_build(&namespace, &e),
-            Err(_) => events::unreachable_at_build(&namespace, &"connection timed out"),
-        }
+        // Connect in the background: `build` never waits for Redis, and the
+        // store reports itself unavailable until Redis first answers.
+        let connection = Arc::new(Connection::default());
+        let connector = tokio::spawn(connect(
+            conn.clone(),
+            Arc::clone(&connection),
+            namespace.clone(),
+            self.connect_timeout,
+        ));
 
         Ok(RedisStore {
             shared: Arc::new(Shared {
@@ -170,7 +179,9 @@ impl RedisStoreBuilder {
                 counters,
                 writes_in_flight: AtomicUsize::new(0),
                 gate: Gate::new(),
+                connection,
                 subscriber: task.abort_handle(),
+                connector: connector.abort_handle(),
             }),
         })
     }

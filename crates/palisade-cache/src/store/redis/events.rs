@@ -13,9 +13,19 @@ pub(crate) fn unreachable_at_build(namespace: &str, error: &dyn Display) {
     );
 }
 
+pub(crate) fn connected(namespace: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(namespace, "redis answers; the cache uses its L2");
+}
+
 pub(crate) fn undecodable(namespace: &str, error: &dyn Display) {
     #[cfg(feature = "tracing")]
     tracing::debug!(namespace, %error, "undecodable L2 entry treated as a miss");
+}
+
+pub(crate) fn not_encodable(namespace: &str, error: &dyn Display) {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(namespace, %error, "entry not written to the L2");
 }
 
 pub(crate) fn invalidation_failed(namespace: &str, error: &dyn Display) {

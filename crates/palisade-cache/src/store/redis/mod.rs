@@ -130,16 +130,88 @@ struct Shared {
     writes_in_flight: AtomicUsize,
     /// Remembers how long the open breaker will refuse, to skip at once.
     gate: Gate,
+    /// Set once Redis first answered (by the connector task).
+    connection: Arc<Connection>,
     subscriber: AbortHandle,
+    connector: AbortHandle,
+}
+
+/// Whether Redis answered since the store was built. Until it does the
+/// store reports itself unavailable, so caches skip it without waiting.
+#[derive(Debug, Default)]
+pub(super) struct Connection {
+    up: AtomicBool,
+    changed: tokio::sync::Notify,
+}
+
+impl Connection {
+    fn is_up(&self) -> bool {
+        self.up.load(Relaxed)
+    }
+
+    fn set_up(&self) {
+        self.up.store(true, Relaxed);
+        self.changed.notify_waiters();
+    }
+
+    async fn wait_up(&self) {
+        loop {
+            let mut changed = std::pin::pin!(self.changed.notified());
+            changed.as_mut().enable();
+            if self.is_up() {
+                return;
+            }
+            changed.await;
+        }
+    }
+}
+
+/// Pings Redis until it first answers (backing off from 50 ms to 1 s between
+/// attempts), then marks the store connected. Later outages are the
+/// breaker's business.
+pub(super) async fn connect(
+    conn: ConnectionManager,
+    connection: Arc<Connection>,
+    namespace: Arc<str>,
+    connect_timeout: Duration,
+) {
+    let mut wait = Duration::from_millis(50);
+    let mut warned = false;
+    loop {
+        let mut probe = conn.clone();
+        let ping = redis::cmd("PING");
+        let failure =
+            match tokio::time::timeout(connect_timeout, ping.query_async::<()>(&mut probe)).await {
+                Ok(Ok(())) => {
+                    connection.set_up();
+                    if warned {
+                        events::connected(&namespace);
+                    }
+                    return;
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "connection timed out".to_owned(),
+            };
+        if !warned {
+            events::unreachable_at_build(&namespace, &failure);
+            warned = true;
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(1));
+    }
 }
 
 /// More background writes than this at once (a slow Redis under a burst of
 /// misses) are dropped rather than piling up tasks.
 const MAX_WRITES_IN_FLIGHT: usize = 1024;
 
+/// The longest expiry given to Redis, in milliseconds (2^40 ms, ~34 years).
+const MAX_EXPIRY_MS: u64 = 1 << 40;
+
 impl Drop for Shared {
     fn drop(&mut self) {
         self.subscriber.abort();
+        self.connector.abort();
     }
 }
 
@@ -270,6 +342,23 @@ impl RedisStore {
     pub fn breaker(&self) -> &CircuitBreaker {
         &self.shared.breaker
     }
+
+    /// Whether Redis has answered since the store was built. Until then the
+    /// store is [unavailable](L2Store::available) and caches skip it.
+    #[must_use]
+    pub fn is_connected(&self) -> bool {
+        self.shared.connection.is_up()
+    }
+
+    /// Waits until Redis first answers, for at most `within`; returns
+    /// whether it did. [`build`](RedisStoreBuilder::build) never waits: an
+    /// application that wants the L2 from its very first request awaits
+    /// this at start-up (and decides what to do if Redis is down).
+    pub async fn connected(&self, within: Duration) -> bool {
+        tokio::time::timeout(within, self.shared.connection.wait_up())
+            .await
+            .is_ok()
+    }
 }
 
 impl Shared {
@@ -364,7 +453,14 @@ impl Shared {
         millis: u64,
     ) {
         let entry_key = self.keys.entry(&key);
-        let value = codec::encode(&entry);
+        let value = match codec::encode(&entry) {
+            Ok(value) => value,
+            Err(e) => {
+                events::not_encodable(&self.namespace, &e);
+                self.counters.write(false);
+                return;
+            }
+        };
         let mut pipe = redis::pipe();
         pipe.atomic();
         pipe.cmd("SET")
@@ -455,7 +551,11 @@ impl L2Store for RedisStore {
         // The Redis expiry: what is left of the entry's lifetime, in whole
         // milliseconds. Nothing left, nothing to write.
         let left = entry.expires_after().saturating_sub(entry.age());
-        let millis = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
+        // Redis refuses expiries past its clock's range: cap them (at about
+        // 34 years, far beyond any entry's useful life).
+        let millis = u64::try_from(left.as_millis())
+            .unwrap_or(u64::MAX)
+            .min(MAX_EXPIRY_MS);
         if millis == 0 {
             return;
         }
@@ -512,10 +612,12 @@ impl L2Store for RedisStore {
         self.shared.sinks.add(sink);
     }
 
-    /// `false` while the breaker is forced open, or open and not yet due for
-    /// a probe (one atomic load when closed, no clock read).
+    /// `false` until Redis first answered (see
+    /// [`RedisStore::connected`]), and while the breaker is forced open, or
+    /// open and not yet due for a probe (two atomic loads when closed, no
+    /// clock read).
     fn available(&self) -> bool {
-        self.shared.gate.available(&self.shared.breaker)
+        self.shared.connection.is_up() && self.shared.gate.available(&self.shared.breaker)
     }
 
     /// Counted as a `skipped` lookup, like one the store skips itself.

@@ -40,20 +40,26 @@ impl Recorder {
 }
 
 async fn store(url: &str, namespace: &str) -> RedisStore {
-    RedisStore::builder(url)
+    let l2 = RedisStore::builder(url)
         .namespace(namespace)
         .timeout(Duration::from_millis(200))
         .connect_timeout(Duration::from_millis(500))
         .build()
         .await
-        .unwrap()
+        .unwrap();
+    assert!(
+        l2.connected(Duration::from_secs(5)).await,
+        "Redis answers at {url}"
+    );
+    l2
 }
 
 #[tokio::test]
 async fn purges_reach_other_replicas_once_and_local_caches_directly() {
-    let Some(url) = shared_redis().await else {
+    let Some(redis) = shared_redis().await else {
         return;
     };
+    let url = redis.url();
     let ns = unique_namespace("purge_fanout");
     let a = store(&url, &ns).await;
     let b = store(&url, &ns).await;
@@ -103,9 +109,10 @@ async fn purges_reach_other_replicas_once_and_local_caches_directly() {
 
 #[tokio::test]
 async fn a_dropped_cache_is_forgotten_and_a_dropped_store_stops_its_subscriber() {
-    let Some(url) = shared_redis().await else {
+    let Some(redis) = shared_redis().await else {
         return;
     };
+    let url = redis.url();
     let ns = unique_namespace("purge_drop");
     let a = store(&url, &ns).await;
     let gone = Recorder::attach(&a);
