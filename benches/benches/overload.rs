@@ -33,7 +33,7 @@ use std::{
     time::Duration,
 };
 use tokio::{sync::Semaphore, time::Instant};
-use tower::{Layer, Service, ServiceBuilder, ServiceExt, util::BoxCloneService};
+use tower::{Layer, ServiceBuilder, ServiceExt, util::BoxCloneService};
 
 const WORKERS: usize = 8;
 const SERVICE: Duration = Duration::from_millis(10);
@@ -48,6 +48,8 @@ const SETTLE_MEASURE: Duration = Duration::from_secs(5);
 const BUCKET: Duration = Duration::from_millis(500);
 
 type Svc = BoxCloneService<u64, (), BoxError>;
+/// Reads an adaptive strategy's current limit.
+type LimitProbe = Option<Box<dyn Fn() -> usize + Send + Sync>>;
 
 /// The simulated backend: `WORKERS` workers behind a FIFO queue.
 #[derive(Clone)]
@@ -86,13 +88,10 @@ impl Backend {
 /// A strategy: wraps the backend's service; may expose an adaptive limit.
 struct Strategy {
     name: &'static str,
-    make: fn(Svc) -> (Svc, Option<Box<dyn Fn() -> usize + Send + Sync>>),
+    make: fn(Svc) -> (Svc, LimitProbe),
 }
 
-fn adaptive<C>(
-    limit: AdaptiveLimit<C>,
-    inner: Svc,
-) -> (Svc, Option<Box<dyn Fn() -> usize + Send + Sync>>)
+fn adaptive<C>(limit: AdaptiveLimit<C>, inner: Svc) -> (Svc, LimitProbe)
 where
     C: palisade_core::Classify<(), BoxError> + Send + Sync + 'static,
 {
@@ -100,7 +99,7 @@ where
     (svc, Some(Box::new(move || limit.limit())))
 }
 
-fn tower_limit(n: usize, inner: Svc) -> (Svc, Option<Box<dyn Fn() -> usize + Send + Sync>>) {
+fn tower_limit(n: usize, inner: Svc) -> (Svc, LimitProbe) {
     let svc = ServiceBuilder::new()
         .load_shed()
         .concurrency_limit(n)
@@ -466,8 +465,7 @@ fn line_chart(
     let _ = write!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
     let _ = write!(
         s,
-        r#"<text x="{}" y="20" font-size="14">{title}</text>"#,
-        left
+        r#"<text x="{left}" y="20" font-size="14">{title}</text>"#
     );
     for i in 0..=5 {
         let y = y0 + (y1 - y0) * f64::from(i) / 5.0;

@@ -8,6 +8,11 @@
 //! - [`ConcurrencyLimit`]: a fixed concurrency limit that rejects instead of
 //!   queueing, with a lock-free hot path, optionally holding its slot until
 //!   the HTTP response body has been sent.
+//! - [`AdaptiveLimit`]: a concurrency limit that finds itself while running
+//!   (Gradient2, Vegas or AIMD, see [`adaptive`]), with the same lock-free,
+//!   reject-at-once admission.
+//! - [`AdaptiveThrottle`]: client-side adaptive throttling for outbound
+//!   stacks, so a client backs off a backend that sheds (see [`throttle`]).
 //!
 //! Both refuse work with the one Palisade error,
 //! [`Rejected`](palisade_core::Rejected) (`DeadlineExceeded` → 504 / gRPC

@@ -79,7 +79,10 @@ async fn a_client_backs_off_a_refusing_backend_and_comes_back() {
         let _ = client.clone().oneshot(1).await;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(start > 0.9, "probability when the backend came back: {start}");
+    assert!(
+        start > 0.9,
+        "probability when the backend came back: {start}"
+    );
     assert_eq!(throttle.rejection_probability(), 0.0);
 }
 
