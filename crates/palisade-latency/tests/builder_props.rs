@@ -76,11 +76,11 @@ fn paused_runtime() -> tokio::runtime::Runtime {
 async fn handler(req: Request<()>) -> Result<Response<Full<Bytes>>, std::io::Error> {
     let i: u64 = req.headers()["x-i"].to_str().unwrap().parse().unwrap();
     tokio::time::sleep(Duration::from_millis(i % 5 * 7)).await;
-    if i % 31 == 0 {
+    if i.is_multiple_of(31) {
         // A poll that holds the thread (a tiny real pause: paused time does not move).
         std::thread::sleep(Duration::from_micros(50));
     }
-    if i % 17 == 0 {
+    if i.is_multiple_of(17) {
         return Err(std::io::Error::other("inner error"));
     }
     let mut res = Response::builder().status(match i % 6 {
@@ -88,19 +88,19 @@ async fn handler(req: Request<()>) -> Result<Response<Full<Bytes>>, std::io::Err
         1 => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::OK,
     });
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         res = res
             .header("content-type", "application/grpc")
-            .header("grpc-status", if i % 4 == 0 { "12" } else { "0" });
+            .header("grpc-status", if i.is_multiple_of(4) { "12" } else { "0" });
     }
     Ok(res.body(Full::new(Bytes::from_static(b"body"))).unwrap())
 }
 
 fn request(i: u64) -> Request<()> {
     let mut b = Request::builder()
-        .method(if i % 9 == 0 { "PURGE" } else { "GET" })
+        .method(if i.is_multiple_of(9) { "PURGE" } else { "GET" })
         .header("x-i", i.to_string());
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         b = b
             .uri(format!("/pkg.Svc{}/Method", i % 40))
             .header("content-type", "application/grpc");
@@ -192,7 +192,7 @@ proptest! {
                 for r in snap.routes() {
                     if let Some(n) = r.route.strip_prefix("/pkg.Svc") {
                         let n: u64 = n.trim_end_matches("/Method").parse().unwrap();
-                        prop_assert!(n % 4 != 0, "{} is a route", r.route);
+                        prop_assert!(!n.is_multiple_of(4), "{} is a route", r.route);
                     }
                 }
             }
