@@ -2,7 +2,8 @@
 //! against a baseline and the peers, in the same run:
 //!
 //! - `rate_limit/*`: one GET through an axum `Router` with no layer, with
-//!   palisade's `RateLimit` (unkeyed, and keyed by a header) and with
+//!   palisade's `RateLimit` (unkeyed, and keyed by a header; under
+//!   `ErrorResponseLayer`, which axum needs) and with
 //!   `tower_governor` (global key); tower's `RateLimit` (not `Clone`, so not
 //!   usable in a `Router`) on a bare service beside its own bare baseline.
 //!   The rates are high enough that nothing is refused.
@@ -54,16 +55,22 @@ fn rate_limit(c: &mut Criterion) {
     let _guard = rt.enter();
 
     let bare = router();
-    group.bench_function("axum_bare", |b| b.iter(|| call_router(&bare)));
+    group.bench_function("axum_bare", |b| {
+        b.iter(|| call_router(&bare));
+    });
 
     let limit = RateLimit::builder("bench")
         .rate(1_000_000_000)
         .burst(1_000_000_000)
         .build()
         .unwrap();
-    let palisade = router().layer(limit.layer());
+    let palisade = router().layer(
+        tower::ServiceBuilder::new()
+            .layer(palisade_core::http::ErrorResponseLayer::new())
+            .layer(limit.layer()),
+    );
     group.bench_function("axum_palisade_unkeyed", |b| {
-        b.iter(|| call_router(&palisade))
+        b.iter(|| call_router(&palisade));
     });
 
     let keyed = RateLimit::builder("bench-keyed")
@@ -72,9 +79,13 @@ fn rate_limit(c: &mut Criterion) {
         .key(|req: &Request<Body>| req.headers().get("x-key").cloned())
         .build()
         .unwrap();
-    let palisade_keyed = router().layer(keyed.layer());
+    let palisade_keyed = router().layer(
+        tower::ServiceBuilder::new()
+            .layer(palisade_core::http::ErrorResponseLayer::new())
+            .layer(keyed.layer()),
+    );
     group.bench_function("axum_palisade_keyed", |b| {
-        b.iter(|| call_router(&palisade_keyed))
+        b.iter(|| call_router(&palisade_keyed));
     });
 
     let config = Arc::new(
@@ -86,7 +97,9 @@ fn rate_limit(c: &mut Criterion) {
             .unwrap(),
     );
     let governor = router().layer(GovernorLayer::new(config));
-    group.bench_function("axum_tower_governor", |b| b.iter(|| call_router(&governor)));
+    group.bench_function("axum_tower_governor", |b| {
+        b.iter(|| call_router(&governor));
+    });
 
     let inner = service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
     let mut plain = inner;
