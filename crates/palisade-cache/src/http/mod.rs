@@ -14,10 +14,10 @@ pub use future::HttpResponseFuture;
 pub use policy::X_CACHE;
 pub use service::{HttpCacheLayer, HttpCacheService};
 
-use std::{fmt, sync::Arc};
+use std::{fmt, sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, StatusCode};
+use http::{HeaderMap, HeaderName, StatusCode, header};
 
 use crate::{core::Core, stats::Stats};
 
@@ -29,6 +29,36 @@ pub(crate) struct Stored {
     pub(crate) body: Bytes,
     /// The variant suffix (see `key.rs`) of the request it answered.
     pub(crate) variant: Box<str>,
+    /// Its age when it arrived (RFC 9111 §4.2.3); kept in `headers` as
+    /// `Age` (whole seconds) so that it survives the L2.
+    pub(crate) initial_age: Duration,
+    /// It may answer a request with `Authorization` (RFC 9111 §3.5).
+    pub(crate) authorized_ok: bool,
+}
+
+impl Stored {
+    /// A stored response from headers already stripped for storage.
+    pub(crate) fn new(
+        status: StatusCode,
+        mut headers: HeaderMap,
+        body: Bytes,
+        variant: Box<str>,
+        initial_age: Duration,
+    ) -> Self {
+        headers.remove(header::AGE);
+        if initial_age.as_secs() > 0 {
+            headers.insert(header::AGE, policy::age_value(initial_age));
+        }
+        let authorized_ok = policy::authorized_ok(&headers);
+        Self {
+            status,
+            headers,
+            body,
+            variant,
+            initial_age,
+            authorized_ok,
+        }
+    }
 }
 
 /// What the HTTP L1 holds under a key.
