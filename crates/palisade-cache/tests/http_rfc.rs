@@ -82,7 +82,7 @@ async fn origin(o: Origin, req: Request<Body>) -> Response {
                 StatusCode::CREATED,
                 &[
                     ("location", s("/items/7")),
-                    ("content-location", format!("http://elsewhere.test/items/8")),
+                    ("content-location", s("http://elsewhere.test/items/8")),
                 ],
                 s("created"),
             ),

@@ -283,7 +283,10 @@ where
         && let Some(stale) = guard.as_ref().and_then(|g| g.stale.clone())
         && let HttpValue::Response(old) = &stale.value
     {
-        return (Step::Done(Ok(freshen(ctx, guard, old, resp, times))), None);
+        return (
+            Step::Done(Ok(freshen(ctx, guard, old, resp.headers(), times))),
+            None,
+        );
     }
     let Some(decided) = policy::decide(
         resp.status(),
@@ -326,10 +329,10 @@ fn freshen<B>(
     ctx: &Ctx,
     guard: Option<Guard>,
     old: &Stored,
-    resp: Response<B>,
+    fresh: &HeaderMap,
     times: Times,
 ) -> Response<CacheBody<B>> {
-    let mut headers = policy::merge_304(&old.headers, resp.headers());
+    let mut headers = policy::merge_304(&old.headers, fresh);
     let decided = policy::decide(
         old.status,
         &headers,

@@ -74,6 +74,8 @@ impl<S: Clone> Layer<S> for HttpCacheLayer {
 
 /// A reply channel for a call made in the background on a request's behalf.
 pub(crate) type Reply<B, E> = oneshot::Sender<Result<Response<CacheBody<B>>, E>>;
+/// The receiving end of a [`Reply`].
+pub(crate) type ReplyRx<B, E> = oneshot::Receiver<Result<Response<CacheBody<B>>, E>>;
 pub(crate) type Extra<B, E> = (Ctx, Option<Reply<B, E>>);
 pub(crate) type HttpWorker<S, ReqB, ResB> =
     Worker<S, Request<ReqB>, Bytes, HttpValue, Extra<ResB, <S as Service<Request<ReqB>>>::Error>>;
@@ -101,7 +103,7 @@ impl<S> Background<S> {
         mut req: Request<ReqB>,
         guard: Option<Guard>,
         ctx: Ctx,
-    ) -> Option<oneshot::Receiver<Result<Response<CacheBody<ResB>>, S::Error>>>
+    ) -> Option<ReplyRx<ResB, S::Error>>
     where
         S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
         S::Error: Into<BoxError> + Send + 'static,
