@@ -13,13 +13,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{Router, error_handling::HandleErrorLayer, http::StatusCode, routing::get};
+use axum::{Router, routing::get};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use palisade_cache::HttpCache;
 use palisade_core::BoxError;
-use tower::ServiceBuilder;
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -42,15 +41,10 @@ async fn main() -> Result<(), BoxError> {
     let cache = HttpCache::builder("pages")
         .max_bytes(16 << 20)
         .max_body_bytes(1 << 20)
-        .default_ttl(Duration::from_secs(30))
         .build()?;
-    let app = Router::new().route("/report", upstream).layer(
-        ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(|_: BoxError| async {
-                StatusCode::BAD_GATEWAY
-            }))
-            .layer(cache.layer()),
-    );
+    let app = Router::new()
+        .route("/report", upstream)
+        .layer(cache.layer());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/report", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });

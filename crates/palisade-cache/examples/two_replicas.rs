@@ -19,9 +19,8 @@ use std::time::Duration;
 use axum::{
     Router,
     body::Body,
-    error_handling::HandleErrorLayer,
     extract::Path,
-    http::{HeaderName, Request, StatusCode, header},
+    http::{HeaderName, Request, header},
     response::IntoResponse,
     routing::get,
 };
@@ -30,7 +29,6 @@ use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use palisade_cache::{HttpCache, RedisStore};
 use palisade_core::BoxError;
 use tokio::time::Instant;
-use tower::ServiceBuilder;
 
 struct Replica {
     name: &'static str,
@@ -66,13 +64,9 @@ impl Replica {
                     .into_response()
             }
         };
-        let app = Router::new().route("/users/{id}", get(upstream)).layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(|_: BoxError| async {
-                    StatusCode::BAD_GATEWAY
-                }))
-                .layer(cache.layer()),
-        );
+        let app = Router::new()
+            .route("/users/{id}", get(upstream))
+            .layer(cache.layer());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -15,7 +15,6 @@ use std::{
 use axum::{
     Router,
     body::Body,
-    error_handling::HandleErrorLayer,
     http::{HeaderMap, Method, Request, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -24,8 +23,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use palisade_cache::HttpCache;
-use palisade_core::BoxError;
-use tower::ServiceBuilder;
 
 /// Upstream call counts by path, and a switch that makes it answer 500.
 #[derive(Clone, Default)]
@@ -158,13 +155,7 @@ async fn start() -> Harness {
         );
     }
     // One cache shared by every route (axum applies the layer per route).
-    let router = router.layer(
-        ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(|_: BoxError| async {
-                StatusCode::BAD_GATEWAY
-            }))
-            .layer(cache.layer()),
-    );
+    let router = router.layer(cache.layer());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

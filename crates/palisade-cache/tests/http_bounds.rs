@@ -47,6 +47,7 @@ async fn max_entries_counts_responses_not_bytes() {
     let cache = HttpCache::builder("entries")
         .max_entries(10)
         .max_body_bytes(1_000)
+        .default_ttl(Duration::from_secs(60))
         .build()
         .unwrap();
     fill(&cache, 100).await;

@@ -14,7 +14,6 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use palisade_cache::{HttpCache, store::MemoryStore};
-use palisade_core::BoxError;
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 
 fn replica(
@@ -25,7 +24,7 @@ fn replica(
     impl Service<
         Request<String>,
         Response = Response<palisade_cache::CacheBody<Full<Bytes>>>,
-        Error = BoxError,
+        Error = Infallible,
     > + Clone,
 ) {
     let cache = HttpCache::builder("replica")
@@ -59,7 +58,7 @@ where
     S: Service<
             Request<String>,
             Response = Response<palisade_cache::CacheBody<Full<Bytes>>>,
-            Error = BoxError,
+            Error = Infallible,
         > + Clone,
 {
     let req = Request::get("http://site/greeting")

@@ -14,7 +14,6 @@ use std::time::Duration;
 use axum::{
     Router,
     body::Body,
-    error_handling::HandleErrorLayer,
     http::{Request, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -22,7 +21,6 @@ use axum::{
 use http_body_util::{BodyExt, Empty};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use palisade_cache::{Cache, HttpCache, RedisStore};
-use palisade_core::BoxError;
 use redis::AsyncCommands;
 use redis_server::{RedisServer, eventually, raw, shared_redis, unique_namespace};
 use tower::{BoxError as TowerBoxError, Service, ServiceBuilder, ServiceExt, service_fn};
@@ -482,13 +480,7 @@ impl HttpReplica {
                     }
                 }),
             )
-            .layer(
-                ServiceBuilder::new()
-                    .layer(HandleErrorLayer::new(|_: BoxError| async {
-                        StatusCode::BAD_GATEWAY
-                    }))
-                    .layer(cache.layer()),
-            );
+            .layer(cache.layer());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

@@ -8,7 +8,7 @@ use palisade_core::ConfigError;
 
 use super::{
     HttpCache, HttpValue, Stored,
-    policy::{self, Defaults},
+    policy::{self, DELTA_SECONDS_MAX, Defaults},
 };
 use crate::{
     core::{Core, Decision, L2Hook, Policy},
@@ -18,10 +18,12 @@ use crate::{
 
 /// Builds an [`HttpCache`]; from [`HttpCache::builder`].
 ///
-/// Defaults: at most 64 MiB of responses (`max_bytes`), bodies up to 1 MiB
-/// (`max_body_bytes`), a default TTL of 60 s for responses without
-/// `max-age`, 10 s for 404 and 410, no stale windows unless the response
-/// asks for them, no L2.
+/// Nothing is required. Defaults: at most 64 MiB of responses
+/// (`max_bytes`), bodies up to 1 MiB (`max_body_bytes`), freshness as RFC
+/// 9111 gives it (no default TTL: a response that says nothing about its
+/// freshness is fresh only by the `Last-Modified` heuristic), no stale
+/// windows unless the response asks for them, requests with `Cookie`
+/// passed, no key headers, no L2.
 pub struct HttpCacheBuilder {
     name: Arc<str>,
     max_entries: Option<u64>,
@@ -52,12 +54,14 @@ impl HttpCacheBuilder {
             max_entries: None,
             max_bytes: None,
             defaults: Defaults {
-                default_ttl: Duration::from_secs(60),
-                negative_ttl: Duration::from_secs(10),
+                default_ttl: None,
+                negative_ttl: None,
                 stale_while_revalidate: Duration::ZERO,
                 stale_if_error: Duration::ZERO,
                 max_body_bytes: 1 << 20,
                 by_bytes: true,
+                key_headers: Vec::new(),
+                cookie_requests: false,
             },
             l2: None,
         }
@@ -84,18 +88,57 @@ impl HttpCacheBuilder {
         self
     }
 
-    /// TTL of a storable response without `s-maxage` / `max-age`. Zero:
-    /// store only responses that say how long they are fresh.
+    /// Opt-in, outside RFC 9111: the freshness of a response that has no
+    /// explicit freshness (`s-maxage`, `max-age`, `Expires`), instead of the
+    /// RFC's heuristic. It applies to the statuses a cache may store without
+    /// explicit freshness (200, 203, 204, 300, 301, 308, 405, 414, 501) and to
+    /// `public` responses; never to a response marked stale (`max-age=0`, an
+    /// `Expires` in the past or invalid). Must be more than zero (leave it
+    /// unset for the RFC's rules) and at most 2^31 s.
     #[must_use]
     pub fn default_ttl(mut self, ttl: Duration) -> Self {
-        self.defaults.default_ttl = ttl;
+        self.defaults.default_ttl = Some(ttl);
         self
     }
 
-    /// TTL of a 404 or 410 without `s-maxage` / `max-age` (negative caching).
+    /// Opt-in negative caching, outside RFC 9111: as
+    /// [`default_ttl`](Self::default_ttl), for 404 and 410. A 404 that
+    /// carries explicit freshness (even zero) keeps its own. Must be more
+    /// than zero and at most 2^31 s.
     #[must_use]
     pub fn negative_ttl(mut self, ttl: Duration) -> Self {
-        self.defaults.negative_ttl = ttl;
+        self.defaults.negative_ttl = Some(ttl);
+        self
+    }
+
+    /// Opt-in per-user (or per-anything) entries: the value of the request
+    /// header `name` becomes part of every key, as if each response said
+    /// `Vary: name`. With [`AUTHORIZATION`](http::header::AUTHORIZATION)
+    /// a request with a token is answered only from responses to the same
+    /// token, so the RFC 9111 §3.5 rule (responses to requests with
+    /// `Authorization` are shared only when `public`, `s-maxage` or
+    /// `must-revalidate`) no longer applies; with
+    /// [`COOKIE`](http::header::COOKIE), requests with cookies use the
+    /// cache, one entry per cookie value. The header's value is part of the
+    /// key in L1 and in the L2's keys: use an L2 you would trust with it.
+    #[must_use]
+    pub fn key_header(mut self, name: HeaderName) -> Self {
+        if !self.defaults.key_headers.contains(&name) {
+            self.defaults.key_headers.push(name);
+        }
+        self
+    }
+
+    /// Opt-in: requests with `Cookie` use the cache like any other. By
+    /// default they are passed to the service and their responses are not
+    /// stored (as Varnish's built-in policy does), because a handler that
+    /// reads a session cookie often forgets `Vary: Cookie` or `private`.
+    /// Turn this on when cookies never change what a URL answers (for
+    /// example, only analytics cookies); responses with `Set-Cookie` are
+    /// never stored either way.
+    #[must_use]
+    pub fn cache_cookie_requests(mut self, yes: bool) -> Self {
+        self.defaults.cookie_requests = yes;
         self
     }
 
@@ -125,9 +168,39 @@ impl HttpCacheBuilder {
     /// # Errors
     ///
     /// A [`ConfigError`] naming the field: a zero `max_bytes`,
-    /// `max_entries` or `max_body_bytes`, both bounds at once, or a
-    /// `max_body_bytes` above `max_bytes`.
+    /// `max_entries`, `max_body_bytes`, `default_ttl` or `negative_ttl`, both
+    /// bounds at once, a `max_body_bytes` above `max_bytes`, or a duration
+    /// above 2^31 s (the largest age RFC 9111 keeps).
     pub fn build(self) -> Result<HttpCache, ConfigError> {
+        let max_delta = Duration::from_secs(DELTA_SECONDS_MAX);
+        for (field, ttl) in [
+            ("default_ttl", self.defaults.default_ttl),
+            ("negative_ttl", self.defaults.negative_ttl),
+        ] {
+            if ttl.is_some_and(|t| t.is_zero()) {
+                return Err(ConfigError::new(
+                    field,
+                    "more than zero (leave it unset for RFC freshness)",
+                    Duration::ZERO,
+                ));
+            }
+        }
+        for (field, d) in [
+            ("default_ttl", self.defaults.default_ttl.unwrap_or_default()),
+            (
+                "negative_ttl",
+                self.defaults.negative_ttl.unwrap_or_default(),
+            ),
+            (
+                "stale_while_revalidate",
+                self.defaults.stale_while_revalidate,
+            ),
+            ("stale_if_error", self.defaults.stale_if_error),
+        ] {
+            if d > max_delta {
+                return Err(ConfigError::new(field, "at most 2147483648s", d));
+            }
+        }
         let max_body = self.defaults.max_body_bytes as u64;
         if max_body == 0 {
             return Err(ConfigError::new("max_body_bytes", "at least 1", 0));
@@ -228,13 +301,16 @@ fn decode_value(payload: L2Payload) -> Option<HttpValue> {
             // The variant this response answered is only known from its key;
             // a variant read from the L2 is not handed to coalesced waiters
             // whose headers differ (they see an empty variant and call).
+            // Key headers make every stored response a variant.
             let variant = if names.is_empty() { "" } else { "\u{0}" };
-            Some(HttpValue::Response(Arc::new(Stored {
+            let initial_age = policy::age_header(&headers).unwrap_or_default();
+            Some(HttpValue::Response(Arc::new(Stored::new(
                 status,
                 headers,
                 body,
-                variant: variant.into(),
-            })))
+                variant.into(),
+                initial_age,
+            ))))
         }
         L2Payload::Vary(names) => {
             let names: Result<Vec<HeaderName>, _> = names

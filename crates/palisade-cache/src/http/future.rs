@@ -17,20 +17,18 @@ use tokio::sync::oneshot;
 use tower_service::Service;
 
 use super::{
-    CacheBody, HttpValue,
+    CacheBody, HttpCore, HttpValue,
     key::variant_suffix,
-    lead::{Buffered, Ctx, Guard, Step, on_buffered, on_head, poll_buffer, respond},
-    policy::{X_CACHE, vary_names, x_cache},
-    service::{Background, HttpL2Lookup, fill_from_l2},
+    lead::{Buffered, Ctx, Guard, Step, answer, error_response, on_buffered, on_head, poll_buffer},
+    policy::{Decided, X_CACHE, key_names, x_cache},
+    service::{Background, HttpL2Lookup, Target, fill_from_l2, invalidate},
 };
 use crate::{
     core::guarded,
-    entry::Lifetime,
-    error::TakeOverFailed,
     waiter::{Waited, Waiter},
 };
 
-type Out<B> = Result<Response<CacheBody<B>>, BoxError>;
+type Out<B, E> = Result<Response<CacheBody<B>>, E>;
 
 pin_project! {
     /// The response future of [`HttpCacheService`](super::HttpCacheService).
@@ -43,14 +41,19 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<S: Service<Request<ReqB>>, ReqB, ResB> {
-        Ready { out: Option<Out<ResB>> },
+        Ready { out: Option<Response<CacheBody<ResB>>> },
         Bypass { #[pin] fut: S::Future },
+        Invalidate {
+            #[pin] fut: S::Future,
+            core: Arc<HttpCore>,
+            target: Option<Target>,
+        },
         Lead { #[pin] fut: S::Future, guard: Option<Guard>, ctx: Option<Ctx> },
         Buffer {
             body: Option<Pin<Box<ResB>>>,
             parts: Option<Parts>,
             buf: Buffered,
-            lifetime: Lifetime,
+            decided: Decided,
             guard: Option<Guard>,
             ctx: Option<Ctx>,
         },
@@ -67,7 +70,7 @@ pin_project! {
             ctx: Option<Ctx>,
             background: Arc<Background<S>>,
         },
-        Own { rx: oneshot::Receiver<Out<ResB>> },
+        Own { rx: oneshot::Receiver<Out<ResB, S::Error>> },
     }
 }
 
@@ -76,6 +79,7 @@ impl<S: Service<Request<ReqB>>, ReqB, ResB> fmt::Debug for HttpResponseFuture<S,
         let state = match &self.state {
             State::Ready { .. } => "ready",
             State::Bypass { .. } => "bypass",
+            State::Invalidate { .. } => "invalidate",
             State::Lead { .. } => "lead",
             State::Buffer { .. } => "buffer",
             State::L2 { .. } => "l2",
@@ -89,9 +93,15 @@ impl<S: Service<Request<ReqB>>, ReqB, ResB> fmt::Debug for HttpResponseFuture<S,
 }
 
 impl<S: Service<Request<ReqB>>, ReqB, ResB> HttpResponseFuture<S, ReqB, ResB> {
-    pub(super) fn ready(out: Out<ResB>) -> Self {
+    pub(super) fn ready(out: Response<CacheBody<ResB>>) -> Self {
         Self {
             state: State::Ready { out: Some(out) },
+        }
+    }
+
+    pub(super) fn invalidate(fut: S::Future, core: Arc<HttpCore>, target: Option<Target>) -> Self {
+        Self {
+            state: State::Invalidate { fut, core, target },
         }
     }
 
@@ -146,34 +156,49 @@ impl<S: Service<Request<ReqB>>, ReqB, ResB> HttpResponseFuture<S, ReqB, ResB> {
     }
 }
 
-fn gone<B>() -> Out<B> {
-    Err(Box::new(TakeOverFailed))
+/// A state that cannot happen (polled after completion, a lost take-over):
+/// answered as the cache's own failure.
+fn gone<B, E>() -> Out<B, E> {
+    Ok(error_response())
 }
 
 impl<S, ReqB, ResB> Future for HttpResponseFuture<S, ReqB, ResB>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
-    S::Error: Into<BoxError>,
+    S::Error: Into<BoxError> + Send + 'static,
     S::Future: Send + 'static,
     ReqB: Send + 'static,
     ResB: Body<Data = Bytes> + Send + 'static,
     ResB::Error: Into<BoxError>,
 {
-    type Output = Out<ResB>;
+    type Output = Out<ResB, S::Error>;
 
     #[allow(clippy::too_many_lines)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         loop {
             let next = match this.state.as_mut().project() {
-                StateProj::Ready { out } => return Poll::Ready(out.take().unwrap_or_else(gone)),
+                StateProj::Ready { out } => {
+                    return Poll::Ready(out.take().map_or_else(gone, Ok));
+                }
                 StateProj::Bypass { fut } => {
-                    let mut resp = ready!(fut.poll(cx)).map_err(Into::into)?;
+                    let mut resp = ready!(fut.poll(cx))?;
+                    resp.headers_mut().insert(X_CACHE, x_cache::BYPASS);
+                    return Poll::Ready(Ok(resp.map(CacheBody::inner)));
+                }
+                StateProj::Invalidate { fut, core, target } => {
+                    let mut resp = ready!(fut.poll(cx))?;
+                    let status = resp.status();
+                    if (status.is_success() || status.is_redirection())
+                        && let Some(target) = target.take()
+                    {
+                        invalidate(core, target.keys(resp.headers()));
+                    }
                     resp.headers_mut().insert(X_CACHE, x_cache::BYPASS);
                     return Poll::Ready(Ok(resp.map(CacheBody::inner)));
                 }
                 StateProj::Lead { fut, guard, ctx } => {
-                    let result = ready!(guarded(guard, || fut.poll(cx))).map_err(Into::into);
+                    let result = ready!(guarded(guard, || fut.poll(cx)));
                     let Some(ctx) = ctx.take() else {
                         return Poll::Ready(gone());
                     };
@@ -183,14 +208,14 @@ where
                             Step::Buffer {
                                 parts,
                                 body,
-                                lifetime,
+                                decided,
                             },
                             guard,
                         ) => State::Buffer {
                             body: Some(Box::pin(body)),
                             parts: Some(parts),
                             buf: Buffered::default(),
-                            lifetime,
+                            decided,
                             guard,
                             ctx: Some(ctx),
                         },
@@ -200,7 +225,7 @@ where
                     body,
                     parts,
                     buf,
-                    lifetime,
+                    decided,
                     guard,
                     ctx,
                 } => {
@@ -215,15 +240,15 @@ where
                         return Poll::Ready(gone());
                     };
                     let buf = std::mem::take(buf);
-                    return Poll::Ready(on_buffered(
+                    return Poll::Ready(Ok(on_buffered(
                         &c,
                         guard.take(),
                         p,
                         b,
                         buf,
                         outcome,
-                        *lifetime,
-                    ));
+                        *decided,
+                    )));
                 }
                 StateProj::L2 {
                     lookup,
@@ -238,7 +263,7 @@ where
                     };
                     match fill_from_l2(&c, g, found) {
                         Ok(resp) => return Poll::Ready(Ok(resp)),
-                        Err(g) => match background.submit(r, Some(g), c) {
+                        Err(g) => match background.submit::<ReqB, ResB>(r, Some(g), c) {
                             Some(rx) => State::Own { rx },
                             None => return Poll::Ready(gone()),
                         },
@@ -255,18 +280,23 @@ where
                         return Poll::Ready(gone());
                     };
                     let guard = match waited {
-                        Waited::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                        // The leader's failure: its own error went to it;
+                        // the waiters get the cache's answer to a failure.
+                        Waited::Ready(Err(_)) => return Poll::Ready(Ok(error_response())),
                         Waited::Ready(Ok(HttpValue::Response(stored))) => {
-                            let names = vary_names(&stored.headers).unwrap_or_default();
-                            if variant_suffix(&names, &c.req_headers) == stored.variant {
-                                return Poll::Ready(Ok(respond(
+                            let names = key_names(&stored.headers, &c.defaults).unwrap_or_default();
+                            if variant_suffix(&names, &c.req_headers) == stored.variant
+                                && (!c.scan.authorized || stored.authorized_ok)
+                            {
+                                return Poll::Ready(Ok(answer(
                                     &stored,
                                     c.head,
                                     x_cache::HIT,
                                     None,
+                                    &c.req_headers,
                                 )));
                             }
-                            None // another variant: an own call
+                            None // another variant, or not for this request: an own call
                         }
                         Waited::Ready(Ok(HttpValue::Vary(_))) | Waited::Pass => None,
                         Waited::TakeOver(guard) => Some(guard),

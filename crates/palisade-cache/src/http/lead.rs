@@ -1,14 +1,17 @@
 //! What happens to the response of a call that may be stored: look at the
-//! head, buffer the body up to the limit, store, share with the waiters.
+//! head, buffer the body up to the limit, store, share with the waiters;
+//! 304s freshen the stored response; cache answers to conditional and range
+//! requests.
 
 use std::{
     pin::Pin,
     sync::Arc,
     task::{Context, Poll, ready},
+    time::{Duration, SystemTime},
 };
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderValue, Response, header, response::Parts};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header, response::Parts};
 use http_body::Body;
 use palisade_core::BoxError;
 use tokio::time::Instant;
@@ -16,15 +19,9 @@ use tokio::time::Instant;
 use super::{
     CacheBody, HttpCore, HttpValue, Stored,
     key::variant_suffix,
-    policy::{self, Defaults, X_CACHE, x_cache},
+    policy::{self, Answer, Decided, Defaults, Scan, Times, X_CACHE, x_cache},
 };
-use crate::{
-    core::LeadGuard,
-    entry::{Lifetime, SharedEntry},
-    flight::Phase,
-    l1::PendingInsert,
-    stats::Event,
-};
+use crate::{core::LeadGuard, entry::SharedEntry, flight::Phase, l1::PendingInsert, stats::Event};
 
 /// What a leading (or own) call needs besides its response.
 #[derive(Debug, Clone)]
@@ -33,8 +30,13 @@ pub(crate) struct Ctx {
     pub(crate) defaults: Arc<Defaults>,
     /// The key without variant (authority + path + query).
     pub(crate) base: Bytes,
-    /// The request's headers, to build the variant key from `Vary`.
+    /// The request's headers as the client sent them: the variant key is
+    /// built from them, and its conditionals are answered with them.
     pub(crate) req_headers: HeaderMap,
+    /// What was read from the request.
+    pub(crate) scan: Scan,
+    /// When the request was made (wall clock, for the response's age).
+    pub(crate) request_time: SystemTime,
     /// Answer with no body (the request was HEAD).
     pub(crate) head: bool,
 }
@@ -42,21 +44,23 @@ pub(crate) struct Ctx {
 pub(crate) type Guard = LeadGuard<Bytes, HttpValue>;
 
 /// The next step after the response head.
-pub(crate) enum Step<B> {
-    Done(Result<Response<CacheBody<B>>, BoxError>),
+pub(crate) enum Step<B, E> {
+    Done(Result<Response<CacheBody<B>>, E>),
     Buffer {
         parts: Parts,
         body: B,
-        lifetime: Lifetime,
+        decided: Decided,
     },
 }
 
 /// A response built from a stored one (the body is shared, not copied).
+/// `age`: the time it has been stored; the `Age` sent adds the age it had
+/// when it arrived (RFC 9111 §4.2.3).
 pub(crate) fn respond<B>(
     stored: &Stored,
     head: bool,
     x: HeaderValue,
-    age: Option<std::time::Duration>,
+    age: Option<Duration>,
 ) -> Response<CacheBody<B>> {
     let body = if head {
         CacheBody::empty()
@@ -73,22 +77,126 @@ pub(crate) fn respond<B>(
     }
     resp.headers_mut().insert(X_CACHE, x);
     if let Some(age) = age {
-        resp.headers_mut()
-            .insert(header::AGE, policy::age_value(age));
+        resp.headers_mut().insert(
+            header::AGE,
+            policy::age_value(age.saturating_add(stored.initial_age)),
+        );
     }
     resp
 }
 
+/// A response built from a stored one for a request that may be
+/// conditional or ask for a range: 304, 206, 416 or the full response.
+pub(crate) fn answer<B>(
+    stored: &Stored,
+    head: bool,
+    x: HeaderValue,
+    age: Option<Duration>,
+    req: &HeaderMap,
+) -> Response<CacheBody<B>> {
+    let len = stored.body.len();
+    match policy::evaluate(stored.status, &stored.headers, len, req, head) {
+        Answer::Full => respond(stored, head, x, age),
+        Answer::NotModified => {
+            let mut resp = respond(stored, true, x, age);
+            *resp.status_mut() = StatusCode::NOT_MODIFIED;
+            resp.headers_mut().remove(header::CONTENT_LENGTH);
+            resp
+        }
+        Answer::Range(first, last) => {
+            let mut resp = respond(stored, true, x, age);
+            // `evaluate` keeps `first <= last < len`.
+            let (a, b) = (
+                usize::try_from(first).unwrap_or(len),
+                usize::try_from(last).unwrap_or(len),
+            );
+            if let Some(slice) = stored.body.get(a..=b) {
+                *resp.body_mut() = CacheBody::full(stored.body.slice_ref(slice));
+            }
+            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(last - first + 1));
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{len}")) {
+                h.insert(header::CONTENT_RANGE, v);
+            }
+            resp
+        }
+        Answer::Unsatisfiable => {
+            let mut resp = respond(stored, true, x, age);
+            *resp.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                h.insert(header::CONTENT_RANGE, v);
+            }
+            resp
+        }
+    }
+}
+
+/// The answer when the cache itself cannot answer (the upstream's body
+/// failed while buffered, a shared upstream failure, a lost take-over):
+/// `502 Bad Gateway`, so the layer adds no error type of its own.
+pub(crate) fn error_response<B>() -> Response<CacheBody<B>> {
+    let mut resp = Response::new(CacheBody::empty());
+    *resp.status_mut() = StatusCode::BAD_GATEWAY;
+    resp.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+    resp.headers_mut().insert(X_CACHE, x_cache::MISS);
+    resp
+}
+
+/// Whether a stored entry may answer a failed fetch at `now`: within the
+/// stale-if-error window the response allows (a stored lifetime kept for
+/// validation does not count).
+pub(crate) fn usable_on_error(entry: &SharedEntry<HttpValue>, d: &Defaults, now: Instant) -> bool {
+    let HttpValue::Response(stored) = &entry.value else {
+        return false;
+    };
+    let window = policy::stale_if_error(&stored.headers, d);
+    entry.age(now) < entry.lifetime.ttl.saturating_add(window)
+}
+
+/// Removes the client's own conditionals and range (the cache evaluates
+/// them on the stored response) and, when a stored response is to be
+/// validated, adds its validators (RFC 9111 §4.3.1).
+pub(crate) fn prepare<ReqB>(req: &mut Request<ReqB>, stale: Option<&SharedEntry<HttpValue>>) {
+    let h = req.headers_mut();
+    for name in [
+        header::IF_NONE_MATCH,
+        header::IF_MODIFIED_SINCE,
+        header::RANGE,
+        header::IF_RANGE,
+    ] {
+        h.remove(name);
+    }
+    add_validators(h, stale);
+}
+
+/// Adds `If-None-Match` / `If-Modified-Since` from a stored response.
+pub(crate) fn add_validators(h: &mut HeaderMap, stale: Option<&SharedEntry<HttpValue>>) {
+    let Some(HttpValue::Response(stored)) = stale.map(|s| &s.value) else {
+        return;
+    };
+    if let Some(etag) = stored.headers.get(header::ETAG) {
+        h.insert(header::IF_NONE_MATCH, etag.clone());
+    }
+    if let Some(lm) = stored.headers.get(header::LAST_MODIFIED) {
+        h.insert(header::IF_MODIFIED_SINCE, lm.clone());
+    }
+}
+
 pub(crate) fn stale_response<B>(
     entry: &SharedEntry<HttpValue>,
-    head: bool,
+    ctx: &Ctx,
 ) -> Option<Response<CacheBody<B>>> {
     match &entry.value {
-        HttpValue::Response(stored) => Some(respond(
+        HttpValue::Response(stored) => Some(answer(
             stored,
-            head,
+            ctx.head,
             x_cache::STALE,
             Some(entry.age(Instant::now())),
+            &ctx.req_headers,
         )),
         HttpValue::Vary(_) => None,
     }
@@ -110,62 +218,83 @@ fn stream<B>(resp: Response<B>, head: bool) -> Response<CacheBody<B>> {
     mark(resp, x_cache::MISS)
 }
 
-/// Ends the flight (if any) with the stale entry, or lets waiters call on
-/// their own.
-fn serve_stale_or_pass<B>(
-    ctx: &Ctx,
-    guard: Option<Guard>,
-    resp: Response<B>,
-) -> Result<Response<CacheBody<B>>, BoxError> {
-    let stale = guard.as_ref().and_then(|g| g.stale.clone());
-    let now = Instant::now();
-    if guard.as_ref().is_some_and(|g| g.background) {
-        ctx.core.recorder.record(Event::RefreshFailure);
+/// The stale fallback of the lead, if it may answer a failure now.
+fn usable_stale(ctx: &Ctx, guard: Option<&Guard>) -> Option<SharedEntry<HttpValue>> {
+    let stale = guard?.stale.as_ref()?;
+    usable_on_error(stale, &ctx.defaults, Instant::now()).then(|| Arc::clone(stale))
+}
+
+/// Ends a failed lead: the stale response if one may answer (also to the
+/// waiters), else the failure is shared with the waiters (`None`).
+fn fail<B>(ctx: &Ctx, guard: Option<Guard>, err: BoxError) -> Option<Response<CacheBody<B>>> {
+    let mut guard = guard?;
+    if usable_stale(ctx, Some(&guard)).is_none() {
+        guard.stale = None;
     }
-    if let Some(stale) = stale.filter(|s| s.usable_on_error(now))
-        && let Some(out) = stale_response(&stale, ctx.head)
-    {
-        ctx.core.recorder.record(Event::StaleIfError);
-        if let Some(guard) = guard {
-            guard.finish_phase(Phase::Done(Ok(stale.value.clone())));
-        }
-        return Ok(out);
+    match guard.complete(Err(err)) {
+        Ok(HttpValue::Response(stored)) => Some(answer(
+            &stored,
+            ctx.head,
+            x_cache::STALE,
+            None,
+            &ctx.req_headers,
+        )),
+        Ok(HttpValue::Vary(_)) | Err(_) => None,
     }
-    if let Some(guard) = guard {
-        guard.finish_phase(Phase::Pass);
-    }
-    Ok(stream(resp, ctx.head))
 }
 
 /// Decides on the response head.
-pub(crate) fn on_head<B>(
+pub(crate) fn on_head<B, E>(
     ctx: &Ctx,
     guard: Option<Guard>,
-    result: Result<Response<B>, BoxError>,
-) -> (Step<B>, Option<Guard>)
+    result: Result<Response<B>, E>,
+) -> (Step<B, E>, Option<Guard>)
 where
     B: Body<Data = Bytes>,
 {
     let resp = match result {
         Ok(resp) => resp,
         Err(err) => {
-            let out = match guard {
-                Some(guard) => match guard.complete(Err(err)) {
-                    Ok(HttpValue::Response(stored)) => {
-                        Ok(respond(&stored, ctx.head, x_cache::STALE, None))
-                    }
-                    Ok(HttpValue::Vary(_)) => Err("cache: vary marker served".into()),
-                    Err(err) => Err(err),
-                },
+            let out = match fail(ctx, guard, "the inner service failed".into()) {
+                Some(stale) => Ok(stale),
                 None => Err(err),
             };
             return (Step::Done(out), None);
         }
     };
-    if resp.status().is_server_error() {
-        return (Step::Done(serve_stale_or_pass(ctx, guard, resp)), None);
+    let times = Times {
+        request: ctx.request_time,
+        response: SystemTime::now(),
+    };
+    if guard.as_ref().is_some_and(|g| g.background) && resp.status().is_server_error() {
+        ctx.core.recorder.record(Event::RefreshFailure);
     }
-    let Some(lifetime) = policy::decide(resp.status(), resp.headers(), &ctx.defaults) else {
+    if resp.status().is_server_error()
+        && let Some(stale) = usable_stale(ctx, guard.as_ref())
+        && let Some(out) = stale_response(&stale, ctx)
+    {
+        ctx.core.recorder.record(Event::StaleIfError);
+        if let Some(guard) = guard {
+            guard.finish_phase(Phase::Done(Ok(stale.value.clone())));
+        }
+        return (Step::Done(Ok(out)), None);
+    }
+    if resp.status() == StatusCode::NOT_MODIFIED
+        && let Some(stale) = guard.as_ref().and_then(|g| g.stale.clone())
+        && let HttpValue::Response(old) = &stale.value
+    {
+        return (
+            Step::Done(Ok(freshen(ctx, guard, old, resp.headers(), times))),
+            None,
+        );
+    }
+    let Some(decided) = policy::decide(
+        resp.status(),
+        resp.headers(),
+        ctx.scan.authorized,
+        &ctx.defaults,
+        times,
+    ) else {
         if let Some(guard) = guard {
             guard.finish_phase(Phase::Pass);
         }
@@ -187,10 +316,57 @@ where
         Step::Buffer {
             parts,
             body,
-            lifetime,
+            decided,
         },
         guard,
     )
+}
+
+/// A 304 to a validation: the stored response with the 304's headers
+/// (RFC 9111 §3.2, §4.3.4), stored again with the freshness they give, and
+/// the client gets the stored body.
+fn freshen<B>(
+    ctx: &Ctx,
+    guard: Option<Guard>,
+    old: &Stored,
+    fresh: &HeaderMap,
+    times: Times,
+) -> Response<CacheBody<B>> {
+    let mut headers = policy::merge_304(&old.headers, fresh);
+    let decided = policy::decide(
+        old.status,
+        &headers,
+        ctx.scan.authorized,
+        &ctx.defaults,
+        times,
+    );
+    policy::strip_for_storage(&mut headers);
+    let stored = Stored::new(
+        old.status,
+        headers,
+        old.body.clone(),
+        old.variant.clone(),
+        decided.map_or(Duration::ZERO, |d| d.initial_age),
+    );
+    let out = answer(
+        &stored,
+        ctx.head,
+        x_cache::REVALIDATED,
+        None,
+        &ctx.req_headers,
+    );
+    match (decided, guard) {
+        (Some(decided), guard) => {
+            let (stored, pending) = store(ctx, stored, decided);
+            match guard {
+                Some(guard) => guard.finish_stored(HttpValue::Response(stored), pending),
+                None => finish_detached(pending),
+            }
+        }
+        (None, Some(guard)) => guard.finish_phase(Phase::Pass),
+        (None, None) => {}
+    }
+    out
 }
 
 /// A body being read up to the limit.
@@ -240,6 +416,8 @@ where
 }
 
 /// After buffering: store and share, or stream what was read and the rest.
+/// A body that failed while buffered: the stale response if one may
+/// answer, else a 502 (and the waiters get the failure).
 pub(crate) fn on_buffered<B>(
     ctx: &Ctx,
     guard: Option<Guard>,
@@ -247,20 +425,11 @@ pub(crate) fn on_buffered<B>(
     body: Pin<Box<B>>,
     buf: Buffered,
     outcome: Buffering,
-    lifetime: Lifetime,
-) -> Result<Response<CacheBody<B>>, BoxError> {
+    decided: Decided,
+) -> Response<CacheBody<B>> {
     let complete = match outcome {
         Buffering::Failed(err) => {
-            return match guard {
-                Some(guard) => match guard.complete(Err(err)) {
-                    Ok(HttpValue::Response(stored)) => {
-                        Ok(respond(&stored, ctx.head, x_cache::STALE, None))
-                    }
-                    Ok(HttpValue::Vary(_)) => Err("cache: vary marker served".into()),
-                    Err(err) => Err(err),
-                },
-                None => Err(err),
-            };
+            return fail(ctx, guard, err).unwrap_or_else(error_response);
         }
         Buffering::Complete => true,
         Buffering::TooBig => false,
@@ -275,7 +444,7 @@ pub(crate) fn on_buffered<B>(
         } else {
             CacheBody::prefixed(buf.chunks, buf.trailers, body, complete)
         };
-        return Ok(mark(Response::from_parts(parts, body), x_cache::MISS));
+        return mark(Response::from_parts(parts, body), x_cache::MISS);
     }
     let body = match buf.chunks.len() {
         0 => Bytes::new(),
@@ -288,14 +457,19 @@ pub(crate) fn on_buffered<B>(
             all.freeze()
         }
     };
-    let (stored, pending) = store(ctx, parts, body, lifetime);
-    let resp = respond(&stored, ctx.head, x_cache::MISS, None);
+    let mut headers = parts.headers;
+    policy::strip_for_storage(&mut headers);
+    let names = policy::key_names(&headers, &ctx.defaults).unwrap_or_default();
+    let suffix = variant_suffix(&names, &ctx.req_headers);
+    let stored = Stored::new(parts.status, headers, body, suffix, decided.initial_age);
+    let resp = answer(&stored, ctx.head, x_cache::MISS, None, &ctx.req_headers);
+    let (stored, pending) = store(ctx, stored, decided);
     if let Some(guard) = guard {
         guard.finish_stored(HttpValue::Response(stored), pending);
     } else {
         finish_detached(pending);
     }
-    Ok(resp)
+    resp
 }
 
 /// Finishes L1 inserts no flight waits for.
@@ -307,29 +481,17 @@ fn finish_detached(pending: Vec<PendingInsert>) {
     }
 }
 
-/// Stores a complete response (and the `Vary` marker for its URL). Returns
-/// it and the L1 inserts that did not complete at once.
-fn store(
-    ctx: &Ctx,
-    parts: Parts,
-    body: Bytes,
-    lifetime: Lifetime,
-) -> (Arc<Stored>, Vec<PendingInsert>) {
+/// Stores a complete response (and the `Vary` marker for its URL when its
+/// key has request headers). Returns it and the L1 inserts that did not
+/// complete at once.
+fn store(ctx: &Ctx, stored: Stored, decided: Decided) -> (Arc<Stored>, Vec<PendingInsert>) {
     let now = Instant::now();
-    let mut headers = parts.headers;
-    policy::strip_for_storage(&mut headers);
-    let names = policy::vary_names(&headers).unwrap_or_default();
-    let suffix = variant_suffix(&names, &ctx.req_headers);
-    let mut decision = policy::decision(lifetime, &headers, body.len());
+    let names = policy::key_names(&stored.headers, &ctx.defaults).unwrap_or_default();
+    let mut decision = policy::decision(decided.lifetime, &stored.headers, stored.body.len());
     if !ctx.defaults.by_bytes {
         decision.weight = 1;
     }
-    let stored = Arc::new(Stored {
-        status: parts.status,
-        headers,
-        body,
-        variant: suffix.clone(),
-    });
+    let stored = Arc::new(stored);
     let core = &ctx.core;
     let mut pending = Vec::new();
     if names.is_empty() {
@@ -342,7 +504,7 @@ fn store(
         ));
     } else {
         let marker = crate::core::Decision {
-            lifetime,
+            lifetime: decided.lifetime,
             tags: Box::new([]),
             weight: 1,
         };
@@ -353,9 +515,9 @@ fn store(
             now,
             true,
         ));
-        let mut key = BytesMut::with_capacity(ctx.base.len() + suffix.len());
+        let mut key = BytesMut::with_capacity(ctx.base.len() + stored.variant.len());
         key.extend_from_slice(&ctx.base);
-        key.extend_from_slice(suffix.as_bytes());
+        key.extend_from_slice(stored.variant.as_bytes());
         pending.extend(core.store_decided(
             &key.freeze(),
             HttpValue::Response(Arc::clone(&stored)),
@@ -373,21 +535,20 @@ pub(crate) async fn lead_async<F, B, E>(
     ctx: Ctx,
     guard: Option<Guard>,
     fut: F,
-) -> Result<Response<CacheBody<B>>, BoxError>
+) -> Result<Response<CacheBody<B>>, E>
 where
     F: std::future::Future<Output = Result<Response<B>, E>>,
-    E: Into<BoxError>,
     B: Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
-    let result = fut.await.map_err(Into::into);
+    let result = fut.await;
     match on_head(&ctx, guard, result) {
         (Step::Done(out), _) => out,
         (
             Step::Buffer {
                 parts,
                 body,
-                lifetime,
+                decided,
             },
             guard,
         ) => {
@@ -396,7 +557,7 @@ where
             let limit = ctx.defaults.max_body_bytes;
             let outcome =
                 std::future::poll_fn(|cx| poll_buffer(body.as_mut(), &mut buf, limit, cx)).await;
-            on_buffered(&ctx, guard, parts, body, buf, outcome, lifetime)
+            Ok(on_buffered(&ctx, guard, parts, body, buf, outcome, decided))
         }
     }
 }

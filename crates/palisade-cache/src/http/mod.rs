@@ -14,10 +14,10 @@ pub use future::HttpResponseFuture;
 pub use policy::X_CACHE;
 pub use service::{HttpCacheLayer, HttpCacheService};
 
-use std::{fmt, sync::Arc};
+use std::{fmt, sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, StatusCode};
+use http::{HeaderMap, HeaderName, StatusCode, header};
 
 use crate::{core::Core, stats::Stats};
 
@@ -29,6 +29,36 @@ pub(crate) struct Stored {
     pub(crate) body: Bytes,
     /// The variant suffix (see `key.rs`) of the request it answered.
     pub(crate) variant: Box<str>,
+    /// Its age when it arrived (RFC 9111 §4.2.3); kept in `headers` as
+    /// `Age` (whole seconds) so that it survives the L2.
+    pub(crate) initial_age: Duration,
+    /// It may answer a request with `Authorization` (RFC 9111 §3.5).
+    pub(crate) authorized_ok: bool,
+}
+
+impl Stored {
+    /// A stored response from headers already stripped for storage.
+    pub(crate) fn new(
+        status: StatusCode,
+        mut headers: HeaderMap,
+        body: Bytes,
+        variant: Box<str>,
+        initial_age: Duration,
+    ) -> Self {
+        headers.remove(header::AGE);
+        if initial_age.as_secs() > 0 {
+            headers.insert(header::AGE, policy::age_value(initial_age));
+        }
+        let authorized_ok = policy::authorized_ok(&headers);
+        Self {
+            status,
+            headers,
+            body,
+            variant,
+            initial_age,
+            authorized_ok,
+        }
+    }
 }
 
 /// What the HTTP L1 holds under a key.
@@ -44,26 +74,24 @@ pub(crate) type HttpCore = Core<Bytes, HttpValue>;
 /// A response cache for HTTP services, with HTTP semantics: the handle to
 /// its shared state.
 ///
+/// A shared cache following RFC 9111 (the crate README's "HTTP
+/// conformance" section lists the rules and the deliberate deviations):
+///
 /// - Only `GET` and `HEAD` are cached; `HEAD` is answered from the `GET`
-///   entry (a `HEAD` miss fetches with `GET`). The key is the authority, path
-///   and query, plus the request headers named by the response's `Vary`
-///   (several variants per URL; `Vary: *` is not stored).
-/// - A request with `Cache-Control: no-store` goes around the cache;
-///   `no-cache` or `max-age=0` fetches a new response (and stores it).
-/// - A response with `no-store`, `no-cache`, `private` or `Set-Cookie` is
-///   not stored. Its TTL is `s-maxage`, else `max-age`, else the default TTL
-///   (404 and 410: the negative TTL). Its `stale-while-revalidate` and
-///   `stale-if-error` directives override the configured windows;
-///   `must-revalidate` forbids serving it stale. A 5xx counts as a failure:
-///   within stale-if-error the stale response answers instead.
-/// - Responses carry `x-cache: HIT | MISS | STALE | BYPASS` and, from the
-///   cache, `Age`.
-/// - Bodies are buffered up to `max_body_bytes`; a larger body streams
-///   through uncached (what was read first, then the rest).
-/// - Tags come from the `Cache-Tag` and `Surrogate-Key` response headers.
-/// - Concurrent misses for one URL make one call; the others get its
-///   response if it could be stored (and their `Vary` headers match),
-///   otherwise each makes its own call.
+///   entry. The key is the authority, path and query, plus the request
+///   headers named by the response's `Vary` and the opt-in key headers.
+/// - Freshness comes from the response (`s-maxage`, `max-age`, `Expires`,
+///   the `Last-Modified` heuristic, minus its `Age`); there is no default
+///   TTL unless [`default_ttl`](HttpCacheBuilder::default_ttl) opts in.
+/// - Responses to requests with `Authorization` are shared only when they
+///   allow it; requests with `Cookie` are passed unless opted in.
+/// - Stale responses with validators are revalidated (304s freshen them);
+///   conditional and range requests are answered from stored responses;
+///   unsafe methods invalidate their target.
+/// - Responses carry `x-cache: HIT | MISS | STALE | REVALIDATED | BYPASS`
+///   and, from the cache, `Age`.
+/// - Errors of the inner service pass through unchanged; where the cache
+///   itself cannot answer, it answers `502 Bad Gateway`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -73,7 +101,7 @@ pub(crate) type HttpCore = Core<Bytes, HttpValue>;
 /// let pages = HttpCache::builder("pages")
 ///     .max_bytes(256 << 20)
 ///     .max_body_bytes(1 << 20)
-///     .default_ttl(Duration::from_secs(30))
+///     .stale_if_error(Duration::from_secs(30))
 ///     .build()?;
 /// let layer = pages.layer(); // share it across routes: one cache
 /// # let _ = layer;

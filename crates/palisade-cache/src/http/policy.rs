@@ -1,10 +1,37 @@
-//! HTTP caching rules: Cache-Control parsing, what is stored, for how long.
+//! HTTP caching rules for a shared cache (RFC 9111, RFC 9110 §13–§14,
+//! RFC 5861): `Cache-Control` parsing, dates and `Age`, what is stored and for
+//! how long, what a request asks of the cache, conditional and range answers.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
-use crate::{core::Decision, entry::Lifetime};
+use crate::entry::Lifetime;
+
+/// The largest delta-seconds value kept (RFC 9111 §1.2.2): a larger one, or
+/// one that overflows, means this many seconds.
+pub(crate) const DELTA_SECONDS_MAX: u64 = 2_147_483_648;
+
+/// The cap of heuristic freshness (RFC 9111 §4.2.2): 10% of the time since
+/// `Last-Modified`, at most this long.
+pub(crate) const HEURISTIC_MAX: Duration = Duration::from_secs(24 * 3600);
+
+/// How long a stale response with a validator (`ETag`, `Last-Modified`) is
+/// kept after its freshness (and stale windows) ran out, so that it can be
+/// revalidated with a conditional request instead of fetched again.
+pub(crate) const VALIDATION_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Parses delta-seconds (RFC 9111 §1.2.2): one or more digits; a value too
+/// large for the cache becomes [`DELTA_SECONDS_MAX`]. Anything else: `None`.
+pub(crate) fn delta_seconds(s: &str) -> Option<Duration> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs = s
+        .parse::<u64>()
+        .map_or(DELTA_SECONDS_MAX, |n| n.min(DELTA_SECONDS_MAX));
+    Some(Duration::from_secs(secs))
+}
 
 /// The directives of one or more `Cache-Control` header values.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -12,42 +39,128 @@ pub(crate) struct CacheControl {
     pub(crate) no_store: bool,
     pub(crate) no_cache: bool,
     pub(crate) private: bool,
+    pub(crate) public: bool,
+    /// `must-revalidate` or `proxy-revalidate` (the same to a shared cache).
     pub(crate) must_revalidate: bool,
+    /// An invalid or negative value is `Some(ZERO)`: stale (RFC 9111 §4.2.1).
     pub(crate) max_age: Option<Duration>,
+    /// As `max_age`.
     pub(crate) s_maxage: Option<Duration>,
+    /// An invalid value is ignored.
     pub(crate) stale_while_revalidate: Option<Duration>,
+    /// An invalid value is ignored.
     pub(crate) stale_if_error: Option<Duration>,
+}
+
+/// Calls `f` with each directive of a `Cache-Control` value: its name and
+/// argument (quotes removed). Commas inside quoted strings do not split.
+fn for_each_directive(value: &str, mut f: impl FnMut(&str, Option<&str>)) {
+    let mut one = |d: &str| {
+        let d = d.trim();
+        if d.is_empty() {
+            return;
+        }
+        match d.split_once('=') {
+            Some((n, a)) => {
+                let a = a.trim();
+                let a = a
+                    .strip_prefix('"')
+                    .and_then(|a| a.strip_suffix('"'))
+                    .unwrap_or(a);
+                f(n.trim(), Some(a));
+            }
+            None => f(d, None),
+        }
+    };
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, b) in value.bytes().enumerate() {
+        if quoted {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                quoted = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => quoted = true,
+            b',' => {
+                one(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    one(&value[start..]);
 }
 
 impl CacheControl {
     pub(crate) fn parse(headers: &HeaderMap) -> Self {
         let mut cc = Self::default();
         for value in headers.get_all(header::CACHE_CONTROL) {
-            let Ok(value) = value.to_str() else { continue };
-            for directive in value.split(',') {
-                let (name, arg) = match directive.split_once('=') {
-                    Some((n, a)) => (n.trim(), Some(a.trim().trim_matches('"'))),
-                    None => (directive.trim(), None),
-                };
-                let secs = || {
-                    arg.and_then(|a| a.parse::<u64>().ok())
-                        .map(Duration::from_secs)
-                };
-                match name.to_ascii_lowercase().as_str() {
-                    "no-store" => cc.no_store = true,
-                    "no-cache" => cc.no_cache = true,
-                    "private" => cc.private = true,
-                    "must-revalidate" | "proxy-revalidate" => cc.must_revalidate = true,
-                    "max-age" => cc.max_age = secs(),
-                    "s-maxage" => cc.s_maxage = secs(),
-                    "stale-while-revalidate" => cc.stale_while_revalidate = secs(),
-                    "stale-if-error" => cc.stale_if_error = secs(),
-                    _ => {}
-                }
-            }
+            cc.add(value);
         }
         cc
     }
+
+    /// Adds the directives of one header value. The first occurrence of a
+    /// directive with an argument wins (RFC 9111 §4.2.1).
+    pub(crate) fn add(&mut self, value: &HeaderValue) {
+        let Ok(value) = value.to_str() else { return };
+        for_each_directive(value, |name, arg| {
+            let age = || arg.and_then(delta_seconds).unwrap_or(Duration::ZERO);
+            let window = || arg.and_then(delta_seconds);
+            if name.eq_ignore_ascii_case("no-store") {
+                self.no_store = true;
+            } else if name.eq_ignore_ascii_case("no-cache") {
+                self.no_cache = true;
+            } else if name.eq_ignore_ascii_case("private") {
+                self.private = true;
+            } else if name.eq_ignore_ascii_case("public") {
+                self.public = true;
+            } else if name.eq_ignore_ascii_case("must-revalidate")
+                || name.eq_ignore_ascii_case("proxy-revalidate")
+            {
+                self.must_revalidate = true;
+            } else if name.eq_ignore_ascii_case("max-age") {
+                self.max_age = self.max_age.or_else(|| Some(age()));
+            } else if name.eq_ignore_ascii_case("s-maxage") {
+                self.s_maxage = self.s_maxage.or_else(|| Some(age()));
+            } else if name.eq_ignore_ascii_case("stale-while-revalidate") {
+                self.stale_while_revalidate = self.stale_while_revalidate.or_else(window);
+            } else if name.eq_ignore_ascii_case("stale-if-error") {
+                self.stale_if_error = self.stale_if_error.or_else(window);
+            }
+        });
+    }
+
+    /// The response may be served stale (RFC 9111 §4.2.4): neither
+    /// `no-cache` nor `must-revalidate` / `proxy-revalidate`.
+    pub(crate) fn may_serve_stale(&self) -> bool {
+        !self.no_cache && !self.must_revalidate
+    }
+
+    /// The response may answer a request with `Authorization` other than
+    /// its own (RFC 9111 §3.5).
+    pub(crate) fn allows_authorized(&self) -> bool {
+        self.public || self.s_maxage.is_some() || self.must_revalidate
+    }
+}
+
+/// An HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, RFC 850 or asctime form);
+/// `None` when invalid.
+pub(crate) fn http_date(value: &HeaderValue) -> Option<SystemTime> {
+    let s = value.to_str().ok()?.trim();
+    httpdate::parse_http_date(s).ok()
+}
+
+/// The `Age` of a response (RFC 9111 §5.1): the first member of the first
+/// value, as delta-seconds; `None` when absent or invalid (then ignored).
+pub(crate) fn age_header(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::AGE)?.to_str().ok()?;
+    delta_seconds(value.split(',').next()?.trim())
 }
 
 /// What a request asks of the cache.
@@ -55,82 +168,267 @@ impl CacheControl {
 pub(crate) enum RequestMode {
     /// Answer from the cache when possible.
     Normal,
-    /// `no-cache` / `max-age=0`: fetch (and store) a new response.
+    /// `no-cache` / `max-age=0`: validate (or fetch) with the origin, store.
     Revalidate,
-    /// Not GET/HEAD, or `no-store`: go around the cache.
+    /// Safe but not cached (`no-store`, other methods, `Cookie` by default,
+    /// `If-Match`): go around the cache.
     Bypass,
+    /// An unsafe method: go around the cache, and on success invalidate
+    /// the target URI (RFC 9111 §4.4).
+    Invalidate,
 }
 
-pub(crate) fn request_mode(method: &Method, headers: &HeaderMap) -> RequestMode {
+/// What the cache reads from a request, in one pass over its headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scan {
+    pub(crate) mode: RequestMode,
+    /// It carries `Authorization` (and the key does not include it): only
+    /// responses that allow it may answer (RFC 9111 §3.5).
+    pub(crate) authorized: bool,
+    /// It carries `If-None-Match`, `If-Modified-Since` or `Range`.
+    pub(crate) conditional: bool,
+}
+
+pub(crate) fn scan(method: &Method, headers: &HeaderMap, d: &Defaults) -> Scan {
+    let mut out = Scan {
+        mode: RequestMode::Normal,
+        authorized: false,
+        conditional: false,
+    };
     if method != Method::GET && method != Method::HEAD {
-        return RequestMode::Bypass;
+        out.mode = if method == Method::OPTIONS || method == Method::TRACE {
+            RequestMode::Bypass
+        } else {
+            RequestMode::Invalidate
+        };
+        return out;
     }
-    let cc = CacheControl::parse(headers);
-    if cc.no_store {
-        RequestMode::Bypass
-    } else if cc.no_cache || cc.max_age == Some(Duration::ZERO) {
-        RequestMode::Revalidate
-    } else {
-        RequestMode::Normal
+    let (mut cookie, mut preconditions) = (false, false);
+    let mut cc: Option<CacheControl> = None;
+    for (name, value) in headers {
+        let n = name.as_str();
+        match n.len() {
+            13 if n == "cache-control" => cc.get_or_insert_with(Default::default).add(value),
+            13 if n == "authorization" => out.authorized = true,
+            13 if n == "if-none-match" => out.conditional = true,
+            6 if n == "cookie" => cookie = true,
+            5 if n == "range" => out.conditional = true,
+            17 if n == "if-modified-since" => out.conditional = true,
+            8 if n == "if-match" => preconditions = true,
+            19 if n == "if-unmodified-since" => preconditions = true,
+            _ => {}
+        }
     }
+    if out.authorized && d.keyed_on(&header::AUTHORIZATION) {
+        out.authorized = false;
+    }
+    if preconditions || (cookie && !d.cookie_requests && !d.keyed_on(&header::COOKIE)) {
+        out.mode = RequestMode::Bypass;
+    } else if let Some(cc) = cc {
+        if cc.no_store {
+            out.mode = RequestMode::Bypass;
+        } else if cc.no_cache || cc.max_age == Some(Duration::ZERO) {
+            out.mode = RequestMode::Revalidate;
+        }
+    }
+    out
 }
 
 /// The configured defaults the response's own directives override.
 #[derive(Debug, Clone)]
 pub(crate) struct Defaults {
-    pub(crate) default_ttl: Duration,
-    pub(crate) negative_ttl: Duration,
+    /// Opt-in: freshness of a response without explicit freshness.
+    pub(crate) default_ttl: Option<Duration>,
+    /// Opt-in: as `default_ttl`, for 404 and 410.
+    pub(crate) negative_ttl: Option<Duration>,
     pub(crate) stale_while_revalidate: Duration,
     pub(crate) stale_if_error: Duration,
     pub(crate) max_body_bytes: usize,
     /// Entries weigh their bytes (`max_bytes`) rather than 1 (`max_entries`).
     pub(crate) by_bytes: bool,
+    /// Request headers added to every key (per-user entries, opt-in).
+    pub(crate) key_headers: Vec<HeaderName>,
+    /// Requests with `Cookie` use the cache (opt-in; passed by default).
+    pub(crate) cookie_requests: bool,
 }
 
-/// Statuses this cache stores: the heuristically cacheable ones of RFC 9110
-/// §15.1 without partial content and error statuses other than 404/410
-/// (those get the negative TTL).
-fn cacheable_status(status: StatusCode) -> bool {
+impl Defaults {
+    pub(crate) fn keyed_on(&self, name: &HeaderName) -> bool {
+        self.key_headers.iter().any(|k| k == name)
+    }
+}
+
+/// Statuses a cache may give heuristic freshness (RFC 9110 §15.1).
+pub(crate) fn heuristically_cacheable(status: StatusCode) -> bool {
     matches!(
         status.as_u16(),
-        200 | 203 | 204 | 300 | 301 | 308 | 404 | 410
+        200 | 203 | 204 | 206 | 300 | 301 | 308 | 404 | 405 | 410 | 414 | 501
     )
 }
 
-/// Whether a response with these head fields may be stored, and how. Body
-/// size is checked separately.
-pub(crate) fn decide(status: StatusCode, headers: &HeaderMap, d: &Defaults) -> Option<Lifetime> {
-    if !cacheable_status(status) || headers.contains_key(header::SET_COOKIE) {
+/// Whether a response to a request with `Authorization` may be stored and
+/// shared (RFC 9111 §3.5).
+pub(crate) fn authorized_ok(headers: &HeaderMap) -> bool {
+    CacheControl::parse(headers).allows_authorized()
+}
+
+/// How a stored response was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Decided {
+    /// Relative to the moment of storing: the TTL is the freshness left.
+    pub(crate) lifetime: Lifetime,
+    /// The response's age when it arrived (RFC 9111 §4.2.3).
+    pub(crate) initial_age: Duration,
+}
+
+/// The time a response was requested and received (wall clock, as the
+/// origin's `Date` is).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Times {
+    pub(crate) request: SystemTime,
+    pub(crate) response: SystemTime,
+}
+
+/// The corrected initial age of a response (RFC 9111 §4.2.3): the larger of
+/// its apparent age (from `Date`, in whole seconds as `Date` has) and its
+/// `Age` plus the time the request took.
+pub(crate) fn initial_age(headers: &HeaderMap, t: Times) -> Duration {
+    let apparent = headers
+        .get(header::DATE)
+        .and_then(http_date)
+        .and_then(|date| t.response.duration_since(date).ok())
+        .map_or(Duration::ZERO, |d| Duration::from_secs(d.as_secs()));
+    let delay = t
+        .response
+        .duration_since(t.request)
+        .unwrap_or(Duration::ZERO);
+    let corrected = age_header(headers)
+        .unwrap_or(Duration::ZERO)
+        .saturating_add(delay);
+    apparent.max(corrected)
+}
+
+/// The freshness lifetime of a response to a shared cache (RFC 9111
+/// §4.2.1–§4.2.2): `s-maxage`, else `max-age`, else `Expires` − `Date` (an
+/// invalid `Expires`: zero), else the configured TTL (opt-in), else the
+/// heuristic. `None`: nothing says the response is fresh.
+fn freshness_lifetime(
+    status: StatusCode,
+    headers: &HeaderMap,
+    cc: &CacheControl,
+    d: &Defaults,
+    received: SystemTime,
+) -> Option<Duration> {
+    if let Some(ttl) = cc.s_maxage.or(cc.max_age) {
+        return Some(ttl);
+    }
+    if let Some(expires) = headers.get(header::EXPIRES) {
+        let Some(expires) = http_date(expires) else {
+            return Some(Duration::ZERO);
+        };
+        let date = headers
+            .get(header::DATE)
+            .and_then(http_date)
+            .unwrap_or(received);
+        return Some(expires.duration_since(date).unwrap_or(Duration::ZERO));
+    }
+    let cacheable = heuristically_cacheable(status) || cc.public;
+    let configured = if matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE) {
+        d.negative_ttl
+    } else if cacheable {
+        d.default_ttl
+    } else {
+        None
+    };
+    if configured.is_some() {
+        return configured;
+    }
+    if !cacheable {
+        return None;
+    }
+    let last_modified = headers.get(header::LAST_MODIFIED).and_then(http_date)?;
+    let date = headers
+        .get(header::DATE)
+        .and_then(http_date)
+        .unwrap_or(received);
+    let since = date.duration_since(last_modified).ok()?;
+    Some((since / 10).min(HEURISTIC_MAX))
+}
+
+/// Whether a stored response carries a validator (`ETag`, `Last-Modified`).
+pub(crate) fn has_validator(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::ETAG) || headers.contains_key(header::LAST_MODIFIED)
+}
+
+/// Whether a response with these head fields may be stored (RFC 9111 §3),
+/// and how. `authorized`: the request carried `Authorization` (not part of
+/// the key). Body size is checked separately.
+pub(crate) fn decide(
+    status: StatusCode,
+    headers: &HeaderMap,
+    authorized: bool,
+    d: &Defaults,
+    t: Times,
+) -> Option<Decided> {
+    let code = status.as_u16();
+    // Final statuses this cache understands; partial content and 304 are
+    // never stored as such.
+    if code < 200 || code == 206 || code == 304 || headers.contains_key(header::SET_COOKIE) {
         return None;
     }
     vary_names(headers)?; // Vary: * is never stored
     let cc = CacheControl::parse(headers);
-    if cc.no_store || cc.private || cc.no_cache {
+    if cc.no_store || cc.private || (authorized && !cc.allows_authorized()) {
         return None;
     }
-    let negative = matches!(status, StatusCode::NOT_FOUND | StatusCode::GONE);
-    let ttl = cc.s_maxage.or(cc.max_age).unwrap_or(if negative {
-        d.negative_ttl
-    } else {
-        d.default_ttl
-    });
-    if ttl.is_zero() {
+    let explicit = cc.s_maxage.is_some() || cc.max_age.is_some();
+    let explicit = explicit || headers.contains_key(header::EXPIRES);
+    if !explicit && !cc.public && !heuristically_cacheable(status) {
         return None;
     }
-    let (swr, sie) = if cc.must_revalidate {
-        (Duration::ZERO, Duration::ZERO)
-    } else {
+    let lifetime = freshness_lifetime(status, headers, &cc, d, t.response);
+    let initial_age = initial_age(headers, t);
+    let mut ttl = lifetime.unwrap_or_default().saturating_sub(initial_age);
+    if cc.no_cache {
+        ttl = Duration::ZERO; // stored, validated before every use
+    }
+    let (swr, sie) = if cc.may_serve_stale() {
         (
             cc.stale_while_revalidate
                 .unwrap_or(d.stale_while_revalidate),
             cc.stale_if_error.unwrap_or(d.stale_if_error),
         )
+    } else {
+        (Duration::ZERO, Duration::ZERO)
     };
-    Some(Lifetime {
+    let keep = if has_validator(headers) {
+        VALIDATION_WINDOW
+    } else {
+        Duration::ZERO
+    };
+    let lifetime = Lifetime {
         ttl,
         stale_while_revalidate: swr,
-        stale_if_error: sie,
+        stale_if_error: sie.max(keep),
+    };
+    if lifetime.total().is_zero() {
+        return None;
+    }
+    Some(Decided {
+        lifetime,
+        initial_age,
     })
+}
+
+/// The stale-if-error window the response itself allows (the stored
+/// lifetime may keep it longer, for validation only).
+pub(crate) fn stale_if_error(headers: &HeaderMap, d: &Defaults) -> Duration {
+    let cc = CacheControl::parse(headers);
+    if cc.may_serve_stale() {
+        cc.stale_if_error.unwrap_or(d.stale_if_error)
+    } else {
+        Duration::ZERO
+    }
 }
 
 /// The request headers named by `Vary`, lower-cased and sorted; `None` for
@@ -151,6 +449,18 @@ pub(crate) fn vary_names(headers: &HeaderMap) -> Option<Vec<HeaderName>> {
     }
     names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     names.dedup();
+    Some(names)
+}
+
+/// The request headers a stored response's key is made of: its `Vary`
+/// names and the configured key headers, sorted.
+pub(crate) fn key_names(headers: &HeaderMap, d: &Defaults) -> Option<Vec<HeaderName>> {
+    let mut names = vary_names(headers)?;
+    if !d.key_headers.is_empty() {
+        names.extend(d.key_headers.iter().cloned());
+        names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        names.dedup();
+    }
     Some(names)
 }
 
@@ -181,29 +491,55 @@ pub(crate) fn weight(headers: &HeaderMap, body_len: usize) -> u32 {
     u32::try_from(h + body_len).unwrap_or(u32::MAX).max(1)
 }
 
-pub(crate) fn decision(lifetime: Lifetime, headers: &HeaderMap, body_len: usize) -> Decision {
-    Decision {
+pub(crate) fn decision(
+    lifetime: Lifetime,
+    headers: &HeaderMap,
+    body_len: usize,
+) -> crate::core::Decision {
+    crate::core::Decision {
         lifetime,
         tags: tags(headers),
         weight: weight(headers, body_len),
     }
 }
 
+/// Hop-by-hop headers (RFC 9110 §7.6.1) and those the cache sets itself.
+const NOT_STORED: [HeaderName; 7] = [
+    header::CONNECTION,
+    header::TRANSFER_ENCODING,
+    header::AGE,
+    header::UPGRADE,
+    header::TE,
+    header::TRAILER,
+    header::PROXY_AUTHENTICATE,
+];
+
 /// Headers never stored: hop-by-hop ones and those the cache sets itself.
 pub(crate) fn strip_for_storage(headers: &mut HeaderMap) {
-    for name in [
-        header::CONNECTION,
-        header::TRANSFER_ENCODING,
-        header::AGE,
-        header::UPGRADE,
-        header::TE,
-        header::TRAILER,
-        header::PROXY_AUTHENTICATE,
-    ] {
+    for name in NOT_STORED {
         headers.remove(name);
     }
     headers.remove("keep-alive");
     headers.remove(X_CACHE);
+}
+
+/// The stored headers updated with those of a 304 (RFC 9111 §3.2): each
+/// header of the 304 replaces the stored one, except `Content-Length` and
+/// the hop-by-hop headers; `Age` is the 304's (or none).
+pub(crate) fn merge_304(stored: &HeaderMap, fresh: &HeaderMap) -> HeaderMap {
+    let mut out = stored.clone();
+    // The age is the 304's: the stored one was the old response's.
+    out.remove(header::AGE);
+    for name in fresh.keys() {
+        if name == header::CONTENT_LENGTH || (name != header::AGE && NOT_STORED.contains(name)) {
+            continue;
+        }
+        out.remove(name);
+        for v in fresh.get_all(name) {
+            out.append(name.clone(), v.clone());
+        }
+    }
+    out
 }
 
 /// The response header telling how the cache answered.
@@ -215,149 +551,164 @@ pub(crate) mod x_cache {
     pub(crate) const HIT: HeaderValue = HeaderValue::from_static("HIT");
     pub(crate) const MISS: HeaderValue = HeaderValue::from_static("MISS");
     pub(crate) const STALE: HeaderValue = HeaderValue::from_static("STALE");
+    pub(crate) const REVALIDATED: HeaderValue = HeaderValue::from_static("REVALIDATED");
     pub(crate) const BYPASS: HeaderValue = HeaderValue::from_static("BYPASS");
 }
 
 pub(crate) fn age_value(age: Duration) -> HeaderValue {
-    HeaderValue::from(age.as_secs())
+    HeaderValue::from(age.as_secs().min(DELTA_SECONDS_MAX))
+}
+
+/// How the cache answers a request from a stored response (RFC 9110 §13.2.2
+/// and §14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    Full,
+    NotModified,
+    /// One range: first and last byte, inclusive.
+    Range(u64, u64),
+    Unsatisfiable,
+}
+
+/// Weak comparison of entity tags (RFC 9110 §8.8.3.2).
+fn weak_eq(a: &str, b: &str) -> bool {
+    a.trim_start_matches("W/") == b.trim_start_matches("W/")
+}
+
+/// Splits an `If-None-Match` list into entity tags (commas inside the
+/// quotes of an entity tag do not split).
+fn entity_tags(value: &str) -> impl Iterator<Item = &str> {
+    let mut rest = value;
+    std::iter::from_fn(move || {
+        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_ascii_whitespace());
+        if rest.is_empty() {
+            return None;
+        }
+        let weak = usize::from(rest.starts_with("W/")) * 2;
+        let end = if rest[weak..].starts_with('"') {
+            rest[weak + 1..]
+                .find('"')
+                .map_or(rest.len(), |i| weak + i + 2)
+        } else {
+            rest.find(',').unwrap_or(rest.len())
+        };
+        let (tag, tail) = rest.split_at(end);
+        rest = tail;
+        Some(tag.trim())
+    })
+}
+
+/// Evaluates a request's `If-None-Match` / `If-Modified-Since` (RFC 9110
+/// §13.2.2: `If-Modified-Since` only without `If-None-Match`) and `Range` /
+/// `If-Range` against a stored response.
+pub(crate) fn evaluate(
+    status: StatusCode,
+    stored: &HeaderMap,
+    body_len: usize,
+    req: &HeaderMap,
+    head: bool,
+) -> Answer {
+    if !status.is_success() {
+        return Answer::Full; // preconditions only apply to 2xx (§13.2.1)
+    }
+    if let Some(inm) = req.get(header::IF_NONE_MATCH) {
+        let Ok(inm) = inm.to_str() else {
+            return Answer::Full;
+        };
+        let etag = stored.get(header::ETAG).and_then(|v| v.to_str().ok());
+        let matched = inm.trim() == "*"
+            || etag.is_some_and(|etag| entity_tags(inm).any(|t| weak_eq(t, etag.trim())));
+        if matched {
+            return Answer::NotModified;
+        }
+    } else if let Some(ims) = req.get(header::IF_MODIFIED_SINCE).and_then(http_date)
+        && let Some(lm) = stored.get(header::LAST_MODIFIED).and_then(http_date)
+        && lm <= ims
+    {
+        return Answer::NotModified;
+    }
+    if head || status != StatusCode::OK {
+        return Answer::Full;
+    }
+    let Some(range) = req.get(header::RANGE) else {
+        return Answer::Full;
+    };
+    if let Some(if_range) = req.get(header::IF_RANGE) {
+        let Ok(v) = if_range.to_str() else {
+            return Answer::Full;
+        };
+        let v = v.trim();
+        let same = if v.starts_with('"') {
+            // Strong comparison: a weak stored tag never matches.
+            stored
+                .get(header::ETAG)
+                .and_then(|e| e.to_str().ok())
+                .is_some_and(|e| e.trim() == v)
+        } else {
+            stored
+                .get(header::LAST_MODIFIED)
+                .and_then(http_date)
+                .zip(http_date(if_range))
+                .is_some_and(|(a, b)| a == b)
+        };
+        if !same {
+            return Answer::Full;
+        }
+    }
+    range_answer(range, body_len as u64)
+}
+
+/// One `bytes` range of a `Range` header against a body of `len` bytes
+/// (RFC 9110 §14.1.2). Several ranges or an invalid header: the full
+/// response (a server may ignore `Range`).
+pub(crate) fn range_answer(range: &HeaderValue, len: u64) -> Answer {
+    let Some(spec) = range.to_str().ok().and_then(|r| {
+        let r = r.trim();
+        let unit = r.get(..6)?;
+        unit.eq_ignore_ascii_case("bytes=").then(|| r[6..].trim())
+    }) else {
+        return Answer::Full;
+    };
+    if spec.contains(',') {
+        return Answer::Full;
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return Answer::Full;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let num = |s: &str| {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            None
+        } else {
+            Some(s.parse::<u64>().unwrap_or(u64::MAX))
+        }
+    };
+    if first.is_empty() {
+        // A suffix: the last n bytes.
+        let Some(n) = num(last) else {
+            return Answer::Full;
+        };
+        if n == 0 || len == 0 {
+            return Answer::Unsatisfiable;
+        }
+        return Answer::Range(len.saturating_sub(n), len - 1);
+    }
+    let Some(first) = num(first) else {
+        return Answer::Full;
+    };
+    let last = if last.is_empty() {
+        u64::MAX
+    } else {
+        match num(last) {
+            Some(l) if l >= first => l,
+            _ => return Answer::Full, // invalid: ignored
+        }
+    };
+    if first >= len {
+        return Answer::Unsatisfiable;
+    }
+    Answer::Range(first, last.min(len - 1))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (n, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
-    }
-
-    fn defaults() -> Defaults {
-        Defaults {
-            default_ttl: Duration::from_secs(30),
-            negative_ttl: Duration::from_secs(5),
-            stale_while_revalidate: Duration::from_secs(1),
-            stale_if_error: Duration::from_secs(2),
-            max_body_bytes: 1024,
-            by_bytes: true,
-        }
-    }
-
-    #[test]
-    fn s_maxage_over_max_age_over_default() {
-        let d = defaults();
-        let ok = StatusCode::OK;
-        let ttl = |h: &[(&str, &str)]| decide(ok, &headers(h), &d).map(|l| l.ttl.as_secs());
-        assert_eq!(ttl(&[]), Some(30));
-        assert_eq!(ttl(&[("cache-control", "max-age=10")]), Some(10));
-        assert_eq!(
-            ttl(&[("cache-control", "max-age=10, s-maxage=20")]),
-            Some(20)
-        );
-        assert_eq!(
-            ttl(&[("cache-control", "public"), ("cache-control", "s-maxage=7")]),
-            Some(7)
-        );
-        assert_eq!(ttl(&[("cache-control", "max-age=0")]), None);
-        let nf = decide(StatusCode::NOT_FOUND, &headers(&[]), &d).unwrap();
-        assert_eq!(nf.ttl.as_secs(), 5);
-        assert!(decide(StatusCode::INTERNAL_SERVER_ERROR, &headers(&[]), &d).is_none());
-    }
-
-    #[test]
-    fn what_is_never_stored() {
-        let d = defaults();
-        for h in [
-            ("cache-control", "no-store"),
-            ("cache-control", "private, max-age=60"),
-            ("cache-control", "no-cache"),
-            ("set-cookie", "a=b"),
-            ("vary", "*"),
-        ] {
-            assert!(
-                decide(StatusCode::OK, &headers(&[h]), &d).is_none(),
-                "{h:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn stale_windows_from_directives_and_must_revalidate() {
-        let d = defaults();
-        let l = decide(
-            StatusCode::OK,
-            &headers(&[(
-                "cache-control",
-                "max-age=1, stale-while-revalidate=9, stale-if-error=99",
-            )]),
-            &d,
-        )
-        .unwrap();
-        assert_eq!(
-            (
-                l.stale_while_revalidate.as_secs(),
-                l.stale_if_error.as_secs()
-            ),
-            (9, 99)
-        );
-        let l = decide(
-            StatusCode::OK,
-            &headers(&[(
-                "cache-control",
-                "max-age=1, must-revalidate, stale-if-error=99",
-            )]),
-            &d,
-        )
-        .unwrap();
-        assert!(l.stale_while_revalidate.is_zero() && l.stale_if_error.is_zero());
-    }
-
-    #[test]
-    fn request_modes() {
-        let get = Method::GET;
-        assert_eq!(request_mode(&get, &headers(&[])), RequestMode::Normal);
-        assert_eq!(
-            request_mode(&Method::HEAD, &headers(&[])),
-            RequestMode::Normal
-        );
-        assert_eq!(
-            request_mode(&Method::POST, &headers(&[])),
-            RequestMode::Bypass
-        );
-        assert_eq!(
-            request_mode(&get, &headers(&[("cache-control", "no-store")])),
-            RequestMode::Bypass
-        );
-        assert_eq!(
-            request_mode(&get, &headers(&[("cache-control", "no-cache")])),
-            RequestMode::Revalidate
-        );
-        assert_eq!(
-            request_mode(&get, &headers(&[("cache-control", "max-age=0")])),
-            RequestMode::Revalidate
-        );
-    }
-
-    #[test]
-    fn vary_and_tags() {
-        let h = headers(&[
-            ("vary", "Accept-Language, accept-encoding"),
-            ("vary", "Accept-Language"),
-        ]);
-        let names = vary_names(&h).unwrap();
-        assert_eq!(
-            names,
-            vec![header::ACCEPT_ENCODING, header::ACCEPT_LANGUAGE]
-        );
-        let t = tags(&headers(&[("cache-tag", "a, b"), ("surrogate-key", "c d")]));
-        assert_eq!(
-            &*t,
-            &["a".into(), "b".into(), "c".into(), "d".into()] as &[Box<str>]
-        );
-    }
-}
+mod tests;

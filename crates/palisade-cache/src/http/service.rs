@@ -5,6 +5,7 @@ use std::{
     fmt,
     sync::{Arc, Mutex, OnceLock, PoisonError},
     task::{Context, Poll},
+    time::SystemTime,
 };
 
 use bytes::Bytes;
@@ -19,8 +20,8 @@ use super::{
     CacheBody, HttpCore, HttpValue,
     future::HttpResponseFuture,
     key::{base_key, variant_key, variant_suffix},
-    lead::{Ctx, Guard, lead_async, respond},
-    policy::{Defaults, RequestMode, request_mode, x_cache},
+    lead::{Ctx, Guard, add_validators, answer, lead_async, prepare, respond},
+    policy::{Defaults, RequestMode, Scan, scan, x_cache},
 };
 use crate::{
     core::{L2Op, LeadGuard},
@@ -72,9 +73,12 @@ impl<S: Clone> Layer<S> for HttpCacheLayer {
 }
 
 /// A reply channel for a call made in the background on a request's behalf.
-pub(crate) type Reply<B> = oneshot::Sender<Result<Response<CacheBody<B>>, BoxError>>;
-pub(crate) type Extra<B> = (Ctx, Option<Reply<B>>);
-pub(crate) type HttpWorker<S, ReqB, ResB> = Worker<S, Request<ReqB>, Bytes, HttpValue, Extra<ResB>>;
+pub(crate) type Reply<B, E> = oneshot::Sender<Result<Response<CacheBody<B>>, E>>;
+/// The receiving end of a [`Reply`].
+pub(crate) type ReplyRx<B, E> = oneshot::Receiver<Result<Response<CacheBody<B>>, E>>;
+pub(crate) type Extra<B, E> = (Ctx, Option<Reply<B, E>>);
+pub(crate) type HttpWorker<S, ReqB, ResB> =
+    Worker<S, Request<ReqB>, Bytes, HttpValue, Extra<ResB, <S as Service<Request<ReqB>>>::Error>>;
 
 /// The inner service's one background clone, and the worker driving it
 /// (typed by the request body, known only in `call`).
@@ -96,13 +100,13 @@ impl<S> Background<S> {
     /// back on the returned channel.
     pub(crate) fn submit<ReqB, ResB>(
         &self,
-        req: Request<ReqB>,
+        mut req: Request<ReqB>,
         guard: Option<Guard>,
         ctx: Ctx,
-    ) -> Option<oneshot::Receiver<Result<Response<CacheBody<ResB>>, BoxError>>>
+    ) -> Option<ReplyRx<ResB, S::Error>>
     where
         S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
-        S::Error: Into<BoxError>,
+        S::Error: Into<BoxError> + Send + 'static,
         S::Future: Send + 'static,
         ReqB: Send + 'static,
         ResB: Body<Data = Bytes> + Send + 'static,
@@ -135,6 +139,10 @@ impl<S> Background<S> {
             }
             return None;
         };
+        add_validators(
+            req.headers_mut(),
+            guard.as_ref().and_then(|g| g.stale.as_ref()),
+        );
         let (tx, rx) = oneshot::channel();
         worker.submit(req, guard, (ctx, Some(tx))).ok().map(|()| rx)
     }
@@ -193,9 +201,26 @@ impl<S> HttpCacheService<S> {
 
 /// An L1 lookup: the key to coalesce on and what was found there.
 enum Found {
-    Fresh(SharedEntry<HttpValue>),
+    Fresh(Bytes, SharedEntry<HttpValue>),
     Stale(Bytes, SharedEntry<HttpValue>),
     Miss(Bytes, Option<SharedEntry<HttpValue>>),
+}
+
+impl Found {
+    /// For a request with `Authorization`: entries that may not answer it
+    /// (RFC 9111 §3.5) count as absent, also for validation and errors.
+    fn authorized(self) -> Self {
+        let ok = |e: &SharedEntry<HttpValue>| match &e.value {
+            HttpValue::Response(s) => s.authorized_ok,
+            HttpValue::Vary(_) => true,
+        };
+        match self {
+            Self::Fresh(k, e) | Self::Stale(k, e) | Self::Miss(k, Some(e)) if !ok(&e) => {
+                Self::Miss(k, None)
+            }
+            other => other,
+        }
+    }
 }
 
 /// An L2 lookup in progress: the key an entry was found under, and it.
@@ -206,24 +231,31 @@ pub(crate) type HttpL2Lookup = std::pin::Pin<
 impl<S, ReqB, ResB> Service<Request<ReqB>> for HttpCacheService<S>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
-    S::Error: Into<BoxError>,
+    S::Error: Into<BoxError> + Send + 'static,
     S::Future: Send + 'static,
     ReqB: Send + 'static,
     ResB: Body<Data = Bytes> + Send + 'static,
     ResB::Error: Into<BoxError>,
 {
     type Response = Response<CacheBody<ResB>>;
-    type Error = BoxError;
+    type Error = S::Error;
     type Future = HttpResponseFuture<S, ReqB, ResB>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
         let core = &self.core;
-        let mode = request_mode(req.method(), req.headers());
+        let scan = scan(req.method(), req.headers(), &self.defaults);
+        let mode = scan.mode;
         let base = match (mode, base_key(&req)) {
+            (RequestMode::Invalidate, base) => {
+                core.recorder.record(Event::Bypass);
+                let target = base.map(|key| Target::of(&req, key));
+                let fut = self.inner.call(req);
+                return HttpResponseFuture::invalidate(fut, Arc::clone(core), target);
+            }
             (RequestMode::Bypass, _) | (_, None) => {
                 core.recorder.record(Event::Bypass);
                 return HttpResponseFuture::bypass(self.inner.call(req));
@@ -232,32 +264,35 @@ where
         };
         let head = req.method() == Method::HEAD;
         let now = Instant::now();
-        let found = self.lookup(&base, req.headers(), now);
+        let mut found = self.lookup(&base, req.headers(), now);
+        if scan.authorized {
+            found = found.authorized();
+        }
         let (key, stale) = match (found, mode) {
-            (Found::Fresh(entry), RequestMode::Normal) => {
+            (Found::Fresh(key, entry), RequestMode::Normal) => {
                 if let HttpValue::Response(stored) = &entry.value {
                     core.recorder.record(Event::Hit);
-                    let age = entry.age(now);
-                    return HttpResponseFuture::ready(Ok(respond(
-                        stored,
-                        head,
-                        x_cache::HIT,
-                        Some(age),
-                    )));
+                    let age = Some(entry.age(now));
+                    let resp = if scan.conditional {
+                        answer(stored, head, x_cache::HIT, age, req.headers())
+                    } else {
+                        respond(stored, head, x_cache::HIT, age)
+                    };
+                    return HttpResponseFuture::ready(resp);
                 }
-                (base.clone(), None)
+                (key, None)
             }
             (Found::Stale(key, entry), RequestMode::Normal) => {
                 if let HttpValue::Response(stored) = &entry.value {
                     core.recorder.record(Event::Stale);
-                    let resp = respond(stored, head, x_cache::STALE, Some(entry.age(now)));
-                    self.refresh(key, base, req, entry);
-                    return HttpResponseFuture::ready(Ok(resp));
+                    let age = Some(entry.age(now));
+                    let resp = answer(stored, head, x_cache::STALE, age, req.headers());
+                    self.refresh(key, base, scan, req, entry);
+                    return HttpResponseFuture::ready(resp);
                 }
                 (key, None)
             }
-            (Found::Fresh(entry), _) => (base.clone(), Some(entry)),
-            (Found::Stale(key, entry), _) => (key, Some(entry)),
+            (Found::Fresh(key, entry) | Found::Stale(key, entry), _) => (key, Some(entry)),
             (Found::Miss(key, stale), _) => (key, stale),
         };
         let ctx = Ctx {
@@ -265,11 +300,14 @@ where
             defaults: Arc::clone(&self.defaults),
             base,
             req_headers: req.headers().clone(),
+            scan,
+            request_time: SystemTime::now(),
             head,
         };
         if head {
             *req.method_mut() = Method::GET;
         }
+        prepare(&mut req, None);
         match core.flights.join(&key) {
             Join::Wait(flight, slot) => {
                 core.recorder.record(Event::Coalesced);
@@ -281,19 +319,21 @@ where
                 // A flight for this URL may have ended (its response now in
                 // L1) between the lookup above and the join: look once more.
                 if mode == RequestMode::Normal
-                    && let Found::Fresh(entry) = self.lookup(&ctx.base, &ctx.req_headers, now)
+                    && let Found::Fresh(_, entry) = self.lookup(&ctx.base, &ctx.req_headers, now)
                     && let HttpValue::Response(stored) = &entry.value
+                    && (!scan.authorized || stored.authorized_ok)
                 {
                     core.recorder.record(Event::Hit);
-                    let resp = respond(stored, head, x_cache::HIT, Some(entry.age(now)));
+                    let age = Some(entry.age(now));
+                    let resp = answer(stored, head, x_cache::HIT, age, &ctx.req_headers);
                     guard.found_in_l1(&entry);
-                    return HttpResponseFuture::ready(Ok(resp));
+                    return HttpResponseFuture::ready(resp);
                 }
                 if mode == RequestMode::Normal && core.l2_if_available(L2Op::Get).is_some() {
                     let mut lookup = l2_lookup(&ctx);
                     match poll_now(lookup.as_mut()) {
                         Some(found) => match fill_from_l2(&ctx, guard, found) {
-                            Ok(resp) => return HttpResponseFuture::ready(Ok(resp)),
+                            Ok(resp) => return HttpResponseFuture::ready(resp),
                             Err(g) => guard = g,
                         },
                         None => {
@@ -309,6 +349,7 @@ where
                     }
                 }
                 core.recorder.record(Event::Miss);
+                add_validators(req.headers_mut(), guard.stale.as_ref());
                 HttpResponseFuture::lead(self.inner.call(req), guard, ctx)
             }
         }
@@ -331,7 +372,7 @@ impl<S> HttpCacheService<S> {
             }
         }
         match entry.freshness(now) {
-            Freshness::Fresh => Found::Fresh(entry),
+            Freshness::Fresh => Found::Fresh(key, entry),
             Freshness::StaleRevalidate => Found::Stale(key, entry),
             Freshness::StaleIfError => Found::Miss(key, Some(entry)),
             Freshness::Expired => {
@@ -343,16 +384,18 @@ impl<S> HttpCacheService<S> {
 }
 
 impl<S> HttpCacheService<S> {
-    /// Starts the one background refresh of `key` unless one runs already.
+    /// Starts the one background refresh of `key` unless one runs already;
+    /// a stored response with validators is validated (RFC 5861 §3).
     fn refresh<ReqB, ResB>(
         &mut self,
         key: Bytes,
         base: Bytes,
+        scan: Scan,
         mut req: Request<ReqB>,
         entry: SharedEntry<HttpValue>,
     ) where
         S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
-        S::Error: Into<BoxError>,
+        S::Error: Into<BoxError> + Send + 'static,
         S::Future: Send + 'static,
         ResB: Body<Data = Bytes> + Send + 'static,
         ResB::Error: Into<BoxError>,
@@ -370,10 +413,13 @@ impl<S> HttpCacheService<S> {
             defaults: Arc::clone(&self.defaults),
             base,
             req_headers: req.headers().clone(),
+            scan,
+            request_time: SystemTime::now(),
             head: false,
         };
-        let guard = LeadGuard::new(Arc::clone(core), key, flight, Some(entry), true);
         *req.method_mut() = Method::GET;
+        prepare(&mut req, Some(&entry));
+        let guard = LeadGuard::new(Arc::clone(core), key, flight, Some(entry), true);
         let fut = self.inner.call(req);
         handle.spawn(async move {
             let _ = lead_async(ctx, Some(guard), fut).await;
@@ -417,14 +463,104 @@ pub(crate) fn fill_from_l2<B>(
     };
     let now = Instant::now();
     if entry.freshness(now) != Freshness::Fresh {
-        if entry.usable_on_error(now) && guard.stale.is_none() {
+        if guard.stale.is_none() && (!ctx.scan.authorized || stored.authorized_ok) {
             guard.stale = Some(entry);
         }
         return Err(guard);
     }
-    ctx.core.recorder.record(Event::Hit);
-    let resp = respond(stored, ctx.head, x_cache::HIT, Some(entry.age(now)));
+    if ctx.scan.authorized && !stored.authorized_ok {
+        // Not for this request (RFC 9111 §3.5); L1 keeps it for the others.
+        ctx.core.l1.insert(key, entry);
+        return Err(guard);
+    }
     let pending = ctx.core.l1.insert_now(key, entry.clone());
+    ctx.core.recorder.record(Event::Hit);
+    let age = Some(entry.age(now));
+    let resp = answer(stored, ctx.head, x_cache::HIT, age, &ctx.req_headers);
     guard.finish_stored(entry.value.clone(), pending.into_iter().collect());
     Ok(resp)
+}
+
+/// What an unsafe request invalidates when it succeeds (RFC 9111 §4.4): its
+/// target URI, and the same-origin `Location` and `Content-Location`.
+#[derive(Debug)]
+pub(crate) struct Target {
+    /// The base key of the target URI.
+    key: Bytes,
+    /// Its authority (the key's prefix), to resolve the response's URIs.
+    authority_len: usize,
+    /// The target's path, to resolve relative references.
+    path: Box<str>,
+}
+
+impl Target {
+    fn of<B>(req: &Request<B>, key: Bytes) -> Self {
+        let pq_len = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
+        Self {
+            authority_len: key.len().saturating_sub(pq_len),
+            key,
+            path: req.uri().path().into(),
+        }
+    }
+
+    /// The keys a successful response to the request invalidates.
+    pub(crate) fn keys(&self, headers: &http::HeaderMap) -> Vec<Bytes> {
+        let mut keys = vec![self.key.clone()];
+        let authority = &self.key[..self.authority_len];
+        for name in [http::header::LOCATION, http::header::CONTENT_LOCATION] {
+            let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) else {
+                continue;
+            };
+            if let Some(key) = self.resolve(authority, value) {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+
+    /// The base key of a URI reference, if it is on the same origin.
+    fn resolve(&self, authority: &[u8], reference: &str) -> Option<Bytes> {
+        let reference = reference.split('#').next()?.trim();
+        let uri: http::Uri = reference.parse().ok()?;
+        let pq = if let Some(a) = uri.authority() {
+            // Absolute: same origin only (the scheme is the request's).
+            if !a.as_str().as_bytes().eq_ignore_ascii_case(authority) {
+                return None;
+            }
+            uri.path_and_query()
+                .map_or("/", |pq| pq.as_str())
+                .to_owned()
+        } else if reference.starts_with('/') {
+            reference.to_owned()
+        } else if reference.is_empty() {
+            return None;
+        } else {
+            // Relative to the target's directory.
+            let dir = &self.path[..=self.path.rfind('/').unwrap_or(0)];
+            let dir = if dir.is_empty() { "/" } else { dir };
+            format!("{dir}{reference}")
+        };
+        let mut key = Vec::with_capacity(authority.len() + pq.len());
+        key.extend_from_slice(authority);
+        key.extend_from_slice(pq.as_bytes());
+        Some(key.into())
+    }
+}
+
+/// Drops the stored responses for `keys` here now and, with an L2, in the
+/// shared tier and every replica's L1 (the purge path) in the background.
+pub(crate) fn invalidate(core: &Arc<HttpCore>, keys: Vec<Bytes>) {
+    for key in &keys {
+        core.l1.remove_now(key);
+    }
+    if core.l2.is_some()
+        && let Ok(handle) = tokio::runtime::Handle::try_current()
+    {
+        let core = Arc::clone(core);
+        handle.spawn(async move {
+            for key in keys {
+                core.invalidate(&key).await;
+            }
+        });
+    }
 }

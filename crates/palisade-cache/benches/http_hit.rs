@@ -1,0 +1,88 @@
+//! The fresh-hit path of `HttpCache` beside a direct call of the handler it
+//! wraps. Figures in the crate README ("Conformance") and docs/BENCHMARKS.md.
+//!
+//! `cargo bench -p palisade-cache --bench http_hit -- --warm-up-time 1 --measurement-time 3`
+//!
+//! For instruction counts (steady under load), run the bench binary under
+//! callgrind with `HTTP_HIT_ITERS=N`: it primes the cache, makes `N` hits and
+//! exits; the difference between two values of `N` is the cost of the hits.
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    hint::black_box,
+    task::{Context, Poll, Waker},
+};
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, Response, header};
+use http_body_util::Full;
+use palisade_cache::HttpCache;
+use tower::{Layer, Service, service_fn};
+
+/// Polls a future expected to be ready at once (hits are).
+fn now<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("not ready"),
+    }
+}
+
+/// A browser-like GET with the headers a real request carries.
+fn request() -> Request<()> {
+    Request::get("http://example.com/articles/42?lang=en")
+        .header(header::USER_AGENT, "Mozilla/5.0 (X11; Linux x86_64)")
+        .header(header::ACCEPT, "text/html,application/xhtml+xml")
+        .header(header::ACCEPT_ENCODING, "gzip, br")
+        .header(header::ACCEPT_LANGUAGE, "en-GB,en;q=0.9")
+        .body(())
+        .unwrap()
+}
+
+async fn origin(_req: Request<()>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::builder()
+        .header(header::CACHE_CONTROL, "max-age=3600")
+        .header(header::CONTENT_TYPE, "text/html")
+        .header(header::ETAG, "\"v1\"")
+        .body(Full::new(Bytes::from_static(b"<p>article 42</p>")))
+        .unwrap())
+}
+
+fn main_bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let cache = HttpCache::builder("bench").build().unwrap();
+    let mut svc = cache.layer().layer(service_fn(origin));
+    let first = rt.block_on(svc.call(request())).unwrap();
+    assert_eq!(first.headers()["x-cache"], "MISS");
+    assert_eq!(
+        now(svc.call(request())).unwrap().headers()["x-cache"],
+        "HIT"
+    );
+
+    if let Ok(n) = std::env::var("HTTP_HIT_ITERS") {
+        let n: u64 = n.parse().expect("HTTP_HIT_ITERS: a number");
+        for _ in 0..n {
+            black_box(now(svc.call(black_box(request()))).unwrap());
+        }
+        return;
+    }
+
+    let mut group = c.benchmark_group("http_hit");
+    let mut direct = service_fn(origin);
+    group.bench_function("direct handler call (baseline)", |b| {
+        b.iter(|| black_box(now(direct.call(black_box(request()))).unwrap()));
+    });
+    group.bench_function("fresh hit", |b| {
+        b.iter(|| black_box(now(svc.call(black_box(request()))).unwrap()));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, main_bench);
+criterion_main!(benches);
