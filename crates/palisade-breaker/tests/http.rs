@@ -261,6 +261,10 @@ async fn key_churn_never_evicts_an_open_breaker_even_when_all_are_open() {
         svc.clone().oneshot(format!("junk-{i}")).await.unwrap();
     }
     for h in ["down-1", "down-2"] {
-        assert_eq!(keyed.get(&h.to_owned()).unwrap().state(), State::Open, "{h}");
+        assert_eq!(
+            keyed.get(&h.to_owned()).unwrap().state(),
+            State::Open,
+            "{h}"
+        );
     }
 }

@@ -246,7 +246,7 @@ impl Model {
         if t.probe {
             let timed_out = elapsed > self.cfg.half_open_timeout_ms;
             match outcome {
-                Outcome::Ignored if !timed_out && !(cancelled && slow) => {
+                Outcome::Ignored if !(timed_out || (cancelled && slow)) => {
                     if current && self.taken > 0 {
                         self.taken -= 1;
                         if self.taken == self.ok {

@@ -118,7 +118,6 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
         limit: &palisade_shed::AdaptiveLimit<C>,
     ) -> ServiceBuilder<Stack<palisade_shed::AdaptiveLimitLayer<C>, L>>;
 
-
     /// Adds latency tracking ([`LatencyTracker::layer`](palisade_latency::LatencyTracker::layer)).
     #[cfg(feature = "latency")]
     #[cfg_attr(docsrs, doc(cfg(feature = "latency")))]
@@ -239,7 +238,6 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     ) -> ServiceBuilder<Stack<palisade_shed::AdaptiveLimitLayer<C>, L>> {
         self.layer(limit.layer())
     }
-
 
     #[cfg(feature = "latency")]
     fn track_latency(
