@@ -279,11 +279,11 @@ mod http_cache {
     use http_body_util::{BodyExt, Full};
     use palisade_cache::HttpCache;
 
-    /// Either the shared panic error or a 500: what a waiter of a panicked
-    /// call may get.
-    fn failed<B, E: Into<BoxError>>(out: Result<Response<B>, E>) -> (bool, Option<Response<B>>) {
+    /// What a waiter of a panicked call gets: a 500, as the leader's own
+    /// client gets from hyper or axum.
+    fn failed<B, E>(out: Result<Response<B>, E>) -> (bool, Option<Response<B>>) {
         match out {
-            Err(err) => (is_shared_panic(&err.into()), None),
+            Err(_) => (false, None),
             Ok(resp) => (
                 resp.status() == StatusCode::INTERNAL_SERVER_ERROR,
                 Some(resp),

@@ -111,11 +111,7 @@ async fn quick_start_breaker_opens_on_500_and_routes_use_templates() {
         let (status, _) = get(addr, &format!("/users/{id}")).await;
         assert_eq!(status, 500, "call {id} reaches the handler");
     }
-    assert!(
-        matches!(breaker.state(), State::Open { .. }),
-        "{:?}",
-        breaker.state()
-    );
+    assert!(breaker.state() == State::Open, "{:?}", breaker.state());
 
     // Now the breaker refuses at once: 503 with a Retry-After in whole seconds.
     let (status, retry_after) = get(addr, "/users/7").await;

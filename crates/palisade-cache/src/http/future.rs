@@ -19,7 +19,10 @@ use tower_service::Service;
 use super::{
     CacheBody, HttpCore, HttpValue,
     key::variant_suffix,
-    lead::{Buffered, Ctx, Guard, Step, answer, error_response, on_buffered, on_head, poll_buffer},
+    lead::{
+        Buffered, Ctx, Guard, Step, answer, error_response, on_buffered, on_head, poll_buffer,
+        shared_failure_response,
+    },
     policy::{Decided, X_CACHE, key_names, x_cache},
     service::{Background, HttpL2Lookup, Target, fill_from_l2, invalidate},
 };
@@ -282,7 +285,9 @@ where
                     let guard = match waited {
                         // The leader's failure: its own error went to it;
                         // the waiters get the cache's answer to a failure.
-                        Waited::Ready(Err(_)) => return Poll::Ready(Ok(error_response())),
+                        Waited::Ready(Err(err)) => {
+                            return Poll::Ready(Ok(shared_failure_response(&err)));
+                        }
                         Waited::Ready(Ok(HttpValue::Response(stored))) => {
                             let names = key_names(&stored.headers, &c.defaults).unwrap_or_default();
                             if variant_suffix(&names, &c.req_headers) == stored.variant

@@ -138,8 +138,27 @@ pub(crate) fn answer<B>(
 /// failed while buffered, a shared upstream failure, a lost take-over):
 /// `502 Bad Gateway`, so the layer adds no error type of its own.
 pub(crate) fn error_response<B>() -> Response<CacheBody<B>> {
+    status_response(StatusCode::BAD_GATEWAY)
+}
+
+/// The answer to a waiter whose leader's call failed: `500` when the handler
+/// panicked (what the leader's own client sees from hyper or axum), `502`
+/// for any other failure shared with it.
+pub(crate) fn shared_failure_response<B>(err: &BoxError) -> Response<CacheBody<B>> {
+    let panicked = err
+        .downcast_ref::<crate::error::SharedError>()
+        .is_some_and(|shared| shared.inner().is::<crate::error::CallPanicked>())
+        || err.is::<crate::error::CallPanicked>();
+    if panicked {
+        status_response(StatusCode::INTERNAL_SERVER_ERROR)
+    } else {
+        error_response()
+    }
+}
+
+fn status_response<B>(status: StatusCode) -> Response<CacheBody<B>> {
     let mut resp = Response::new(CacheBody::empty());
-    *resp.status_mut() = StatusCode::BAD_GATEWAY;
+    *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
     resp.headers_mut().insert(X_CACHE, x_cache::MISS);
