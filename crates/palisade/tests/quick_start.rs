@@ -28,20 +28,17 @@ struct Running {
 
 /// The quick start's code, from `let tracker` to the end of `let app`, as in
 /// the README; then the server on a free port instead of 0.0.0.0:3000.
+#[rustfmt::skip] // kept as the README has it
 async fn quick_start() -> Result<Running, BoxError> {
     // README:BEGIN
-    use axum::{Router, routing::get};
-    use palisade::prelude::*;
     use std::time::Duration;
+    use axum::{routing::get, Router};
+    use palisade::prelude::*;
     use tower::ServiceBuilder;
 
-    let tracker = LatencyTracker::builder("api").build()?; // routes from axum's MatchedPath
-    let timeout = Timeout::builder("api")
-        .timeout(Duration::from_secs(2))
-        .build()?;
-    let limit = ConcurrencyLimit::builder("api")
-        .max_in_flight(256)
-        .build()?;
+    let tracker = LatencyTracker::builder("api").build()?;  // routes from axum's MatchedPath
+    let timeout = Timeout::builder("api").timeout(Duration::from_secs(2)).build()?;
+    let limit = ConcurrencyLimit::builder("api").max_in_flight(256).build()?;
     // `builder_for_http`: 5xx answers and transport errors count as failures.
     let breaker = CircuitBreaker::builder_for_http("upstream")
         .failure_rate(0.5)
@@ -54,10 +51,10 @@ async fn quick_start() -> Result<Running, BoxError> {
         // Every route gets the stack; all of them share one tracker, limit and breaker.
         .layer(
             ServiceBuilder::new()
-                .http_errors() // rejections → 503 / 504 + Retry-After; the router stays Infallible
-                .track_latency(&tracker) // outermost: sees what the client sees
-                .deadline(&timeout) // bounds everything below, publishes Deadline::current()
-                .limit_in_flight(&limit) // shed before the breaker: overload is not the dependency failing
+                .http_errors()              // rejections → 503 / 504 + Retry-After; the router stays Infallible
+                .track_latency(&tracker)    // outermost: sees what the client sees
+                .deadline(&timeout)         // bounds everything below, publishes Deadline::current()
+                .limit_in_flight(&limit)    // shed before the breaker: overload is not the dependency failing
                 .circuit_breaker(&breaker), // stop calling a failing dependency
         );
     // README:END
