@@ -96,6 +96,10 @@ impl<P> ConcurrencyLimit<P> {
 }
 
 /// Builds a [`ConcurrencyLimit`]; made by [`ConcurrencyLimit::builder`].
+///
+/// One setting is required: [`max_in_flight`](Self::max_in_flight) (at
+/// least 1). Without it, [`build`](Self::build) fails with
+/// `max_in_flight: must be set`. `retry_after` defaults to 1 s.
 #[derive(Debug)]
 #[must_use = "call .build() to get the limit"]
 pub struct ConcurrencyLimitBuilder<P = UntilResponse> {

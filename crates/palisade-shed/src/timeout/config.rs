@@ -121,6 +121,10 @@ impl<X> Timeout<X> {
 }
 
 /// Builds a [`Timeout`]; made by [`Timeout::builder`].
+///
+/// One setting is required: [`timeout`](Self::timeout). Without it,
+/// [`build`](Self::build) fails with `timeout: must be set`. Every other
+/// setting has a default, given on its method.
 #[derive(Debug, Clone)]
 #[must_use = "call .build() to get the timeout"]
 pub struct TimeoutBuilder<X = HttpHeaders> {
