@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use palisade_breaker::CircuitBreaker;
 use palisade_core::ConfigError;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use palisade_redis::RedisConnection;
 
 use super::subscriber::{Sinks, Subscriber};
-use super::{Connection, Gate, Keys, RedisStore, Shared, connect, stats::Counters};
+use super::{Keys, RedisStore, Shared, stats::Counters};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(50);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -111,29 +111,12 @@ impl RedisStoreBuilder {
     /// [`ConfigError`] for `url`, `namespace`, `timeout` or `connect_timeout`.
     pub async fn build(self) -> Result<RedisStore, ConfigError> {
         let namespace = validate_namespace(self.namespace)?;
-        if self.timeout.is_zero() {
-            return Err(ConfigError::new(
-                "timeout",
-                "greater than zero",
-                self.timeout,
-            ));
-        }
-        if self.connect_timeout.is_zero() {
-            return Err(ConfigError::new(
-                "connect_timeout",
-                "greater than zero",
-                self.connect_timeout,
-            ));
-        }
-        let client = redis::Client::open(self.url.as_str()).map_err(|e| {
-            ConfigError::custom("url", format_args!("not a usable Redis URL ({e})"))
-        })?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.connect_timeout))
-            .set_response_timeout(None)
-            .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
-            .map_err(|e| ConfigError::custom("url", e))?;
+        // `palisade-redis` validates `timeout`, `connect_timeout` and `url`
+        // (in that order, with those field names) and connects in the
+        // background: `build` never waits for Redis, and the store reports
+        // itself unavailable until Redis first answers.
+        let namespace: Arc<str> = namespace.into();
+        // (The default breaker's fixed settings never fail to build.)
         let breaker = match self.breaker {
             Some(breaker) => breaker,
             None => CircuitBreaker::builder(format!("{namespace}-l2"))
@@ -141,14 +124,19 @@ impl RedisStoreBuilder {
                 .open_wait(Duration::from_secs(1))
                 .build()?,
         };
+        let redis = RedisConnection::builder(self.url)
+            .name(Arc::clone(&namespace))
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .breaker(breaker)
+            .build()?;
 
-        let namespace: Arc<str> = namespace.into();
         let keys = Keys::new(&namespace);
         let counters = Arc::new(Counters::new(&namespace));
         let sinks = Arc::new(Sinks::default());
         let origin = fastrand::u64(..);
         let subscriber = Subscriber {
-            client,
+            client: redis.client().clone(),
             namespace: namespace.clone(),
             channel: keys.channel().to_owned(),
             origin,
@@ -157,31 +145,17 @@ impl RedisStoreBuilder {
             counters: counters.clone(),
         };
         let task = tokio::spawn(subscriber.run());
-        // Connect in the background: `build` never waits for Redis, and the
-        // store reports itself unavailable until Redis first answers.
-        let connection = Arc::new(Connection::default());
-        let connector = tokio::spawn(connect(
-            conn.clone(),
-            Arc::clone(&connection),
-            namespace.clone(),
-            self.connect_timeout,
-        ));
 
         Ok(RedisStore {
             shared: Arc::new(Shared {
                 namespace,
-                conn,
-                timeout: self.timeout,
-                breaker,
+                redis,
                 keys,
                 origin,
                 sinks,
                 counters,
                 writes_in_flight: AtomicUsize::new(0),
-                gate: Gate::new(),
-                connection,
                 subscriber: task.abort_handle(),
-                connector: connector.abort_handle(),
             }),
         })
     }

@@ -4,20 +4,6 @@
 
 use std::fmt::Display;
 
-pub(crate) fn unreachable_at_build(namespace: &str, error: &dyn Display) {
-    #[cfg(feature = "tracing")]
-    tracing::warn!(
-        namespace,
-        %error,
-        "redis unreachable at startup; the cache runs without its L2 until it comes back",
-    );
-}
-
-pub(crate) fn connected(namespace: &str) {
-    #[cfg(feature = "tracing")]
-    tracing::info!(namespace, "redis answers; the cache uses its L2");
-}
-
 pub(crate) fn undecodable(namespace: &str, error: &dyn Display) {
     #[cfg(feature = "tracing")]
     tracing::debug!(namespace, %error, "undecodable L2 entry treated as a miss");

@@ -13,16 +13,13 @@ pub use stats::RedisStats;
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::Bytes;
-use palisade_breaker::{CircuitBreaker, State};
-use palisade_core::{Outcome, Rejected};
-use redis::aio::ConnectionManager;
-use redis::{FromRedisValue, RedisError};
+use palisade_breaker::CircuitBreaker;
+use palisade_redis::{RedisConnection, RedisFailure, RedisRequest};
 use tokio::task::AbortHandle;
-use tokio::time::Instant;
 
 use crate::codec;
 use crate::store::{L2Entry, L2Future, L2Store, Purge, PurgeSink};
@@ -118,9 +115,9 @@ pub struct RedisStore {
 
 struct Shared {
     namespace: Arc<str>,
-    conn: ConnectionManager,
-    timeout: Duration,
-    breaker: CircuitBreaker,
+    /// The guarded connection (timeout, breaker, background connect),
+    /// shared with every other Palisade user of `palisade-redis`.
+    redis: RedisConnection,
     keys: Keys,
     /// This store's id in purge announcements, to ignore its own echo.
     origin: u64,
@@ -128,77 +125,7 @@ struct Shared {
     counters: Arc<Counters>,
     /// Background writes not finished yet (bounded by [`MAX_WRITES_IN_FLIGHT`]).
     writes_in_flight: AtomicUsize,
-    /// Remembers how long the open breaker will refuse, to skip at once.
-    gate: Gate,
-    /// Set once Redis first answered (by the connector task).
-    connection: Arc<Connection>,
     subscriber: AbortHandle,
-    connector: AbortHandle,
-}
-
-/// Whether Redis answered since the store was built. Until it does the
-/// store reports itself unavailable, so caches skip it without waiting.
-#[derive(Debug, Default)]
-pub(super) struct Connection {
-    up: AtomicBool,
-    changed: tokio::sync::Notify,
-}
-
-impl Connection {
-    fn is_up(&self) -> bool {
-        self.up.load(Relaxed)
-    }
-
-    fn set_up(&self) {
-        self.up.store(true, Relaxed);
-        self.changed.notify_waiters();
-    }
-
-    async fn wait_up(&self) {
-        loop {
-            let mut changed = std::pin::pin!(self.changed.notified());
-            changed.as_mut().enable();
-            if self.is_up() {
-                return;
-            }
-            changed.await;
-        }
-    }
-}
-
-/// Pings Redis until it first answers (backing off from 50 ms to 1 s between
-/// attempts), then marks the store connected. Later outages are the
-/// breaker's business.
-pub(super) async fn connect(
-    conn: ConnectionManager,
-    connection: Arc<Connection>,
-    namespace: Arc<str>,
-    connect_timeout: Duration,
-) {
-    let mut wait = Duration::from_millis(50);
-    let mut warned = false;
-    loop {
-        let mut probe = conn.clone();
-        let ping = redis::cmd("PING");
-        let failure =
-            match tokio::time::timeout(connect_timeout, ping.query_async::<()>(&mut probe)).await {
-                Ok(Ok(())) => {
-                    connection.set_up();
-                    if warned {
-                        events::connected(&namespace);
-                    }
-                    return;
-                }
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => "connection timed out".to_owned(),
-            };
-        if !warned {
-            events::unreachable_at_build(&namespace, &failure);
-            warned = true;
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(1));
-    }
 }
 
 /// More background writes than this at once (a slow Redis under a burst of
@@ -211,110 +138,7 @@ const MAX_EXPIRY_MS: u64 = 1 << 40;
 impl Drop for Shared {
     fn drop(&mut self) {
         self.subscriber.abort();
-        self.connector.abort();
     }
-}
-
-/// While the breaker is open, its `retry_after` says how long it will keep
-/// refusing: until then, skip Redis with one atomic load and a clock read
-/// instead of asking the breaker (which builds a rejection every time).
-///
-/// The same refusal also lowers `up`, the flag behind
-/// [`L2Store::available`], and starts a timer that raises it again when the
-/// wait is over, so callers that check `available` read one atomic and no
-/// clock, and the breaker still gets its probe once it is due.
-#[derive(Debug)]
-struct Gate {
-    base: Instant,
-    /// Nanoseconds after `base` until which Redis is skipped (0: not skipping).
-    until: AtomicU64,
-    /// `false` from a refusal by the open breaker until its wait has passed.
-    up: Arc<AtomicBool>,
-}
-
-impl Gate {
-    fn new() -> Self {
-        Self {
-            base: Instant::now(),
-            until: AtomicU64::new(0),
-            up: Arc::new(AtomicBool::new(true)),
-        }
-    }
-
-    fn elapsed_nanos(&self) -> u64 {
-        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    /// Whether Redis is known to be refused right now.
-    fn shut(&self) -> bool {
-        let until = self.until.load(Relaxed);
-        until != 0 && self.elapsed_nanos() < until
-    }
-
-    /// Only an open breaker's `retry_after` is the time until it probes
-    /// again (half-open rejections say something else): only that shuts the
-    /// gate.
-    fn refused(&self, rejected: &Rejected, breaker: &CircuitBreaker) {
-        if breaker.state() != State::Open {
-            return;
-        }
-        if let Some(wait) = rejected.retry_after() {
-            let nanos = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
-            let until = self.elapsed_nanos().saturating_add(nanos).max(1);
-            self.until.store(until, Relaxed);
-            self.lower_until(wait);
-        }
-    }
-
-    /// Reports the tier unavailable for `wait`. Needs a runtime for the
-    /// timer that raises the flag again; without one the flag stays up and
-    /// only the clock-checked gate skips.
-    fn lower_until(&self, wait: Duration) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        if self
-            .up
-            .compare_exchange(true, false, Relaxed, Relaxed)
-            .is_err()
-        {
-            return; // a timer is already running
-        }
-        let up = Arc::clone(&self.up);
-        runtime.spawn(async move {
-            tokio::time::sleep(wait).await;
-            up.store(true, Relaxed);
-        });
-    }
-
-    /// Whether callers should bother asking: one atomic load (two while the
-    /// breaker is open). A breaker forced open, or opened and not yet due
-    /// for a probe, makes the tier unavailable; one moved out of `Open` by
-    /// hand (reset, disable) makes it available at once.
-    fn available(&self, breaker: &CircuitBreaker) -> bool {
-        match breaker.state() {
-            State::Open => self.up.load(Relaxed),
-            State::ForcedOpen => false,
-            _ => true,
-        }
-    }
-
-    /// A permit from the breaker, unless Redis is to be skipped.
-    fn admit(&self, breaker: &CircuitBreaker) -> Option<palisade_breaker::Permit> {
-        if self.shut() {
-            return None;
-        }
-        breaker
-            .try_acquire()
-            .map_err(|r| self.refused(&r, breaker))
-            .ok()
-    }
-}
-
-/// Why an operation did not complete.
-enum Failed {
-    Timeout,
-    Error(RedisError),
 }
 
 impl RedisStore {
@@ -340,14 +164,14 @@ impl RedisStore {
     /// snapshot; forcing it open turns the L2 off).
     #[must_use]
     pub fn breaker(&self) -> &CircuitBreaker {
-        &self.shared.breaker
+        self.shared.redis.breaker()
     }
 
     /// Whether Redis has answered since the store was built. Until then the
     /// store is [unavailable](L2Store::available) and caches skip it.
     #[must_use]
     pub fn is_connected(&self) -> bool {
-        self.shared.connection.is_up()
+        self.shared.redis.is_connected()
     }
 
     /// Waits until Redis first answers, for at most `within`; returns
@@ -355,71 +179,24 @@ impl RedisStore {
     /// application that wants the L2 from its very first request awaits
     /// this at start-up (and decides what to do if Redis is down).
     pub async fn connected(&self, within: Duration) -> bool {
-        tokio::time::timeout(within, self.shared.connection.wait_up())
-            .await
-            .is_ok()
+        self.shared.redis.connected(within).await
     }
 }
 
 impl Shared {
-    /// Runs one Redis command or pipeline under the breaker and the timeout.
-    async fn run<T: FromRedisValue>(
-        &self,
-        permit: palisade_breaker::Permit,
-        request: &(impl Request + ?Sized),
-    ) -> Result<T, Failed> {
-        let mut conn = self.conn.clone();
-        match tokio::time::timeout(self.timeout, request.send(&mut conn)).await {
-            Ok(Ok(value)) => match T::from_redis_value(value) {
-                Ok(v) => {
-                    permit.record(Outcome::Success);
-                    Ok(v)
-                }
-                Err(e) => {
-                    // Redis answered: it is alive, the reply was unexpected.
-                    permit.record(Outcome::Ignored);
-                    Err(Failed::Error(e.into()))
-                }
-            },
-            Ok(Err(e)) => {
-                permit.record(if is_server_reply(&e) {
-                    Outcome::Ignored
-                } else {
-                    Outcome::Failure
-                });
-                Err(Failed::Error(e))
-            }
-            Err(_) => {
-                permit.record(Outcome::Failure);
-                Err(Failed::Timeout)
-            }
-        }
-    }
-
-    /// Like [`run`](Self::run), without a breaker permit: for invalidations,
-    /// which are rare and worth attempting even when Redis looked dead.
-    async fn run_unguarded(&self, request: &(impl Request + ?Sized)) -> Result<(), Failed> {
-        let mut conn = self.conn.clone();
-        match tokio::time::timeout(self.timeout, request.send(&mut conn)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(Failed::Error(e)),
-            Err(_) => Err(Failed::Timeout),
-        }
-    }
-
     async fn get(&self, key: &[u8]) -> Option<L2Entry> {
-        let Some(permit) = self.gate.admit(&self.breaker) else {
+        let Some(permit) = self.redis.admit() else {
             self.counters.lookup(Lookup::Skipped);
             return None;
         };
         let mut cmd = redis::cmd("GET");
         cmd.arg(self.keys.entry(key));
-        let found: Option<Bytes> = match self.run(permit, &cmd).await {
+        let found: Option<Bytes> = match self.redis.run(permit, &cmd).await {
             Ok(found) => found,
             Err(failed) => {
                 self.counters.lookup(match failed {
-                    Failed::Timeout => Lookup::Timeout,
-                    Failed::Error(_) => Lookup::Error,
+                    RedisFailure::Timeout => Lookup::Timeout,
+                    RedisFailure::Error(_) => Lookup::Error,
                 });
                 return None;
             }
@@ -445,13 +222,7 @@ impl Shared {
         }
     }
 
-    async fn write(
-        &self,
-        permit: palisade_breaker::Permit,
-        key: Bytes,
-        entry: L2Entry,
-        millis: u64,
-    ) {
+    async fn write(&self, permit: palisade_redis::Permit, key: Bytes, entry: L2Entry, millis: u64) {
         let entry_key = self.keys.entry(&key);
         let value = match codec::encode(&entry) {
             Ok(value) => value,
@@ -485,15 +256,15 @@ impl Shared {
                 .arg("GT")
                 .ignore();
         }
-        let ok = self.run::<()>(permit, &pipe).await.is_ok();
+        let ok = self.redis.run::<()>(permit, &pipe).await.is_ok();
         self.counters.write(ok);
     }
 
-    async fn announce(&self, request: &(impl Request + ?Sized), purge: &Purge) {
-        match self.run_unguarded(request).await {
+    async fn announce(&self, request: &(impl RedisRequest + ?Sized), purge: &Purge) {
+        match self.redis.run_unguarded(request).await {
             Ok(()) => self.counters.sent(),
-            Err(Failed::Error(e)) => events::invalidation_failed(&self.namespace, &e),
-            Err(Failed::Timeout) => {
+            Err(RedisFailure::Error(e)) => events::invalidation_failed(&self.namespace, &e),
+            Err(RedisFailure::Timeout) => {
                 events::invalidation_failed(&self.namespace, &"timed out");
             }
         }
@@ -503,48 +274,13 @@ impl Shared {
     }
 }
 
-/// A Redis command or pipeline, sent on the multiplexed connection.
-trait Request: Sync {
-    fn send<'a>(
-        &'a self,
-        conn: &'a mut ConnectionManager,
-    ) -> impl Future<Output = redis::RedisResult<redis::Value>> + Send + 'a;
-}
-
-impl Request for redis::Cmd {
-    fn send<'a>(
-        &'a self,
-        conn: &'a mut ConnectionManager,
-    ) -> impl Future<Output = redis::RedisResult<redis::Value>> + Send + 'a {
-        self.query_async(conn)
-    }
-}
-
-impl Request for redis::Pipeline {
-    fn send<'a>(
-        &'a self,
-        conn: &'a mut ConnectionManager,
-    ) -> impl Future<Output = redis::RedisResult<redis::Value>> + Send + 'a {
-        self.query_async(conn)
-    }
-}
-
-/// An error reply from a live server, as opposed to a connection problem.
-fn is_server_reply(e: &RedisError) -> bool {
-    !(e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.is_unrecoverable_error())
-}
-
 impl L2Store for RedisStore {
     fn get<'a>(&'a self, key: &'a [u8]) -> L2Future<'a, Option<L2Entry>> {
         Box::pin(self.shared.get(key))
     }
 
     fn put(&self, key: Bytes, entry: L2Entry) {
-        let Some(permit) = self.shared.gate.admit(&self.shared.breaker) else {
+        let Some(permit) = self.shared.redis.admit() else {
             self.shared.counters.write(false);
             return;
         };
@@ -617,7 +353,7 @@ impl L2Store for RedisStore {
     /// open and not yet due for a probe (two atomic loads when closed, no
     /// clock read).
     fn available(&self) -> bool {
-        self.shared.connection.is_up() && self.shared.gate.available(&self.shared.breaker)
+        self.shared.redis.available()
     }
 
     /// Counted as a `skipped` lookup, like one the store skips itself.
@@ -635,7 +371,7 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("namespace", &self.shared.namespace)
-            .field("timeout", &self.shared.timeout)
+            .field("timeout", &self.shared.redis.timeout())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
