@@ -2,8 +2,24 @@ use super::{
     RateLimit, Unkeyed,
     state::{Settings, State},
 };
+#[cfg(feature = "redis")]
+use super::{cluster::ClusterLimiter, cluster_key::ClusterKey};
 use palisade_core::ConfigError;
 use std::{hash::Hash, marker::PhantomData, sync::Arc, time::Duration};
+
+/// Makes the Redis side of a cluster-wide limit for the key type `K`
+/// (captured by [`RateLimitBuilder::redis`], where `K: ClusterKey` is known).
+#[cfg(feature = "redis")]
+type MakeCluster<K> =
+    fn(palisade_redis::RedisConnection, &str, &str, Duration, u32) -> ClusterLimiter<K>;
+
+/// The cluster-mode settings of a builder.
+#[cfg(feature = "redis")]
+struct ClusterSettings<K> {
+    redis: palisade_redis::RedisConnection,
+    /// `None` when `redis` was set before `key`, whose key type it cannot know.
+    make: Option<MakeCluster<K>>,
+}
 
 /// Builds a [`RateLimit`]; from [`RateLimit::builder`].
 ///
@@ -20,8 +36,16 @@ pub struct RateLimitBuilder<F = Unkeyed, K = ()> {
     sweep_interval: Duration,
     key: F,
     keyed: bool,
+    replicas: Option<u32>,
+    redis_prefix: String,
+    #[cfg(feature = "redis")]
+    cluster: Option<ClusterSettings<K>>,
     _key: PhantomData<fn() -> K>,
 }
+
+/// The prefix of every Redis key of a cluster-wide limit, unless set with
+/// `redis_prefix`: buckets are `<prefix><name>:<key>`.
+pub const DEFAULT_REDIS_PREFIX: &str = "palisade:rate:";
 
 impl<F, K> std::fmt::Debug for RateLimitBuilder<F, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -32,6 +56,8 @@ impl<F, K> std::fmt::Debug for RateLimitBuilder<F, K> {
             .field("burst", &self.burst)
             .field("max_keys", &self.max_keys)
             .field("sweep_interval", &self.sweep_interval)
+            .field("replicas", &self.replicas)
+            .field("redis_prefix", &self.redis_prefix)
             .finish_non_exhaustive()
     }
 }
@@ -52,6 +78,10 @@ impl RateLimitBuilder {
             sweep_interval: DEFAULT_SWEEP_INTERVAL,
             key: Unkeyed,
             keyed: false,
+            replicas: None,
+            redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
+            #[cfg(feature = "redis")]
+            cluster: None,
             _key: PhantomData,
         }
     }
@@ -92,6 +122,25 @@ impl<F, K> RateLimitBuilder<F, K> {
         self
     }
 
+    /// How many replicas share a cluster-wide limit (required with
+    /// [`redis`](Self::redis), at least 1). While Redis is down or slow each
+    /// replica limits locally to `1 / replicas` of the rate and of the burst
+    /// (at least 1), so the cluster as a whole stays near the configured
+    /// limit.
+    pub fn replicas(mut self, replicas: u32) -> Self {
+        self.replicas = Some(replicas);
+        self
+    }
+
+    /// The prefix of the limit's Redis keys (default
+    /// [`DEFAULT_REDIS_PREFIX`], `palisade:rate:`); buckets are
+    /// `<prefix><name>:<key>`. 1 to 128 bytes, no whitespace or control
+    /// characters.
+    pub fn redis_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.redis_prefix = prefix.into();
+        self
+    }
+
     /// Limits each key on its own: `key` maps a request to its key (client
     /// IP, API key, route...). Annotate the request type in the closure.
     ///
@@ -122,8 +171,41 @@ impl<F, K> RateLimitBuilder<F, K> {
             sweep_interval: self.sweep_interval,
             key,
             keyed: true,
+            replicas: self.replicas,
+            redis_prefix: self.redis_prefix,
+            #[cfg(feature = "redis")]
+            cluster: self.cluster.map(|c| ClusterSettings {
+                redis: c.redis,
+                make: None,
+            }),
             _key: PhantomData,
         }
+    }
+}
+
+#[cfg(feature = "redis")]
+impl<F, K: ClusterKey> RateLimitBuilder<F, K> {
+    /// Makes the limit cluster-wide (feature `redis`): every replica built
+    /// with the same name, prefix and Redis shares one GCRA bucket per key,
+    /// kept in Redis and updated by one atomic script per request (one
+    /// round trip, `EVALSHA`, loading the script on `NOSCRIPT`). Set it
+    /// after [`key`](Self::key), and set [`replicas`](Self::replicas).
+    ///
+    /// The script reads **Redis's clock** (`TIME`), not the replica's: one
+    /// clock for every replica, so skew between hosts cannot change the
+    /// limit (tokio's paused clock does not apply to the Redis buckets).
+    ///
+    /// **Redis down or slow** never fails a request: when the connection is
+    /// not up yet, its breaker is open, or a check errs or outlasts the
+    /// connection's timeout, this replica's local limiter decides, with its
+    /// share of the limit (see [`replicas`](Self::replicas)). Once the
+    /// breaker lets a probe through and it succeeds, Redis decides again.
+    pub fn redis(mut self, redis: palisade_redis::RedisConnection) -> Self {
+        self.cluster = Some(ClusterSettings {
+            redis,
+            make: Some(ClusterLimiter::<K>::new),
+        });
+        self
     }
 }
 
@@ -133,7 +215,10 @@ impl<F: Clone, K: Hash + Eq + Clone + Send + Sync + 'static> RateLimitBuilder<F,
     /// # Errors
     ///
     /// A [`ConfigError`] naming the field: `rate` missing or 0, `period` 0,
-    /// `burst` 0, `period / rate` under 1 ns, `max_keys` 0, `sweep_interval` 0.
+    /// `burst` 0, `period / rate` under 1 ns, `max_keys` 0, `sweep_interval`
+    /// 0; with `redis`: `replicas` missing or 0, `period / rate` under 1 µs,
+    /// `redis_prefix` empty, too long or with whitespace, `redis` set before
+    /// `key`; `replicas` without `redis`.
     pub fn build(self) -> Result<RateLimit<F, K>, ConfigError> {
         let rate = match self.rate {
             None => {
@@ -169,14 +254,80 @@ impl<F: Clone, K: Hash + Eq + Clone + Send + Sync + 'static> RateLimitBuilder<F,
                 self.sweep_interval,
             ));
         }
+        let replicas = self.validate_cluster(rate)?;
         let settings = Settings {
             rate,
             period: self.period,
             burst,
             max_keys: self.max_keys,
             sweep_interval: self.sweep_interval,
+            replicas,
         };
-        let state = State::new(self.name, settings, self.keyed);
+        let state = State::new(Arc::clone(&self.name), settings, self.keyed);
+        #[cfg(feature = "redis")]
+        let state = match self.cluster {
+            Some(ClusterSettings {
+                redis,
+                make: Some(make),
+            }) => state.with_cluster(make(
+                redis,
+                &self.redis_prefix,
+                &self.name,
+                self.period / rate,
+                burst,
+            )),
+            _ => state,
+        };
         Ok(RateLimit::from_parts(Arc::new(state), self.key))
+    }
+
+    /// Checks the cluster settings; returns the replica count (1 without Redis).
+    fn validate_cluster(&self, rate: u32) -> Result<u32, ConfigError> {
+        #[cfg(feature = "redis")]
+        let clustered = match &self.cluster {
+            None => false,
+            Some(ClusterSettings { make: None, .. }) => {
+                return Err(ConfigError::custom(
+                    "redis",
+                    "must be set after `key(..)` (it needs the key type)",
+                ));
+            }
+            Some(_) => true,
+        };
+        #[cfg(not(feature = "redis"))]
+        let clustered = false;
+        if !clustered {
+            return match self.replicas {
+                None => Ok(1),
+                Some(_) => Err(ConfigError::custom(
+                    "replicas",
+                    "is only used with `redis(..)` (a cluster-wide limit)",
+                )),
+            };
+        }
+        let replicas = match self.replicas {
+            None => return Err(ConfigError::required("replicas")),
+            Some(0) => return Err(ConfigError::new("replicas", "at least 1", 0u32)),
+            Some(n) => n,
+        };
+        if (self.period / rate) < Duration::from_micros(1) {
+            return Err(ConfigError::new(
+                "rate",
+                "at most one request per microsecond of period with `redis`",
+                rate,
+            ));
+        }
+        let prefix = &self.redis_prefix;
+        if prefix.is_empty()
+            || prefix.len() > 128
+            || prefix.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(ConfigError::new(
+                "redis_prefix",
+                "1 to 128 bytes without whitespace or control characters",
+                prefix,
+            ));
+        }
+        Ok(replicas)
     }
 }

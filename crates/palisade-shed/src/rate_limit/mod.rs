@@ -29,6 +29,20 @@
 //! **Time** is read from `tokio::time::Instant`, so tests with paused time
 //! are exact.
 //!
+//! **Cluster-wide** (feature `redis`): with
+//! [`redis`](RateLimitBuilder::redis) and
+//! [`replicas`](RateLimitBuilder::replicas) every replica shares one bucket
+//! per key, kept in Redis by one atomic GCRA script per request (one round
+//! trip, on Redis's clock), through a shared
+//! [`palisade_redis::RedisConnection`]. While Redis is down or slow (not
+//! connected yet, its breaker open, a check failing or timing out), each
+//! replica limits locally to its share of the limit (`1 / replicas`); a
+//! Redis outage never fails a request, and cluster limiting resumes once
+//! the breaker's probe succeeds. Keys must implement [`ClusterKey`] (a
+//! stable byte encoding). With the feature on, the service needs its inner
+//! service `Clone + Send + 'static` and requests `Send + 'static` (the
+//! Redis check runs before the inner service is called).
+//!
 //! ```
 //! use std::{convert::Infallible, time::Duration};
 //! use http::{Request, Response, StatusCode};
@@ -66,13 +80,22 @@
 //! ```
 
 mod builder;
+#[cfg(feature = "redis")]
+mod cluster;
+#[cfg(feature = "redis")]
+mod cluster_key;
 pub mod future;
 mod layer;
 mod service;
 mod state;
 mod telemetry;
 
-pub use builder::{DEFAULT_MAX_KEYS, DEFAULT_SWEEP_INTERVAL, RateLimitBuilder};
+pub use builder::{
+    DEFAULT_MAX_KEYS, DEFAULT_REDIS_PREFIX, DEFAULT_SWEEP_INTERVAL, RateLimitBuilder,
+};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use cluster_key::ClusterKey;
 pub use layer::RateLimitLayer;
 pub use service::{KeyFn, RateLimitService};
 
@@ -126,6 +149,14 @@ impl<F: Clone, K: Hash + Eq + Clone + Send + Sync + 'static> RateLimit<F, K> {
     /// the next periodic sweep.
     pub fn sweep(&self) {
         self.state.sweep();
+    }
+
+    /// The Redis connection of a cluster-wide limit (for its breaker and
+    /// availability); `None` for a local one.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis(&self) -> Option<&palisade_redis::RedisConnection> {
+        self.state.cluster.as_ref().map(|c| c.redis())
     }
 
     /// The steady-state time between two requests of one key (`period / rate`).

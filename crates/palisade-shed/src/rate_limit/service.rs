@@ -85,6 +85,22 @@ impl<S: fmt::Debug, F, K: Hash + Eq + Clone> fmt::Debug for RateLimitService<S, 
     }
 }
 
+impl<S, F, K: Hash + Eq + Clone + Send + Sync + 'static> RateLimitService<S, F, K> {
+    /// Takes `key`'s request from the local limiter (the only one without
+    /// Redis) and calls the inner service, or refuses at once.
+    #[inline]
+    fn call_local<Req>(&mut self, key: &K, req: Req) -> ResponseFuture<S::Future>
+    where
+        S: Service<Req>,
+    {
+        match self.state.check(key) {
+            Ok(()) => ResponseFuture::inner(self.inner.call(req)),
+            Err(rejected) => ResponseFuture::rejected(rejected),
+        }
+    }
+}
+
+#[cfg(not(feature = "redis"))]
 impl<S, F, K, Req> Service<Req> for RateLimitService<S, F, K>
 where
     S: Service<Req>,
@@ -104,9 +120,45 @@ where
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         let key = self.key.key(&req);
-        match self.state.check(&key) {
-            Ok(()) => ResponseFuture::inner(self.inner.call(req)),
-            Err(rejected) => ResponseFuture::rejected(rejected),
-        }
+        self.call_local(&key, req)
+    }
+}
+
+/// With the `redis` feature the inner service must be `Clone + Send +
+/// 'static` and the request `Send + 'static`: a cluster-wide check awaits
+/// Redis before the inner service is called, so the ready service is moved
+/// into the response future and a clone takes its place (tower's usual
+/// pattern). A local limit never clones.
+#[cfg(feature = "redis")]
+impl<S, F, K, Req> Service<Req> for RateLimitService<S, F, K>
+where
+    S: Service<Req> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    F: KeyFn<Req, Key = K>,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    Req: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    #[inline]
+    fn call(&mut self, req: Req) -> Self::Future {
+        let key = self.key.key(&req);
+        let Some(pending) = self.state.cluster.as_ref().and_then(|c| c.begin(&key)) else {
+            return self.call_local(&key, req);
+        };
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let state = Arc::clone(&self.state);
+        ResponseFuture::cluster(Box::pin(async move {
+            state.check_cluster(pending, &key).await?;
+            Ok(inner.call(req))
+        }))
     }
 }

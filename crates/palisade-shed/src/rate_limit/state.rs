@@ -1,6 +1,8 @@
 //! The shared state of one `RateLimit`: governor's GCRA over a bounded key
 //! table, read with tokio's clock. Imports none of the files above it.
 
+#[cfg(feature = "redis")]
+use super::cluster::{ClusterLimiter, PendingCheck};
 use super::telemetry::RateLimitTelemetry;
 use dashmap::DashMap;
 use governor::{
@@ -167,6 +169,10 @@ pub(crate) struct Settings {
     pub(crate) burst: u32,
     pub(crate) max_keys: usize,
     pub(crate) sweep_interval: Duration,
+    /// Replicas sharing a cluster-wide limit (1 without Redis): the local
+    /// limiter, which decides while Redis cannot, gets `1 / replicas` of
+    /// the rate and of the burst (at least 1).
+    pub(crate) replicas: u32,
 }
 
 /// Everything the services of one `RateLimit` share.
@@ -181,11 +187,14 @@ pub(crate) struct State<K: Hash + Eq + Clone> {
     /// When the next sweep of stale keys is due, in clock nanoseconds.
     next_sweep: AtomicU64,
     telemetry: RateLimitTelemetry,
+    /// The Redis side of a cluster-wide limit.
+    #[cfg(feature = "redis")]
+    pub(crate) cluster: Option<ClusterLimiter<K>>,
 }
 
 impl<K: Hash + Eq + Clone + Send + Sync + 'static> State<K> {
     pub(crate) fn new(name: Arc<str>, settings: Settings, keyed: bool) -> Self {
-        let quota = quota(&settings);
+        let quota = quota(&local_share(&settings));
         let clock = TokioClock::new();
         let telemetry = RateLimitTelemetry::new(&name, &settings, keyed);
         let counts = Arc::new(StoreCounts::default());
@@ -207,6 +216,37 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> State<K> {
             counts,
             next_sweep: AtomicU64::new(duration_nanos(settings.sweep_interval)),
             telemetry,
+            #[cfg(feature = "redis")]
+            cluster: None,
+        }
+    }
+
+    /// Makes the limit cluster-wide through `cluster`.
+    #[cfg(feature = "redis")]
+    pub(crate) fn with_cluster(mut self, cluster: ClusterLimiter<K>) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// Asks Redis for the verdict of a check admitted by its breaker; if
+    /// Redis fails or times out, the local limiter (this replica's share)
+    /// decides: a Redis outage never fails a request.
+    #[cfg(feature = "redis")]
+    pub(crate) async fn check_cluster(
+        self: &Arc<Self>,
+        pending: PendingCheck,
+        key: &K,
+    ) -> Result<(), Rejected> {
+        let Some(cluster) = &self.cluster else {
+            return self.check(key);
+        };
+        match cluster.check(pending).await {
+            Ok(None) => Ok(()),
+            Ok(Some(wait)) => {
+                self.telemetry.rejected(&self.name, wait);
+                Err(self.rejection(wait))
+            }
+            Err(_) => self.check(key),
         }
     }
 
@@ -278,6 +318,21 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> State<K> {
     /// Keys currently held in the table (0 for an unkeyed limit).
     pub(crate) fn keys(&self) -> usize {
         self.keyed.as_ref().map_or(0, RateLimiter::len)
+    }
+}
+
+/// The settings of the local limiter: all of them without Redis, one
+/// replica's share of the rate and burst with it.
+fn local_share(s: &Settings) -> Settings {
+    if s.replicas <= 1 {
+        return *s;
+    }
+    Settings {
+        // `rate` per `period * replicas` is `rate / replicas` per `period`,
+        // without rounding the rate down.
+        period: s.period.saturating_mul(s.replicas),
+        burst: (s.burst / s.replicas).max(1),
+        ..*s
     }
 }
 
