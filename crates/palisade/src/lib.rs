@@ -14,6 +14,7 @@
 //! | `shed` | `palisade-shed`: deadline-aware timeouts, concurrency limit; rate limits, retries, blocking pool | `shed` (+ `rate-limit`, `retry`, `blocking`) |
 //! | `latency` | `palisade-latency`: per-route histograms, export, slow and blocking detection | `latency` |
 //! | `health` | `palisade-health`: cached background health checks, liveness and readiness, `tonic-health`, the live status page | `health` |
+//! | `redis` | `palisade-redis`: the shared, breaker-guarded Redis connection of the cache's L2 and the cluster-wide rate limit | `redis` |
 //!
 //! `full` (the default) enables all of them with `http`, `grpc`, `axum`,
 //! `redis`, `metrics` and `tracing`, which are forwarded to every enabled crate.
@@ -147,6 +148,11 @@ pub use palisade_cache as cache;
 #[cfg_attr(docsrs, doc(cfg(feature = "shed")))]
 #[doc(inline)]
 pub use palisade_shed as shed;
+
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+#[doc(inline)]
+pub use palisade_redis as redis;
 
 #[cfg(feature = "latency")]
 #[cfg_attr(docsrs, doc(cfg(feature = "latency")))]

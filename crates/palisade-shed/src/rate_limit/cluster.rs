@@ -19,7 +19,7 @@ use super::cluster_key::ClusterKey;
 /// theoretical arrival time is stored in whole microseconds (`%.0f`: Lua's
 /// `tostring` would round 16 digits) and expires when the bucket is full
 /// again, so Redis holds only buckets that are in use.
-const GCRA: &str = r"
+pub(crate) const GCRA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])

@@ -96,6 +96,12 @@ pub use builder::{
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use cluster_key::ClusterKey;
+
+/// The Lua script of a cluster-wide check (for the benchmark that compares
+/// it with a raw `EVALSHA` of the same script); not a stable API.
+#[cfg(feature = "redis")]
+#[doc(hidden)]
+pub const CLUSTER_SCRIPT: &str = cluster::GCRA;
 pub use layer::RateLimitLayer;
 pub use service::{KeyFn, RateLimitService};
 
