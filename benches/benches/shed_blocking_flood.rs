@@ -132,6 +132,10 @@ fn main() {
         "blocking_flood: p99 inline / idle = {:.1}x; pool / idle = {:.2}x (target <= 2x): {}",
         inline / idle,
         pooled / idle,
-        if pooled / idle <= 2.0 { "met" } else { "NOT met" }
+        if pooled / idle <= 2.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
 }

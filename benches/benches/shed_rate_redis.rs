@@ -91,13 +91,23 @@ fn main() {
             "every check went to Redis"
         );
         let (l, r) = (median(limiter_ns), median(raw_ns));
-        println!("rate_limit_redis/raw_evalsha        median {:>9.0} ns/check", r);
-        println!("rate_limit_redis/palisade_cluster   median {:>9.0} ns/check", l);
+        println!(
+            "rate_limit_redis/raw_evalsha        median {:>9.0} ns/check",
+            r
+        );
+        println!(
+            "rate_limit_redis/palisade_cluster   median {:>9.0} ns/check",
+            l
+        );
         println!(
             "rate_limit_redis: palisade / raw EVALSHA = {:.3}x (target <= 1.2x): {}",
             l / r,
             if l / r <= 1.2 { "met" } else { "NOT met" }
         );
-        let _: () = redis::cmd("DEL").arg(&key).query_async(&mut raw).await.unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
     });
 }

@@ -15,7 +15,7 @@
 use std::{convert::Infallible, hint::black_box, sync::Arc, time::Duration};
 
 use axum::{Router, body::Body, routing::get};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use http::{Request, Response};
 use palisade_benches::now;
 use palisade_shed::{BlockingPool, RateLimit, Retry};
@@ -54,24 +54,11 @@ fn rate_limit(c: &mut Criterion) {
         .unwrap();
     let _guard = rt.enter();
 
-    let bare = router();
-    group.bench_function("axum_bare", |b| {
-        b.iter(|| call_router(&bare));
-    });
-
-    let limit = RateLimit::builder("bench")
-        .rate(1_000_000_000)
-        .burst(1_000_000_000)
-        .build()
-        .unwrap();
-    let palisade = router().layer(
-        tower::ServiceBuilder::new()
-            .layer(palisade_core::http::ErrorResponseLayer::new())
-            .layer(limit.layer()),
-    );
-    group.bench_function("axum_palisade_unkeyed", |b| {
-        b.iter(|| call_router(&palisade));
-    });
+    for (name, app) in axum_rows() {
+        group.bench_function(name, |b| {
+            b.iter(|| call_router(&app));
+        });
+    }
 
     let keyed = RateLimit::builder("bench-keyed")
         .rate(1_000_000_000)
@@ -86,19 +73,6 @@ fn rate_limit(c: &mut Criterion) {
     );
     group.bench_function("axum_palisade_keyed", |b| {
         b.iter(|| call_router(&palisade_keyed));
-    });
-
-    let config = Arc::new(
-        GovernorConfigBuilder::default()
-            .key_extractor(GlobalKeyExtractor)
-            .per_nanosecond(1)
-            .burst_size(1_000_000_000)
-            .finish()
-            .unwrap(),
-    );
-    let governor = router().layer(GovernorLayer::new(config));
-    group.bench_function("axum_tower_governor", |b| {
-        b.iter(|| call_router(&governor));
     });
 
     let inner = service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
@@ -117,6 +91,11 @@ fn rate_limit(c: &mut Criterion) {
             black_box(now(tower_rl.call(Request::new(()))).unwrap());
         });
     });
+    let limit = RateLimit::builder("bench")
+        .rate(1_000_000_000)
+        .burst(1_000_000_000)
+        .build()
+        .unwrap();
     let mut palisade_svc = limit.layer().layer(inner);
     group.bench_function("service_palisade_unkeyed", |b| {
         b.iter(|| {
@@ -227,4 +206,69 @@ fn blocking(c: &mut Criterion) {
 }
 
 criterion_group!(benches, rate_limit, retry, blocking);
-criterion_main!(benches);
+
+/// The axum rows' routers, by row name.
+fn axum_rows() -> Vec<(&'static str, Router)> {
+    let limit = RateLimit::builder("profile")
+        .rate(1_000_000_000)
+        .burst(1_000_000_000)
+        .build()
+        .unwrap();
+    let config = Arc::new(
+        GovernorConfigBuilder::default()
+            .key_extractor(GlobalKeyExtractor)
+            .per_nanosecond(1)
+            .burst_size(1_000_000_000)
+            .finish()
+            .unwrap(),
+    );
+    vec![
+        ("axum_bare", router()),
+        (
+            "axum_palisade_unkeyed",
+            router().layer(
+                tower::ServiceBuilder::new()
+                    .layer(palisade_core::http::ErrorResponseLayer::new())
+                    .layer(limit.layer()),
+            ),
+        ),
+        (
+            "axum_tower_governor",
+            router().layer(GovernorLayer::new(config)),
+        ),
+    ]
+}
+
+/// `PALISADE_PROFILE_ROW=<row> PALISADE_PROFILE_CALLS=<n>`: makes `n` calls
+/// through one axum row and exits, for `valgrind --tool=callgrind` (the
+/// instructions of `n` calls minus those of 0 calls, over `n`, are one
+/// call's, free of the machine's noise).
+fn profile_row(row: &str) {
+    let calls: u32 = std::env::var("PALISADE_PROFILE_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let rows = axum_rows();
+    let (_, app) = rows
+        .iter()
+        .find(|(name, _)| *name == row)
+        .unwrap_or_else(|| panic!("no row {row}"));
+    call_router(app); // first-call setup outside the count difference
+    for _ in 0..calls {
+        call_router(app);
+    }
+}
+
+fn main() {
+    if let Ok(row) = std::env::var("PALISADE_PROFILE_ROW") {
+        profile_row(&row);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

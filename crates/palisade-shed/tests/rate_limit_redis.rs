@@ -313,53 +313,28 @@ fn cluster_settings_are_validated() {
         .unwrap();
     let _guard = rt.enter();
     let redis = connection("redis://127.0.0.1:1", None);
-    let err = RateLimit::builder("x")
-        .rate(10)
-        .redis(redis.clone())
-        .build()
-        .unwrap_err();
-    assert_eq!(err.field(), "replicas");
-    let err = RateLimit::builder("x")
-        .rate(10)
-        .replicas(0)
-        .redis(redis.clone())
-        .build()
-        .unwrap_err();
-    assert_eq!(err.field(), "replicas");
-    let err = RateLimit::builder("x")
-        .rate(10)
-        .replicas(2)
-        .build()
-        .unwrap_err();
-    assert_eq!(err.field(), "replicas");
-    let err = RateLimit::builder("x")
-        .rate(10)
+    let base = || RateLimit::builder("x").rate(10);
+    let field = |r: Result<RateLimit, palisade_core::ConfigError>| r.unwrap_err().field();
+    // Missing or zero replicas, replicas without Redis.
+    assert_eq!(field(base().redis(redis.clone()).build()), "replicas");
+    assert_eq!(
+        field(base().replicas(0).redis(redis.clone()).build()),
+        "replicas"
+    );
+    assert_eq!(field(base().replicas(2).build()), "replicas");
+    // Under 1 µs between requests, a bad prefix.
+    let fast = RateLimit::builder("x").rate(2_000_000).replicas(2);
+    assert_eq!(field(fast.redis(redis.clone()).build()), "rate");
+    let spaced = base().replicas(2).redis_prefix("has space");
+    assert_eq!(field(spaced.redis(redis.clone()).build()), "redis_prefix");
+    // `redis` before `key` cannot know the key type.
+    let err = base()
         .replicas(2)
         .redis(redis.clone())
         .key(|req: &Request<()>| req.headers().get("x-key").cloned())
         .build()
         .unwrap_err();
     assert_eq!(err.field(), "redis");
-    let err = RateLimit::builder("x")
-        .rate(2_000_000)
-        .replicas(2)
-        .redis(redis.clone())
-        .build()
-        .unwrap_err();
-    assert_eq!(err.field(), "rate");
-    let err = RateLimit::builder("x")
-        .rate(10)
-        .replicas(2)
-        .redis_prefix("has space")
-        .redis(redis.clone())
-        .build()
-        .unwrap_err();
-    assert_eq!(err.field(), "redis_prefix");
-    let ok = RateLimit::builder("x")
-        .rate(10)
-        .replicas(2)
-        .redis(redis)
-        .build()
-        .unwrap();
+    let ok = base().replicas(2).redis(redis).build().unwrap();
     assert!(ok.redis().is_some());
 }
