@@ -74,6 +74,10 @@ fn rate_limit(c: &mut Criterion) {
     group.bench_function("axum_palisade_keyed", |b| {
         b.iter(|| call_router(&palisade_keyed));
     });
+    let palisade_keyed_http = router().layer(keyed.http_layer());
+    group.bench_function("axum_palisade_keyed_http", |b| {
+        b.iter(|| call_router(&palisade_keyed_http));
+    });
 
     let inner = service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
     let mut plain = inner;

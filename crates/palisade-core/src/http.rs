@@ -24,6 +24,17 @@ use tower_http::classify::{ClassifiedResponse, ClassifyResponse, StatusInRangeAs
 pub use body::ResponseBody;
 pub use error_response::{ErrorResponse, ErrorResponseFuture, ErrorResponseLayer};
 
+/// The response [`ErrorResponseLayer`] answers `rejected` with (its status,
+/// a short plain-text body made by `body`, `Retry-After` and the
+/// `RateLimit-Policy` / `RateLimit` fields when it has them), for a layer
+/// that answers its own refusals without changing the body type.
+pub fn rejection_response<B>(
+    rejected: &Rejected,
+    body: impl FnOnce(&'static str) -> B,
+) -> Response<B> {
+    error_response::rejection_response(rejected, None, body)
+}
+
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use self::axum::HandlerError;

@@ -289,3 +289,71 @@ fn config_errors_name_the_field() {
         "sweep_interval"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn http_layer_answers_like_error_response_layer_in_a_router() {
+    use http_body_util::BodyExt;
+    let build = || {
+        RateLimit::builder("api")
+            .rate(2)
+            .period(Duration::from_secs(10))
+            .key(|req: &Request<Body>| req.headers().get("x-key").cloned())
+            .build()
+            .unwrap()
+    };
+    let (direct, mapped) = (build(), build());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let handler = {
+        let calls = Arc::clone(&calls);
+        move || async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            "ok"
+        }
+    };
+    // No ErrorResponseLayer: the layer answers its own refusals.
+    let direct_app: Router = Router::new()
+        .route("/", get(handler.clone()))
+        .layer(direct.http_layer());
+    let mapped_app: Router = Router::new().route("/", get(handler)).layer(
+        ServiceBuilder::new()
+            .layer(ErrorResponseLayer::new())
+            .layer(mapped.layer()),
+    );
+    let get = |key: &str| {
+        Request::get("/")
+            .header("x-key", key)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let mut answers = Vec::new();
+    for app in [direct_app, mapped_app] {
+        let mut statuses = Vec::new();
+        for key in ["a", "a", "b", "a"] {
+            statuses.push(app.clone().oneshot(get(key)).await.unwrap().status());
+        }
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        let res = app.oneshot(get("a")).await.unwrap();
+        let (parts, body) = res.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        answers.push((statuses, parts.status, parts.headers, body));
+    }
+    let (statuses, status, headers, body) = &answers[0];
+    assert_eq!(
+        statuses,
+        &[
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "4");
+    assert_eq!(headers["ratelimit-policy"], "\"api\";q=2;w=10");
+    assert_eq!(headers["ratelimit"], "\"api\";r=0;t=4");
+    assert!(!body.is_empty());
+    // The same answer as ErrorResponseLayer gives, and refusals never
+    // reached the handler (3 admitted per app).
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(calls.load(Ordering::SeqCst), 6);
+}

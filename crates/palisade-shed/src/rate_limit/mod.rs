@@ -79,6 +79,7 @@
 //! # Ok(()) }
 //! ```
 
+mod answer;
 mod builder;
 #[cfg(feature = "redis")]
 mod cluster;
@@ -102,6 +103,7 @@ pub use cluster_key::ClusterKey;
 #[cfg(feature = "redis")]
 #[doc(hidden)]
 pub const CLUSTER_SCRIPT: &str = cluster::GCRA;
+pub use answer::{AsError, AsHttp, InnerService, RequestBound};
 pub use layer::RateLimitLayer;
 pub use service::{KeyFn, RateLimitService};
 
@@ -136,8 +138,30 @@ impl<F: Clone, K: Hash + Eq + Clone + Send + Sync + 'static> RateLimit<F, K> {
         Self { state, key }
     }
 
-    /// A layer whose services all share this limit's buckets.
+    /// A layer whose services all share this limit's buckets; a refusal is
+    /// a rate-limit [`Rejected`](palisade_core::Rejected) error.
     pub fn layer(&self) -> RateLimitLayer<F, K> {
+        RateLimitLayer::new(Arc::clone(&self.state), self.key.clone())
+    }
+
+    /// Like [`layer`](Self::layer), for HTTP services: a refusal is a `429
+    /// Too Many Requests` response with `Retry-After` and the
+    /// `RateLimit-Policy` / `RateLimit` fields (the answer of
+    /// `ErrorResponseLayer`), and the inner service's error and body types
+    /// are kept. In an axum `Router` it needs no `ErrorResponseLayer`, and
+    /// costs less: no error boxing, no wrapped body for axum to box again.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use palisade_shed::RateLimit;
+    ///
+    /// let limit = RateLimit::builder("api").rate(100).build().unwrap();
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|| async { "ok" }))
+    ///     .layer(limit.http_layer());
+    /// # drop(app);
+    /// ```
+    pub fn http_layer(&self) -> RateLimitLayer<F, K, AsHttp> {
         RateLimitLayer::new(Arc::clone(&self.state), self.key.clone())
     }
 

@@ -1,8 +1,15 @@
-use super::{Unkeyed, future::ResponseFuture, state::State};
+use super::{
+    Unkeyed,
+    answer::{AsError, AsHttp, InnerService, RequestBound},
+    future::ResponseFuture,
+    state::State,
+};
+use http::{Request, Response};
 use palisade_core::BoxError;
 use std::{
     fmt,
     hash::Hash,
+    marker::PhantomData,
     sync::Arc,
     task::{Context, Poll},
 };
@@ -37,17 +44,24 @@ where
 /// The service made by a [`RateLimitLayer`](super::RateLimitLayer).
 ///
 /// Readiness is the inner service's; each `call` takes one request from
-/// its key's bucket, or fails at once with a rate-limit
-/// [`Rejected`](palisade_core::Rejected) without calling the inner service.
-pub struct RateLimitService<S, F, K: Hash + Eq + Clone> {
+/// its key's bucket, or refuses at once without calling the inner service:
+/// with a rate-limit [`Rejected`](palisade_core::Rejected) error
+/// ([`AsError`], the default) or a `429` response ([`AsHttp`]).
+pub struct RateLimitService<S, F, K: Hash + Eq + Clone, A = AsError> {
     inner: S,
     state: Arc<State<K>>,
     key: F,
+    answer: PhantomData<fn() -> A>,
 }
 
-impl<S, F, K: Hash + Eq + Clone> RateLimitService<S, F, K> {
+impl<S, F, K: Hash + Eq + Clone, A> RateLimitService<S, F, K, A> {
     pub(crate) fn new(inner: S, state: Arc<State<K>>, key: F) -> Self {
-        Self { inner, state, key }
+        Self {
+            inner,
+            state,
+            key,
+            answer: PhantomData,
+        }
     }
 
     /// The inner service.
@@ -66,7 +80,7 @@ impl<S, F, K: Hash + Eq + Clone> RateLimitService<S, F, K> {
     }
 }
 
-impl<S: Clone, F: Clone, K: Hash + Eq + Clone> Clone for RateLimitService<S, F, K> {
+impl<S: Clone, F: Clone, K: Hash + Eq + Clone, A> Clone for RateLimitService<S, F, K, A> {
     fn clone(&self) -> Self {
         Self::new(
             self.inner.clone(),
@@ -76,7 +90,7 @@ impl<S: Clone, F: Clone, K: Hash + Eq + Clone> Clone for RateLimitService<S, F, 
     }
 }
 
-impl<S: fmt::Debug, F, K: Hash + Eq + Clone> fmt::Debug for RateLimitService<S, F, K> {
+impl<S: fmt::Debug, F, K: Hash + Eq + Clone, A> fmt::Debug for RateLimitService<S, F, K, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimitService")
             .field("inner", &self.inner)
@@ -85,32 +99,47 @@ impl<S: fmt::Debug, F, K: Hash + Eq + Clone> fmt::Debug for RateLimitService<S, 
     }
 }
 
-impl<S, F, K: Hash + Eq + Clone + Send + Sync + 'static> RateLimitService<S, F, K> {
-    /// Takes `key`'s request from the local limiter (the only one without
-    /// Redis) and calls the inner service, or refuses at once.
+impl<S, F, K: Hash + Eq + Clone + Send + Sync + 'static, A> RateLimitService<S, F, K, A> {
+    /// Takes the request's share of its bucket and calls the inner service,
+    /// or refuses. A cluster-wide limit whose Redis is available asks it
+    /// first (moving the ready inner service into the future); otherwise the
+    /// local limiter decides at once.
     #[inline]
-    fn call_local<Req>(&mut self, key: &K, req: Req) -> ResponseFuture<S::Future>
+    fn start<Req>(&mut self, req: Req) -> ResponseFuture<S::Future, A>
     where
-        S: Service<Req>,
+        S: InnerService<Req>,
+        F: KeyFn<Req, Key = K>,
+        Req: RequestBound,
     {
-        match self.state.check(key) {
+        let key = self.key.key(&req);
+        #[cfg(feature = "redis")]
+        if let Some(pending) = self.state.cluster.as_ref().and_then(|c| c.begin(&key)) {
+            let clone = self.inner.clone();
+            let mut inner = std::mem::replace(&mut self.inner, clone);
+            let state = Arc::clone(&self.state);
+            return ResponseFuture::cluster(Box::pin(async move {
+                state.check_cluster(pending, &key).await?;
+                Ok(inner.call(req))
+            }));
+        }
+        match self.state.check(&key) {
             Ok(()) => ResponseFuture::inner(self.inner.call(req)),
             Err(rejected) => ResponseFuture::rejected(rejected),
         }
     }
 }
 
-#[cfg(not(feature = "redis"))]
-impl<S, F, K, Req> Service<Req> for RateLimitService<S, F, K>
+impl<S, F, K, Req> Service<Req> for RateLimitService<S, F, K, AsError>
 where
-    S: Service<Req>,
+    S: InnerService<Req>,
     S::Error: Into<BoxError>,
     F: KeyFn<Req, Key = K>,
     K: Hash + Eq + Clone + Send + Sync + 'static,
+    Req: RequestBound,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, AsError>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -119,46 +148,29 @@ where
 
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
-        let key = self.key.key(&req);
-        self.call_local(&key, req)
+        self.start(req)
     }
 }
 
-/// With the `redis` feature the inner service must be `Clone + Send +
-/// 'static` and the request `Send + 'static`: a cluster-wide check awaits
-/// Redis before the inner service is called, so the ready service is moved
-/// into the response future and a clone takes its place (tower's usual
-/// pattern). A local limit never clones.
-#[cfg(feature = "redis")]
-impl<S, F, K, Req> Service<Req> for RateLimitService<S, F, K>
+impl<S, F, K, ReqB, ResB> Service<Request<ReqB>> for RateLimitService<S, F, K, AsHttp>
 where
-    S: Service<Req> + Clone + Send + 'static,
-    S::Error: Into<BoxError>,
-    F: KeyFn<Req, Key = K>,
+    S: InnerService<Request<ReqB>, Response = Response<ResB>>,
+    ResB: From<&'static str>,
+    F: KeyFn<Request<ReqB>, Key = K>,
     K: Hash + Eq + Clone + Send + Sync + 'static,
-    Req: Send + 'static,
+    Request<ReqB>: RequestBound,
 {
-    type Response = S::Response;
-    type Error = BoxError;
-    type Future = ResponseFuture<S::Future>;
+    type Response = Response<ResB>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, AsHttp>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+        self.inner.poll_ready(cx)
     }
 
     #[inline]
-    fn call(&mut self, req: Req) -> Self::Future {
-        let key = self.key.key(&req);
-        let Some(pending) = self.state.cluster.as_ref().and_then(|c| c.begin(&key)) else {
-            return self.call_local(&key, req);
-        };
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let state = Arc::clone(&self.state);
-        ResponseFuture::cluster(Box::pin(async move {
-            state.check_cluster(pending, &key).await?;
-            Ok(inner.call(req))
-        }))
+    fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        self.start(req)
     }
 }
