@@ -79,6 +79,12 @@
 //! # Ok(()) }
 //! ```
 
+// Files: `mod.rs` the handle (`RateLimit`), `builder.rs` its validated
+// builder, `layer.rs` / `service.rs` / `future.rs` the tower parts,
+// `answer.rs` how refusals are answered (`AsError`, `AsHttp`) and the call
+// bounds, `state.rs` the shared local limiter (governor, bounded keys),
+// `cluster.rs` the Redis side (script, connection), `cluster_key.rs` the
+// Redis key encoding, `telemetry.rs` metrics and tracing.
 mod answer;
 mod builder;
 #[cfg(feature = "redis")]
