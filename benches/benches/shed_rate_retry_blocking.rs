@@ -236,6 +236,8 @@ fn axum_rows() -> Vec<(&'static str, Router)> {
                     .layer(limit.layer()),
             ),
         ),
+        // The same limit answering its own refusals: no ErrorResponseLayer.
+        ("axum_palisade_http", router().layer(limit.http_layer())),
         (
             "axum_tower_governor",
             router().layer(GovernorLayer::new(config)),

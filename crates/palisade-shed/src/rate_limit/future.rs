@@ -33,7 +33,7 @@ pin_project! {
     #[project = KindProj]
     enum Kind<F> {
         Inner { #[pin] fut: F },
-        Rejected { rejected: Option<Rejected> },
+        Rejected { rejected: Option<Box<Rejected>> },
         Cluster { check: ClusterCheck<F> },
     }
 }
@@ -44,7 +44,7 @@ pin_project! {
     #[derive(Debug)]
     enum Kind<F> {
         Inner { #[pin] fut: F },
-        Rejected { rejected: Option<Rejected> },
+        Rejected { rejected: Option<Box<Rejected>> },
     }
 }
 
@@ -79,9 +79,11 @@ impl<F, A> ResponseFuture<F, A> {
         Self::new(Kind::Cluster { check })
     }
 
+    /// A refusal. Boxed: refusals are the rare path, and a small future
+    /// is cheaper to move for every admitted request.
     pub(crate) fn rejected(rejected: Rejected) -> Self {
         Self::new(Kind::Rejected {
-            rejected: Some(rejected),
+            rejected: Some(Box::new(rejected)),
         })
     }
 
@@ -92,7 +94,7 @@ impl<F, A> ResponseFuture<F, A> {
     fn poll_decided(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<F::Output, Option<Rejected>>>
+    ) -> Poll<Result<F::Output, Option<Box<Rejected>>>>
     where
         F: Future,
     {
@@ -105,7 +107,7 @@ impl<F, A> ResponseFuture<F, A> {
                 KindProj::Cluster { check } => match ready!(check.as_mut().poll(cx)) {
                     Ok(fut) => kind.set(Kind::Inner { fut }),
                     Err(rejected) => kind.set(Kind::Rejected {
-                        rejected: Some(rejected),
+                        rejected: Some(Box::new(rejected)),
                     }),
                 },
             }
@@ -123,7 +125,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Poll::Ready(match ready!(self.poll_decided(cx)) {
             Ok(out) => out.map_err(Into::into),
-            Err(Some(rejected)) => Err(rejected.into()),
+            Err(Some(rejected)) => Err(rejected),
             Err(None) => Err("response future polled after completion".into()),
         })
     }
