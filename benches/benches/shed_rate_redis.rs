@@ -91,14 +91,8 @@ fn main() {
             "every check went to Redis"
         );
         let (l, r) = (median(limiter_ns), median(raw_ns));
-        println!(
-            "rate_limit_redis/raw_evalsha        median {:>9.0} ns/check",
-            r
-        );
-        println!(
-            "rate_limit_redis/palisade_cluster   median {:>9.0} ns/check",
-            l
-        );
+        println!("rate_limit_redis/raw_evalsha        median {r:>9.0} ns/check");
+        println!("rate_limit_redis/palisade_cluster   median {l:>9.0} ns/check");
         println!(
             "rate_limit_redis: palisade / raw EVALSHA = {:.3}x (target <= 1.2x): {}",
             l / r,
