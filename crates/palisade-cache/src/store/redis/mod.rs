@@ -46,7 +46,8 @@ return #members
 /// dropped). Built with [`RedisStore::builder`].
 ///
 /// It runs on redis-rs's multiplexed, self-reconnecting
-/// [`ConnectionManager`]. Give it (or clones of it) to
+/// [`ConnectionManager`](redis::aio::ConnectionManager), through
+/// [`palisade_redis::RedisConnection`]. Give it (or clones of it) to
 /// [`CacheBuilder::l2`](crate::CacheBuilder::l2) and to
 /// `HttpCacheBuilder::l2`; one store may serve several caches:
 ///
