@@ -133,7 +133,7 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     fn batch<Req, W>(
         self,
         batcher: &palisade_batch::Batcher<W>,
-    ) -> ServiceBuilder<Stack<palisade_batch::BatchLayer<Req, W>, L>>
+    ) -> ServiceBuilder<Stack<palisade_batch::BatcherLayer<Req, W>, L>>
     where
         W: Clone;
 
@@ -144,7 +144,7 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     fn load<K, W>(
         self,
         loader: &palisade_batch::Loader<W>,
-    ) -> ServiceBuilder<Stack<palisade_batch::LoadLayer<K, W>, L>>
+    ) -> ServiceBuilder<Stack<palisade_batch::LoaderLayer<K, W>, L>>
     where
         W: Clone;
 
@@ -251,7 +251,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     fn batch<Req, W>(
         self,
         batcher: &palisade_batch::Batcher<W>,
-    ) -> ServiceBuilder<Stack<palisade_batch::BatchLayer<Req, W>, L>>
+    ) -> ServiceBuilder<Stack<palisade_batch::BatcherLayer<Req, W>, L>>
     where
         W: Clone,
     {
@@ -262,7 +262,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     fn load<K, W>(
         self,
         loader: &palisade_batch::Loader<W>,
-    ) -> ServiceBuilder<Stack<palisade_batch::LoadLayer<K, W>, L>>
+    ) -> ServiceBuilder<Stack<palisade_batch::LoaderLayer<K, W>, L>>
     where
         W: Clone,
     {

@@ -215,7 +215,7 @@ pub mod prelude {
     pub use palisade_core::http::HttpServerErrors;
 
     #[cfg(feature = "batch")]
-    pub use palisade_batch::{Batch, Batcher, Load, Loader};
+    pub use palisade_batch::{Batcher, BatcherService, Loader, LoaderService};
     #[cfg(feature = "breaker")]
     pub use palisade_breaker::{Backoff, CircuitBreaker, KeyedCircuitBreaker, Permit};
     #[cfg(feature = "cache")]

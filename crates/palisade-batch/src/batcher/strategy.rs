@@ -10,10 +10,11 @@ use tower_service::Service;
 
 use crate::{
     bisect,
-    config::{Core, Weigh, weigh_caught},
     engine::Strategy,
     error::{BatchFailed, WrongLength},
     queue::{Answer, Msg, Queue},
+    state::BatchState,
+    weigh::{Weigh, weigh_caught},
 };
 
 /// A queued request with its caller.
@@ -40,12 +41,12 @@ pub(crate) struct Positional<S, Req, Res, W> {
 }
 
 impl<S, Req, Res, W> Positional<S, Req, Res, W> {
-    pub(crate) fn new(inner: S, weigh: Arc<W>, core: &Core) -> Self {
+    pub(crate) fn new(inner: S, weigh: Arc<W>, state: &BatchState) -> Self {
         Self {
             inner,
             weigh,
-            name: core.name.clone(),
-            keep_copies: core.limits.bisect_depth > 0,
+            name: state.name.clone(),
+            keep_copies: state.limits.bisect_depth > 0,
             _types: std::marker::PhantomData,
         }
     }
@@ -84,18 +85,19 @@ where
     fn form(
         &mut self,
         queue: &mut Queue<Self::Queued>,
-        core: &Core,
+        state: &BatchState,
         now: Instant,
     ) -> Option<Self::Job> {
         let mut job = Job {
             reqs: Vec::new(),
             txs: Vec::new(),
         };
-        queue.take(&core.limits, |entry| {
+        queue.take(&state.limits, |entry| {
             if entry.value.tx.is_closed() {
                 return false;
             }
-            core.telemetry
+            state
+                .telemetry
                 .waited(now.saturating_duration_since(entry.arrived));
             job.reqs.push(entry.value.req);
             job.txs.push(entry.value.tx);

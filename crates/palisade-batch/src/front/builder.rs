@@ -1,82 +1,23 @@
-//! Configuration shared by [`Batcher`](crate::Batcher) and
-//! [`Loader`](crate::Loader): limits, validation, and item weights.
+//! What both builders collect and how `build()` validates it, plus the
+//! setter methods they share ([`builder_methods!`]).
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, atomic::AtomicUsize},
     time::Duration,
 };
 
 use palisade_core::ConfigError;
 use tokio::{runtime::Handle, sync::Semaphore};
 
-use crate::telemetry::Telemetry;
+use super::handle::Front;
+use crate::{
+    state::{BatchState, Limits},
+    telemetry::Telemetry,
+};
 
 /// Upper bound of [`bisect_on_error`](crate::BatcherBuilder::bisect_on_error):
 /// 2^16 halves is far beyond any useful batch size.
 const MAX_BISECT_DEPTH: u32 = 16;
-
-/// How much one item counts against `max_weight`.
-///
-/// Implemented for `()` (every item weighs 1, the default) and for closures
-/// `Fn(&T) -> usize`:
-///
-/// ```
-/// use palisade_batch::Batcher;
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), palisade_core::ConfigError> {
-/// // Texts to embed: at most 64 of them and 8 KiB of text per batch.
-/// let batcher = Batcher::builder("embed")
-///     .max_size(64)
-///     .max_weight(8 * 1024)
-///     .weigh(|text: &String| text.len())
-///     .build()?;
-/// # let _ = batcher; Ok(()) }
-/// ```
-pub trait Weigh<T>: Send + Sync + 'static {
-    /// The weight of `item`. An item heavier than `max_weight` on its own is
-    /// sent in a batch of its own. It runs in the worker task; if it panics,
-    /// that caller gets an [`error::Panicked`](crate::error::Panicked) and the
-    /// worker goes on.
-    fn weigh(&self, item: &T) -> usize;
-}
-
-/// Weighs `item`, catching a panic of the weigh function (the worker runs
-/// it and must survive it).
-pub(crate) fn weigh_caught<T, W: Weigh<T>>(
-    weigh: &W,
-    item: &T,
-) -> Result<usize, crate::error::Panicked> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| weigh.weigh(item)))
-        .map_err(|payload| crate::error::Panicked::new(crate::error::site::WEIGH, &*payload))
-}
-
-impl<T> Weigh<T> for () {
-    fn weigh(&self, _item: &T) -> usize {
-        1
-    }
-}
-
-impl<T, F> Weigh<T> for F
-where
-    F: Fn(&T) -> usize + Send + Sync + 'static,
-{
-    fn weigh(&self, item: &T) -> usize {
-        self(item)
-    }
-}
-
-/// The limits a worker applies to every batch.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) max_size: usize,
-    pub(crate) max_weight: usize,
-    pub(crate) max_wait: Duration,
-    pub(crate) max_in_flight: usize,
-    pub(crate) bisect_depth: u32,
-}
 
 /// What a builder collects before `build()` validates it.
 #[derive(Debug, Clone)]
@@ -93,7 +34,7 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    pub(crate) fn new(name: Arc<str>) -> Self {
+    fn new(name: Arc<str>) -> Self {
         Self {
             name,
             max_size: 64,
@@ -108,7 +49,7 @@ impl Settings {
     }
 
     /// Validates the settings and creates the state every service shares.
-    pub(crate) fn build(self) -> Result<Core, ConfigError> {
+    fn build(self) -> Result<BatchState, ConfigError> {
         if self.max_size == 0 {
             return Err(ConfigError::new("max_size", "at least 1", self.max_size));
         }
@@ -154,7 +95,7 @@ impl Settings {
                 )
             })?,
         };
-        Ok(Core {
+        Ok(BatchState {
             telemetry: Telemetry::new(&self.name),
             limits: Limits {
                 max_size: self.max_size,
@@ -174,46 +115,45 @@ impl Settings {
     }
 }
 
-/// The state shared by a handle, its layers, their services and workers.
-#[derive(Debug)]
-pub(crate) struct Core {
-    pub(crate) name: Arc<str>,
-    pub(crate) limits: Limits,
-    /// One permit per caller waiting for its batch to be sent.
-    pub(crate) semaphore: Arc<Semaphore>,
-    pub(crate) queue_capacity: usize,
-    pub(crate) reject_when_full: bool,
-    pub(crate) runtime: Handle,
-    pub(crate) telemetry: Telemetry,
-    /// Running workers (one per wrapped inner service).
-    pub(crate) workers: AtomicUsize,
-    /// Inner calls outstanding, over all workers.
-    pub(crate) in_flight: AtomicUsize,
+/// The builder both front ends wrap: the settings and the weigh function.
+pub(crate) struct FrontBuilder<W> {
+    pub(crate) settings: Settings,
+    weigh: W,
 }
 
-impl Core {
-    pub(crate) fn queued(&self) -> usize {
-        self.queue_capacity
-            .saturating_sub(self.semaphore.available_permits())
-    }
-
-    pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn workers(&self) -> usize {
-        self.workers.load(Ordering::Relaxed)
+impl FrontBuilder<()> {
+    pub(crate) fn new(name: Arc<str>) -> Self {
+        Self {
+            settings: Settings::new(name),
+            weigh: (),
+        }
     }
 }
 
-/// The builder methods [`BatcherBuilder`](crate::BatcherBuilder) and
-/// [`LoaderBuilder`](crate::LoaderBuilder) share.
+impl<W> FrontBuilder<W> {
+    /// The same settings with another weigh function.
+    pub(crate) fn weigh<F>(self, weigh: F) -> FrontBuilder<F> {
+        FrontBuilder {
+            settings: self.settings,
+            weigh,
+        }
+    }
+
+    /// Validates the settings.
+    pub(crate) fn build(self) -> Result<Front<W>, ConfigError> {
+        Ok(Front::new(Arc::new(self.settings.build()?), self.weigh))
+    }
+}
+
+/// The setter methods [`BatcherBuilder`](crate::BatcherBuilder) and
+/// [`LoaderBuilder`](crate::LoaderBuilder) share; each wraps a
+/// [`FrontBuilder`] in a field named `front`.
 macro_rules! builder_methods {
     ($what:literal) => {
         #[doc = concat!("Most items per batch (default 64). A full ", $what, " is sent at once.")]
         #[must_use]
         pub fn max_size(mut self, max_size: usize) -> Self {
-            self.settings.max_size = max_size;
+            self.front.settings.max_size = max_size;
             self
         }
 
@@ -222,7 +162,7 @@ macro_rules! builder_methods {
         /// it is sent at once; an item heavier than it is sent alone.
         #[must_use]
         pub fn max_weight(mut self, max_weight: usize) -> Self {
-            self.settings.max_weight = Some(max_weight);
+            self.front.settings.max_weight = Some(max_weight);
             self
         }
 
@@ -233,14 +173,14 @@ macro_rules! builder_methods {
         /// one sees batches grow while earlier ones are outstanding.
         #[must_use]
         pub fn max_wait(mut self, max_wait: std::time::Duration) -> Self {
-            self.settings.max_wait = max_wait;
+            self.front.settings.max_wait = max_wait;
             self
         }
 
         /// Most batches outstanding at the inner service at once (default 4).
         #[must_use]
         pub fn max_in_flight(mut self, max_in_flight: usize) -> Self {
-            self.settings.max_in_flight = max_in_flight;
+            self.front.settings.max_in_flight = max_in_flight;
             self
         }
 
@@ -250,7 +190,7 @@ macro_rules! builder_methods {
         /// Shared by every service made from this handle.
         #[must_use]
         pub fn queue_capacity(mut self, queue_capacity: usize) -> Self {
-            self.settings.queue_capacity = queue_capacity;
+            self.front.settings.queue_capacity = queue_capacity;
             self
         }
 
@@ -260,7 +200,7 @@ macro_rules! builder_methods {
         /// waiting in `poll_ready`.
         #[must_use]
         pub fn reject_when_full(mut self) -> Self {
-            self.settings.reject_when_full = true;
+            self.front.settings.reject_when_full = true;
             self
         }
 
@@ -271,7 +211,7 @@ macro_rules! builder_methods {
         /// `max_depth` 6. Off by default: a failed batch fails all its callers.
         #[must_use]
         pub fn bisect_on_error(mut self, max_depth: u32) -> Self {
-            self.settings.bisect_depth = Some(max_depth);
+            self.front.settings.bisect_depth = Some(max_depth);
             self
         }
 
@@ -280,7 +220,7 @@ macro_rules! builder_methods {
         /// none.
         #[must_use]
         pub fn runtime(mut self, handle: tokio::runtime::Handle) -> Self {
-            self.settings.runtime = Some(handle);
+            self.front.settings.runtime = Some(handle);
             self
         }
     };

@@ -13,10 +13,11 @@ use tower_service::Service;
 
 use crate::{
     bisect,
-    config::{Core, Weigh, weigh_caught},
     engine::Strategy,
     error::BatchFailed,
     queue::{Answer, Msg, Queue},
+    state::BatchState,
+    weigh::{Weigh, weigh_caught},
 };
 
 /// The callers of one key: the first inline, so a key with one caller (the
@@ -86,7 +87,7 @@ pub(crate) struct Keyed<S, K, V, W> {
 }
 
 impl<S, K, V, W> Keyed<S, K, V, W> {
-    pub(crate) fn new(inner: S, weigh: Arc<W>, _core: &Core) -> Self {
+    pub(crate) fn new(inner: S, weigh: Arc<W>) -> Self {
         Self {
             inner,
             weigh,
@@ -140,10 +141,15 @@ where
         self.pending.insert(key, Waiters::new((tx, permit)));
     }
 
-    fn form(&mut self, queue: &mut Queue<K>, core: &Core, now: Instant) -> Option<Self::Job> {
+    fn form(
+        &mut self,
+        queue: &mut Queue<K>,
+        state: &BatchState,
+        now: Instant,
+    ) -> Option<Self::Job> {
         let mut keys = Vec::new();
         let (pending, in_flight) = (&mut self.pending, &mut self.in_flight);
-        queue.take(&core.limits, |entry| {
+        queue.take(&state.limits, |entry| {
             let Some(waiters) = pending.remove(&entry.value) else {
                 return false;
             };
@@ -151,7 +157,8 @@ where
             let Some(live) = waiters.retain(|(tx, _)| !tx.is_closed()) else {
                 return false;
             };
-            core.telemetry
+            state
+                .telemetry
                 .waited(now.saturating_duration_since(entry.arrived));
             let live = Waiters {
                 first: live.first.0,
