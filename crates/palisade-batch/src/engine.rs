@@ -25,7 +25,7 @@ use crate::{
     error::{BatchFailed, Panicked, SharedError, site},
     queue::Queue,
     state::BatchState,
-    telemetry::FlushReason,
+    stats::FlushReason,
 };
 
 /// What a batcher does with its items; the [`Engine`] decides when.
@@ -267,7 +267,7 @@ impl<St: Strategy> Engine<St> {
                 self.failed(job, self.state.limits.bisect_depth, error);
                 continue;
             }
-            self.state.telemetry.flushed(reason, St::len(&job));
+            self.state.flushed(reason, St::len(&job));
             let strategy = &mut self.strategy;
             let call = match catch_unwind(AssertUnwindSafe(|| strategy.call(&mut job))) {
                 Ok(call) => call,

@@ -91,6 +91,11 @@
 //! `weight`, `time`, `eager`, `close`, `retry`), `palisade_batch_in_flight{name}`
 //! (gauge, inner calls outstanding).
 //!
+//! Without any feature, each handle counts what it sent:
+//! [`Batcher::stats`] / [`Loader::stats`] return a [`BatchStats`] — batches
+//! and items sent (so the mean batch size) and the batches by
+//! [`FlushReason`] — cumulative since `build()`, over all its services.
+//!
 //! # Contributor notes
 //!
 //! The crate follows the workspace layout (one folder per middleware, shared
@@ -115,9 +120,11 @@
 //!   items; `bisect.rs`: how failed batches are split.
 //! - `future.rs`: `ResponseFuture`, shared by both services;
 //!   `error.rs`: every error type; `weigh.rs`: the public `Weigh` trait;
-//!   `telemetry.rs`: all metrics and tracing output.
-//! - `state.rs` (the bottom): `BatchState`, the validated limits and
-//!   counters a handle shares with its layers, services and workers.
+//!   `telemetry.rs`: all metrics and tracing output; `stats.rs`: the public
+//!   `BatchStats`, `Flushes` and `FlushReason` and the atomics behind them.
+//! - `state.rs` (the bottom, with `stats.rs` and `telemetry.rs` below it):
+//!   `BatchState`, the validated limits and counters a handle shares with
+//!   its layers, services and workers.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -130,12 +137,14 @@ pub mod future;
 mod loader;
 mod queue;
 mod state;
+mod stats;
 mod telemetry;
 mod weigh;
 
 pub use batcher::{Batcher, BatcherBuilder, BatcherLayer, BatcherService};
 pub use loader::{Loader, LoaderBuilder, LoaderLayer, LoaderService};
 pub use palisade_core::{BoxError, ConfigError, RejectKind, Rejected};
+pub use stats::{BatchStats, FlushReason, Flushes};
 pub use weigh::Weigh;
 
 /// The README's code, compiled as a doctest.

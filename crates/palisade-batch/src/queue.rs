@@ -10,7 +10,7 @@ use tokio::{
     time::{Duration, Instant},
 };
 
-use crate::{state::Limits, telemetry::FlushReason};
+use crate::{state::Limits, stats::FlushReason};
 
 /// The answer a caller waits for.
 pub(crate) type Answer<R> = oneshot::Sender<Result<R, BoxError>>;

@@ -1,7 +1,7 @@
 //! The state one batcher or loader shares between its handle, layers,
 //! services and workers: the validated limits, the queue's room, the
 //! runtime, telemetry and running counters. The bottom of the crate: it
-//! imports only [`telemetry`](crate::telemetry).
+//! imports only [`telemetry`](crate::telemetry) and [`stats`](crate::stats).
 
 use std::{
     sync::{
@@ -13,7 +13,10 @@ use std::{
 
 use tokio::{runtime::Handle, sync::Semaphore};
 
-use crate::telemetry::Telemetry;
+use crate::{
+    stats::{BatchStats, FlushCounters, FlushReason},
+    telemetry::Telemetry,
+};
 
 /// The limits a worker applies to every batch.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +44,8 @@ pub(crate) struct BatchState {
     pub(crate) workers: AtomicUsize,
     /// Inner calls outstanding, over all workers.
     pub(crate) in_flight: AtomicUsize,
+    /// Batches and items sent, by reason.
+    pub(crate) flushes: FlushCounters,
 }
 
 impl BatchState {
@@ -55,5 +60,16 @@ impl BatchState {
 
     pub(crate) fn workers(&self) -> usize {
         self.workers.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn stats(&self) -> BatchStats {
+        self.flushes.snapshot()
+    }
+
+    /// A batch of `len` items is being sent for `reason`: counters and
+    /// metrics.
+    pub(crate) fn flushed(&self, reason: FlushReason, len: usize) {
+        self.flushes.record(reason, len);
+        self.telemetry.flushed(reason, len);
     }
 }

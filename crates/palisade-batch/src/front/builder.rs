@@ -12,6 +12,7 @@ use tokio::{runtime::Handle, sync::Semaphore};
 use super::handle::Front;
 use crate::{
     state::{BatchState, Limits},
+    stats::FlushCounters,
     telemetry::Telemetry,
 };
 
@@ -110,6 +111,7 @@ impl Settings {
             runtime,
             workers: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
+            flushes: FlushCounters::default(),
             name: self.name,
         })
     }

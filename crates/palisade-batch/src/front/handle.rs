@@ -91,6 +91,12 @@ macro_rules! handle_methods {
         pub fn workers(&self) -> usize {
             self.front.state.workers()
         }
+
+        /// Batches and items sent so far and why each batch was sent,
+        /// over all services (cumulative; see [`BatchStats`](crate::BatchStats)).
+        pub fn stats(&self) -> crate::BatchStats {
+            self.front.state.stats()
+        }
     };
 }
 
