@@ -170,6 +170,58 @@ async fn a_batcher_without_worker_is_down() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_batcher_shows_its_batch_size_and_flushes_by_reason() {
+    let batcher = Batcher::builder("pairs")
+        .max_size(2)
+        .max_wait(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let health = Health::builder()
+        .component(batcher.clone())
+        .build()
+        .unwrap();
+    let svc = ServiceBuilder::new()
+        .layer(batcher.layer())
+        .service(service_fn(|xs: Vec<u32>| async move {
+            Ok::<_, std::io::Error>(xs)
+        }));
+    settle(Duration::from_millis(1)).await;
+    let data = |health: &Health| json(health)["components"]["pairs"]["data"].clone();
+    assert_eq!(data(&health)["batch_size"], serde_json::Value::Null);
+    assert_eq!(data(&health)["flushes"], serde_json::json!({}));
+
+    // A full pair (size) and a lone item sent after max_wait (time).
+    let (a, b, c) = tokio::join!(svc.clone().oneshot(1), svc.clone().oneshot(2), async {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        svc.clone().oneshot(3).await
+    });
+    assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (1, 2, 3));
+    settle(Duration::from_secs(1)).await;
+    let d = data(&health);
+    assert_eq!(d["batch_size"], 1.5);
+    assert_eq!(
+        (d["batches"].clone(), d["items"].clone()),
+        (2.into(), 3.into())
+    );
+    assert_eq!(d["flushes"], serde_json::json!({"size": 1, "time": 1}));
+
+    // Nothing sent since the previous check: no current batch size, the
+    // totals stay.
+    settle(Duration::from_secs(1)).await;
+    let d = data(&health);
+    assert_eq!(d["batch_size"], serde_json::Value::Null);
+    assert_eq!(d["flushes"], serde_json::json!({"size": 1, "time": 1}));
+
+    // The next check shows only the batches since the previous one.
+    let (a, b) = tokio::join!(svc.clone().oneshot(4), svc.clone().oneshot(5));
+    assert_eq!((a.unwrap(), b.unwrap()), (4, 5));
+    settle(Duration::from_secs(1)).await;
+    let d = data(&health);
+    assert_eq!(d["batch_size"], 2.0);
+    assert_eq!(d["flushes"], serde_json::json!({"size": 2, "time": 1}));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_cache_shows_its_hit_ratio() {
     let cache: Cache<u32, u32> = Cache::builder("squares")
         .ttl(Duration::from_secs(60))
