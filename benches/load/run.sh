@@ -5,6 +5,7 @@
 #
 #   bash benches/load/run.sh                 # every stack, 5 rounds of 5 s
 #   ROUNDS=3 SECS=3 bash benches/load/run.sh bare full full_cache
+#   bash benches/load/run.sh bare full_cache full_cache@/tmp/served-before   # before/after
 #
 # Why wrk and not a Rust load generator: wrk is a separate, well-known C
 # program whose cost never lands in the server's process, so the server's
@@ -53,9 +54,11 @@ trap 'rm -f "$RAW"' EXIT
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 measure() { # stack round
-    local stack="$1" round="$2" log pid port before after out
+    local stack="$1" round="$2" log pid port before after out bin="$SERVER" name="$1"
+    # `stack@/path/to/served` runs another build of the server (a before/after pair).
+    if [[ "$stack" == *@* ]]; then bin="${stack#*@}"; name="${stack%%@*}"; fi
     log="$(mktemp)"
-    $PIN_SERVER "$SERVER" "$stack" 127.0.0.1:0 >"$log" 2>&1 &
+    $PIN_SERVER "$bin" "$name" 127.0.0.1:0 >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do grep -q "listening on" "$log" && break; sleep 0.05; done
     port="$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$log")"
