@@ -1,6 +1,10 @@
 //! The response future.
 
-use crate::{core::Dropped, lane::Lane, lane::Owner, permit::Guard};
+use crate::{
+    lane::{Lane, Owner},
+    machine::Dropped,
+    permit::Guard,
+};
 use palisade_core::{BoxError, Classify, Rejected};
 use pin_project_lite::pin_project;
 use std::{
@@ -80,7 +84,7 @@ where
                 let poll = future.poll(cx);
                 let _disarmed = std::mem::ManuallyDrop::new(on_unwind);
                 let result = ready!(poll);
-                let outcome = guard.inner().classify.classify(result.as_ref());
+                let outcome = guard.state().classify.classify(result.as_ref());
                 guard.finish(outcome);
                 Poll::Ready(result.map_err(Into::into))
             }

@@ -1,6 +1,6 @@
 //! The tower layer.
 
-use crate::{CircuitBreaker, service::CircuitBreakerService};
+use crate::{breaker::CircuitBreaker, service::CircuitBreakerService};
 use std::fmt;
 use tower_layer::Layer;
 
@@ -10,6 +10,13 @@ use tower_layer::Layer;
 /// every route) and every service it makes share the same breaker state.
 pub struct CircuitBreakerLayer<C> {
     breaker: CircuitBreaker<C>,
+}
+
+impl<C> CircuitBreaker<C> {
+    /// A layer whose services all share this breaker.
+    pub fn layer(&self) -> CircuitBreakerLayer<C> {
+        CircuitBreakerLayer::new(self.clone())
+    }
 }
 
 impl<C> CircuitBreakerLayer<C> {

@@ -1,11 +1,12 @@
 //! The tower service.
 
 use crate::{
-    CircuitBreaker, State,
-    core::{Refusal, TicketKind},
+    breaker::CircuitBreaker,
     future::ResponseFuture,
     lane::Lane,
+    machine::{Refusal, TicketKind},
     permit::Guard,
+    status::State,
 };
 use palisade_core::{BoxError, Classify};
 use std::{
@@ -30,7 +31,7 @@ use tower_service::Service;
 /// classified and recorded; a response future dropped before it finishes
 /// counts as ignored (and frees its probe slot).
 ///
-/// With [`wait_while_open`](crate::Builder::wait_while_open), `poll_ready`
+/// With [`wait_while_open`](crate::CircuitBreakerBuilder::wait_while_open), `poll_ready`
 /// instead stays `Pending` while the breaker is open, until probing is
 /// allowed.
 pub struct CircuitBreakerService<S, C> {
@@ -77,7 +78,7 @@ impl<S, C> CircuitBreakerService<S, C> {
 
     #[inline]
     fn admit(&self) -> Result<Guard<Lane<C>>, Refusal> {
-        let ticket = self.breaker.core().acquire()?;
+        let ticket = self.breaker.machine().acquire()?;
         Ok(Guard::new(self.breaker.lane(), ticket))
     }
 
@@ -85,7 +86,7 @@ impl<S, C> CircuitBreakerService<S, C> {
     /// until `call`; other admissions (closed, metrics-only, disabled) hold
     /// nothing and are simply taken again in `call`.
     fn reserve(&mut self) -> Result<(), Refusal> {
-        let ticket = self.breaker.core().acquire()?;
+        let ticket = self.breaker.machine().acquire()?;
         if ticket.kind() == TicketKind::Probe {
             self.reserved = Some(Guard::new(self.breaker.lane(), ticket));
         }
@@ -109,9 +110,9 @@ impl<S, C> CircuitBreakerService<S, C> {
             Err(rejected) => rejected,
         };
         loop {
-            let core = self.breaker.core();
-            if core.config.wait_while_open
-                && let Some(until) = core.open_deadline()
+            let machine = self.breaker.machine();
+            if machine.config.wait_while_open
+                && let Some(until) = machine.open_deadline()
             {
                 let sleep = self
                     .sleep
@@ -138,7 +139,7 @@ impl<S, C> CircuitBreakerService<S, C> {
     #[cold]
     #[inline(never)]
     fn refused<F>(&self, refusal: Refusal) -> ResponseFuture<F, C> {
-        ResponseFuture::rejected(self.breaker.core().rejected(refusal))
+        ResponseFuture::rejected(self.breaker.machine().rejected(refusal))
     }
 
     /// `call` with a probe slot reserved or a refusal decided by
@@ -150,14 +151,14 @@ impl<S, C> CircuitBreakerService<S, C> {
         S: Service<Req>,
     {
         if let Some(refusal) = self.rejected.take() {
-            return ResponseFuture::rejected(self.breaker.core().rejected(refusal));
+            return ResponseFuture::rejected(self.breaker.machine().rejected(refusal));
         }
         match self.reserved.take().map_or_else(|| self.admit(), Ok) {
             Ok(mut guard) => {
                 guard.start();
                 ResponseFuture::called(self.inner.call(req), guard)
             }
-            Err(refusal) => ResponseFuture::rejected(self.breaker.core().rejected(refusal)),
+            Err(refusal) => ResponseFuture::rejected(self.breaker.machine().rejected(refusal)),
         }
     }
 }
@@ -195,7 +196,7 @@ where
         // Closed, nothing decided yet: nothing to reserve (`call` admits).
         let plain = self.reserved.is_none()
             && self.rejected.is_none()
-            && self.breaker.core().state() == State::Closed;
+            && self.breaker.machine().state() == State::Closed;
         if !plain {
             match self.poll_admission(cx) {
                 Poll::Ready(true) => {}
@@ -217,7 +218,7 @@ where
     #[inline]
     fn call(&mut self, req: Req) -> Self::Future {
         if self.reserved.is_none() && self.rejected.is_none() {
-            return match self.breaker.core().acquire() {
+            return match self.breaker.machine().acquire() {
                 Ok(ticket) => {
                     // Built from values in registers, straight into the
                     // future: nothing is copied whole through memory.

@@ -4,8 +4,8 @@
 //! corresponding calls compile to nothing.
 
 #[cfg(any(feature = "metrics", feature = "tracing"))]
-use crate::state::State;
-use crate::state::Transition;
+use crate::status::State;
+use crate::status::Transition;
 use std::{fmt, sync::Arc};
 
 /// What happened to one call, as counted in `palisade_breaker_calls_total`.

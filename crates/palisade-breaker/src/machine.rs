@@ -12,13 +12,12 @@
 //! generation are dropped. Callbacks run after the lock is released.
 
 use crate::{
-    config::{Config, WindowSpec},
-    lane::Padded,
-    state::{Reason, Snapshot, State, Transition},
+    settings::{Settings, WindowSpec},
+    status::{Reason, Snapshot, State, Transition},
     telemetry::{Call, Telemetry},
     window::{CountWindow, Counts, TimeWindow, Window},
 };
-use palisade_core::{Outcome, RejectKind, Rejected};
+use palisade_core::{Outcome, RejectKind, Rejected, lane::Padded};
 use std::{
     fmt,
     panic::{AssertUnwindSafe, catch_unwind},
@@ -174,8 +173,9 @@ struct Control {
     reopens: u32,
 }
 
-/// The shared state of one breaker.
-pub(crate) struct Core {
+/// The state machine of one breaker: its state word, window, counters and
+/// transition callbacks.
+pub(crate) struct StateMachine {
     word: AtomicU64,
     /// While open: nanoseconds since `base` at which probing is allowed.
     open_until: AtomicU64,
@@ -188,16 +188,16 @@ pub(crate) struct Core {
     window: Window,
     /// Whether an admitted closed call needs its start time (slow-call rule).
     pub(crate) timed: bool,
-    pub(crate) config: Config,
+    pub(crate) config: Settings,
     base: Instant,
     control: Mutex<Control>,
     callbacks: Mutex<Vec<Callback>>,
     telemetry: Telemetry,
 }
 
-impl fmt::Debug for Core {
+impl fmt::Debug for StateMachine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Core")
+        f.debug_struct("StateMachine")
             .field("name", &self.config.name)
             .field("state", &self.state())
             .finish_non_exhaustive()
@@ -208,8 +208,8 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-impl Core {
-    pub(crate) fn new(config: Config) -> Self {
+impl StateMachine {
+    pub(crate) fn new(config: Settings) -> Self {
         let window = match config.window {
             WindowSpec::Count(n) => Window::Count(CountWindow::new(n)),
             WindowSpec::Time(d) => Window::Time(TimeWindow::new(nanos(d))),
