@@ -7,9 +7,10 @@ use crate::{
     settings::Settings,
     state::BreakerState,
     status::{Reason, Snapshot, State, Transition},
+    verdict::AtResponse,
 };
 use palisade_core::{ErrorsAsFailures, Rejected};
-use std::{any::Any, fmt, sync::Arc};
+use std::{any::Any, fmt, marker::PhantomData, sync::Arc};
 
 /// A circuit breaker: a cheap, cloneable handle to one shared state machine.
 ///
@@ -47,8 +48,10 @@ use std::{any::Any, fmt, sync::Arc};
 /// # Ok(())
 /// # }
 /// ```
-pub struct CircuitBreaker<C = ErrorsAsFailures> {
+pub struct CircuitBreaker<C = ErrorsAsFailures, V = AtResponse> {
     shared: Arc<Shared<C>>,
+    /// When its services learn a call's outcome.
+    verdict: PhantomData<fn() -> V>,
 }
 
 /// What a handle points at: the state and the lanes response futures hold
@@ -58,15 +61,16 @@ struct Shared<C> {
     lanes: Lanes<C>,
 }
 
-impl<C> Clone for CircuitBreaker<C> {
+impl<C, V> Clone for CircuitBreaker<C, V> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
+            verdict: PhantomData,
         }
     }
 }
 
-impl<C> fmt::Debug for CircuitBreaker<C> {
+impl<C, V> fmt::Debug for CircuitBreaker<C, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreaker")
             .field("name", &self.machine().config.name)
@@ -75,7 +79,7 @@ impl<C> fmt::Debug for CircuitBreaker<C> {
     }
 }
 
-impl<C> CircuitBreaker<C> {
+impl<C, V> CircuitBreaker<C, V> {
     /// A breaker with one lane per core (up to 16).
     pub(crate) fn from_settings(config: Settings, classify: C) -> Self {
         Self::with_lanes(config, classify, palisade_core::lane::default_lanes())
@@ -90,6 +94,15 @@ impl<C> CircuitBreaker<C> {
         let lanes = Lanes::with_count(Arc::clone(&state), lanes);
         Self {
             shared: Arc::new(Shared { state, lanes }),
+            verdict: PhantomData,
+        }
+    }
+
+    /// The same breaker, its services reading outcomes at another time.
+    pub(crate) fn with_verdict<V2>(self) -> CircuitBreaker<C, V2> {
+        CircuitBreaker {
+            shared: self.shared,
+            verdict: PhantomData,
         }
     }
 
@@ -160,7 +173,7 @@ impl<C> CircuitBreaker<C> {
     }
 }
 
-impl<C: Send + Sync + 'static> CircuitBreaker<C> {
+impl<C: Send + Sync + 'static, V> CircuitBreaker<C, V> {
     /// Asks to make one call, without tower: a [`Permit`] to report the
     /// outcome with, or the rejection (kind `CircuitOpen`, with the time
     /// until the next probe as `retry_after` while open).

@@ -1,14 +1,17 @@
 //! [`CircuitBreakerBuilder`], which checks the settings, and the
 //! constructors that start one.
 
+#[cfg(feature = "grpc")]
+use crate::verdict::AtEndOfStream;
 use crate::{
     backoff::Backoff,
     breaker::CircuitBreaker,
     settings::{MAX_PROBES, Settings, SlowCalls, WindowSpec, ppm},
+    verdict::AtResponse,
     window::{MAX_COUNT_WINDOW, TIME_BUCKETS},
 };
 use palisade_core::{ConfigError, ErrorsAsFailures};
-use std::{sync::Arc, time::Duration};
+use std::{marker::PhantomData, sync::Arc, time::Duration};
 
 /// Builds a [`CircuitBreaker`]: start with [`CircuitBreaker::builder`].
 ///
@@ -33,9 +36,13 @@ use std::{sync::Arc, time::Duration};
 ///     .build()?;
 /// # Ok::<(), palisade_core::ConfigError>(())
 /// ```
+///
+/// The second type parameter says when the outcome of a call is known (see
+/// [`AtResponse`] and [`AtEndOfStream`](crate::AtEndOfStream)); only
+/// [`builder_for_grpc`](CircuitBreaker::builder_for_grpc) changes it.
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct CircuitBreakerBuilder<C = ErrorsAsFailures> {
+pub struct CircuitBreakerBuilder<C = ErrorsAsFailures, V = AtResponse> {
     name: Arc<str>,
     failure_rate: f64,
     window: WindowSpec,
@@ -47,6 +54,7 @@ pub struct CircuitBreakerBuilder<C = ErrorsAsFailures> {
     half_open_timeout: Duration,
     wait_while_open: bool,
     classify: C,
+    verdict: PhantomData<fn() -> V>,
 }
 
 impl CircuitBreakerBuilder<ErrorsAsFailures> {
@@ -63,11 +71,12 @@ impl CircuitBreakerBuilder<ErrorsAsFailures> {
             half_open_timeout: Duration::from_secs(10),
             wait_while_open: false,
             classify: ErrorsAsFailures,
+            verdict: PhantomData,
         }
     }
 }
 
-impl<C> CircuitBreakerBuilder<C> {
+impl<C, V> CircuitBreakerBuilder<C, V> {
     /// Trip when at least this fraction of the calls in the window failed.
     /// Must be in `(0, 1]`.
     pub fn failure_rate(mut self, rate: f64) -> Self {
@@ -152,8 +161,27 @@ impl<C> CircuitBreakerBuilder<C> {
 
     /// Decide what counts as a failure with any [`palisade_core::Classify`]
     /// (default [`ErrorsAsFailures`]): `HttpServerErrors` for HTTP, a closure
-    /// for anything else.
+    /// for anything else. The outcome is then read from what the inner
+    /// service returns ([`AtResponse`]), also after
+    /// [`builder_for_grpc`](CircuitBreaker::builder_for_grpc): to change the
+    /// gRPC codes that count as failures and keep reading trailers, use
+    /// [`grpc_errors`](CircuitBreakerBuilder::grpc_errors).
     pub fn classify<C2>(self, classify: C2) -> CircuitBreakerBuilder<C2> {
+        self.map_classify(|_| classify)
+    }
+
+    /// Checks the configuration and builds the breaker.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first field out of range.
+    pub fn build(self) -> Result<CircuitBreaker<C, V>, ConfigError> {
+        let (config, classify) = self.into_parts()?;
+        Ok(CircuitBreaker::from_settings(config, classify))
+    }
+
+    /// The same settings with another classifier and verdict time.
+    fn map_classify<C2, V2>(self, f: impl FnOnce(C) -> C2) -> CircuitBreakerBuilder<C2, V2> {
         CircuitBreakerBuilder {
             name: self.name,
             failure_rate: self.failure_rate,
@@ -165,18 +193,9 @@ impl<C> CircuitBreakerBuilder<C> {
             half_open_probes: self.half_open_probes,
             half_open_timeout: self.half_open_timeout,
             wait_while_open: self.wait_while_open,
-            classify,
+            classify: f(self.classify),
+            verdict: PhantomData,
         }
-    }
-
-    /// Checks the configuration and builds the breaker.
-    ///
-    /// # Errors
-    ///
-    /// A [`ConfigError`] naming the first field out of range.
-    pub fn build(self) -> Result<CircuitBreaker<C>, ConfigError> {
-        let (config, classify) = self.into_parts()?;
-        Ok(CircuitBreaker::from_settings(config, classify))
     }
 
     pub(crate) fn into_parts(self) -> Result<(Settings, C), ConfigError> {
@@ -319,17 +338,67 @@ impl CircuitBreaker {
     /// Starts configuring a breaker for a gRPC service: the server-side
     /// status codes (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`,
     /// `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`) and transport errors are
-    /// failures ([`GrpcErrors`](palisade_core::grpc::GrpcErrors)).
+    /// failures ([`GrpcErrors`](palisade_core::grpc::GrpcErrors)), every other
+    /// code a success (`NOT_FOUND` is the client's problem, not the server's).
     ///
-    /// The status of a trailers-only response (how tonic answers a unary
-    /// call that fails) is read from the response head. A status that
-    /// arrives only in the trailers of a streamed body is not seen by this
-    /// breaker: such a call counts as ignored.
+    /// The status is read where it arrives ([`AtEndOfStream`]): from the
+    /// response head of a trailers-only response (how tonic answers a failed
+    /// unary call), otherwise from the `grpc-status` trailer at the end of
+    /// the response body, which the service wraps in a
+    /// [`ClassifiedBody`](palisade_core::grpc::ClassifiedBody). So a call
+    /// counts when its body ends, and:
+    ///
+    /// - a body that ends without trailers is a success, a body error a
+    ///   failure;
+    /// - a body dropped before its end (the client went away) counts as a
+    ///   dropped call does: a failure if a panic unwinds or the ambient
+    ///   deadline has passed, otherwise ignored (and slow if it ran past the
+    ///   slow-call threshold);
+    /// - the slow-call rule and `half_open_timeout` measure until the end of
+    ///   the body, and a half-open probe holds its slot until then.
+    ///
+    /// A `builder(name).classify(GrpcErrors::new())` breaker reads the head
+    /// only, and wraps no body.
+    ///
+    /// ```
+    /// use palisade_breaker::CircuitBreaker;
+    /// use palisade_core::grpc::{GrpcCode, GrpcErrors};
+    ///
+    /// let breaker = CircuitBreaker::builder_for_grpc("users")
+    ///     .grpc_errors(GrpcErrors::new().failure(GrpcCode::ResourceExhausted))
+    ///     .consecutive_failures(5)
+    ///     .build()?;
+    /// # drop(breaker);
+    /// # Ok::<(), palisade_core::ConfigError>(())
+    /// ```
     #[cfg(feature = "grpc")]
     #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
     pub fn builder_for_grpc(
         name: impl Into<Arc<str>>,
-    ) -> CircuitBreakerBuilder<palisade_core::grpc::GrpcErrors> {
-        CircuitBreakerBuilder::new(name.into()).classify(palisade_core::grpc::GrpcErrors::new())
+    ) -> CircuitBreakerBuilder<palisade_core::grpc::GrpcErrors, AtEndOfStream> {
+        CircuitBreakerBuilder::new(name.into())
+            .classify(palisade_core::grpc::GrpcErrors::new())
+            .at_end_of_stream()
+    }
+}
+
+#[cfg(feature = "grpc")]
+impl<V> CircuitBreakerBuilder<palisade_core::grpc::GrpcErrors, V> {
+    /// Reads the gRPC status where it arrives, at the end of the response
+    /// body when it is not in the head (see
+    /// [`builder_for_grpc`](CircuitBreaker::builder_for_grpc), which sets
+    /// it).
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+    pub fn at_end_of_stream(
+        self,
+    ) -> CircuitBreakerBuilder<palisade_core::grpc::GrpcErrors, AtEndOfStream> {
+        self.map_classify(|c| c)
+    }
+
+    /// Counts these gRPC codes as failures, keeping where the status is read.
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+    pub fn grpc_errors(mut self, errors: palisade_core::grpc::GrpcErrors) -> Self {
+        self.classify = errors;
+        self
     }
 }

@@ -25,6 +25,11 @@
 //!   [`disable`](CircuitBreaker::disable),
 //!   [`metrics_only`](CircuitBreaker::metrics_only),
 //!   [`reset`](CircuitBreaker::reset).
+//! - **Protocols**: [`builder`](CircuitBreaker::builder) counts every `Err`;
+//!   `builder_for_http` (feature `http`) also 5xx answers; `builder_for_grpc`
+//!   (feature `grpc`) the server-side gRPC codes, read from the response
+//!   head or, when the status comes in trailers, at the end of the body
+//!   ([`AtEndOfStream`]; the body becomes a `GrpcBody`).
 //! - **Shared by default**: [`CircuitBreaker`] is a cheap handle; every
 //!   service made from `breaker.layer()` (every axum route under it) shares
 //!   one breaker. [`KeyedCircuitBreaker`] keeps one per request key.
@@ -113,6 +118,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backoff;
+#[cfg(feature = "grpc")]
+mod body;
 mod breaker;
 mod builder;
 pub mod future;
@@ -126,9 +133,13 @@ mod settings;
 mod state;
 mod status;
 mod telemetry;
+mod verdict;
 mod window;
 
 pub use backoff::Backoff;
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+pub use body::{GrpcBody, GrpcReport};
 pub use breaker::CircuitBreaker;
 pub use builder::CircuitBreakerBuilder;
 pub use keyed::{
@@ -139,6 +150,7 @@ pub use layer::CircuitBreakerLayer;
 pub use permit::Permit;
 pub use service::CircuitBreakerService;
 pub use status::{Reason, Snapshot, State, Transition};
+pub use verdict::{AtEndOfStream, AtResponse};
 
 #[doc(no_inline)]
 pub use palisade_core::{Classify, ConfigError, ErrorsAsFailures, Outcome, RejectKind, Rejected};

@@ -57,6 +57,33 @@ impl<P: Owner> Guard<P> {
         }
     }
 
+    /// Moves the admission out into a new guard (which records it), leaving
+    /// this one finished.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(crate) fn take(&mut self) -> Self
+    where
+        P: Clone,
+    {
+        let ticket = self.ticket;
+        self.ticket = ticket.finished();
+        Self {
+            owner: self.owner.clone(),
+            ticket,
+            start: self.start,
+        }
+    }
+
+    /// Records the outcome a body reported at its end. `Ignored` means the
+    /// body was dropped before its end: recorded as any dropped call (see
+    /// [`dropped`](Self::dropped)).
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(crate) fn finish_at_end(mut self, outcome: Outcome) {
+        if outcome != Outcome::Ignored {
+            self.finish(outcome);
+        }
+        // Otherwise the drop records it.
+    }
+
     /// Whether this is a half-open probe.
     pub(crate) fn is_probe(&self) -> bool {
         self.ticket.kind() == TicketKind::Probe

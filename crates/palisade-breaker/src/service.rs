@@ -1,5 +1,7 @@
 //! The tower service.
 
+#[cfg(feature = "grpc")]
+use crate::{body::GrpcBody, verdict::AtEndOfStream};
 use crate::{
     breaker::CircuitBreaker,
     future::ResponseFuture,
@@ -7,7 +9,10 @@ use crate::{
     machine::{Refusal, TicketKind},
     permit::Guard,
     status::State,
+    verdict::AtResponse,
 };
+#[cfg(feature = "grpc")]
+use palisade_core::grpc::GrpcErrors;
 use palisade_core::{BoxError, Classify};
 use std::{
     fmt,
@@ -34,9 +39,9 @@ use tower_service::Service;
 /// With [`wait_while_open`](crate::CircuitBreakerBuilder::wait_while_open), `poll_ready`
 /// instead stays `Pending` while the breaker is open, until probing is
 /// allowed.
-pub struct CircuitBreakerService<S, C> {
+pub struct CircuitBreakerService<S, C, V = AtResponse> {
     inner: S,
-    breaker: CircuitBreaker<C>,
+    breaker: CircuitBreaker<C, V>,
     /// An admission taken by `poll_ready`, spent by `call`.
     reserved: Option<Guard<Lane<C>>>,
     /// A refusal decided by `poll_ready`, returned by `call`.
@@ -44,9 +49,9 @@ pub struct CircuitBreakerService<S, C> {
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
-impl<S, C> CircuitBreakerService<S, C> {
+impl<S, C, V> CircuitBreakerService<S, C, V> {
     /// Puts `inner` behind `breaker`.
-    pub fn new(inner: S, breaker: CircuitBreaker<C>) -> Self {
+    pub fn new(inner: S, breaker: CircuitBreaker<C, V>) -> Self {
         Self {
             inner,
             breaker,
@@ -57,7 +62,7 @@ impl<S, C> CircuitBreakerService<S, C> {
     }
 
     /// The breaker.
-    pub fn breaker(&self) -> &CircuitBreaker<C> {
+    pub fn breaker(&self) -> &CircuitBreaker<C, V> {
         &self.breaker
     }
 
@@ -138,7 +143,7 @@ impl<S, C> CircuitBreakerService<S, C> {
 
     #[cold]
     #[inline(never)]
-    fn refused<F>(&self, refusal: Refusal) -> ResponseFuture<F, C> {
+    fn refused<F>(&self, refusal: Refusal) -> ResponseFuture<F, C, V> {
         ResponseFuture::rejected(self.breaker.machine().rejected(refusal))
     }
 
@@ -146,7 +151,7 @@ impl<S, C> CircuitBreakerService<S, C> {
     /// `poll_ready`.
     #[cold]
     #[inline(never)]
-    fn call_decided<Req>(&mut self, req: Req) -> ResponseFuture<S::Future, C>
+    fn call_decided<Req>(&mut self, req: Req) -> ResponseFuture<S::Future, C, V>
     where
         S: Service<Req>,
     {
@@ -163,14 +168,14 @@ impl<S, C> CircuitBreakerService<S, C> {
     }
 }
 
-impl<S: Clone, C> Clone for CircuitBreakerService<S, C> {
+impl<S: Clone, C, V> Clone for CircuitBreakerService<S, C, V> {
     fn clone(&self) -> Self {
         // A clone never copies an admission.
         Self::new(self.inner.clone(), self.breaker.clone())
     }
 }
 
-impl<S: fmt::Debug, C> fmt::Debug for CircuitBreakerService<S, C> {
+impl<S: fmt::Debug, C, V> fmt::Debug for CircuitBreakerService<S, C, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerService")
             .field("inner", &self.inner)
@@ -181,18 +186,14 @@ impl<S: fmt::Debug, C> fmt::Debug for CircuitBreakerService<S, C> {
     }
 }
 
-impl<S, C, Req> Service<Req> for CircuitBreakerService<S, C>
-where
-    S: Service<Req>,
-    S::Error: Into<BoxError>,
-    C: Classify<S::Response, S::Error>,
-{
-    type Response = S::Response;
-    type Error = BoxError;
-    type Future = ResponseFuture<S::Future, C>;
-
+impl<S, C, V> CircuitBreakerService<S, C, V> {
+    /// `poll_ready` of every `Service` impl below.
     #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+    fn poll_ready_admitted<Req>(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>>
+    where
+        S: Service<Req>,
+        S::Error: Into<BoxError>,
+    {
         // Closed, nothing decided yet: nothing to reserve (`call` admits).
         let plain = self.reserved.is_none()
             && self.rejected.is_none()
@@ -215,8 +216,12 @@ where
         }
     }
 
+    /// `call` of every `Service` impl below.
     #[inline]
-    fn call(&mut self, req: Req) -> Self::Future {
+    fn call_admitted<Req>(&mut self, req: Req) -> ResponseFuture<S::Future, C, V>
+    where
+        S: Service<Req>,
+    {
         if self.reserved.is_none() && self.rejected.is_none() {
             return match self.breaker.machine().acquire() {
                 Ok(ticket) => {
@@ -230,5 +235,51 @@ where
             };
         }
         self.call_decided(req)
+    }
+}
+
+impl<S, C, Req> Service<Req> for CircuitBreakerService<S, C, AtResponse>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    C: Classify<S::Response, S::Error>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, C>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.poll_ready_admitted::<Req>(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, req: Req) -> Self::Future {
+        self.call_admitted(req)
+    }
+}
+
+/// A gRPC breaker ([`builder_for_grpc`](crate::CircuitBreaker::builder_for_grpc)):
+/// the response body is wrapped so that a status sent in trailers is
+/// counted when the body ends.
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+impl<S, B, Req> Service<Req> for CircuitBreakerService<S, GrpcErrors, AtEndOfStream>
+where
+    S: Service<Req, Response = http::Response<B>>,
+    S::Error: Into<BoxError>,
+{
+    type Response = http::Response<GrpcBody<B>>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, GrpcErrors, AtEndOfStream>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.poll_ready_admitted::<Req>(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, req: Req) -> Self::Future {
+        self.call_admitted(req)
     }
 }

@@ -4,7 +4,7 @@ use super::{
     KeyedCircuitBreaker,
     state::{KeyedBreakers, nanos},
 };
-use crate::builder::CircuitBreakerBuilder;
+use crate::{builder::CircuitBreakerBuilder, verdict::AtResponse};
 use moka::{policy::EvictionPolicy, sync::Cache};
 use palisade_core::ConfigError;
 use std::{
@@ -15,10 +15,10 @@ use std::{
 };
 use tokio::time::Instant;
 
-impl<C> CircuitBreakerBuilder<C> {
+impl<C, V> CircuitBreakerBuilder<C, V> {
     /// One breaker per key taken from each request (an upstream host, a
     /// route), all with this configuration: see [`KeyedCircuitBreaker`].
-    pub fn key<F>(self, key: F) -> KeyedCircuitBreakerBuilder<C, F> {
+    pub fn key<F>(self, key: F) -> KeyedCircuitBreakerBuilder<C, F, V> {
         KeyedCircuitBreakerBuilder::new(self, key)
     }
 }
@@ -28,14 +28,14 @@ impl<C> CircuitBreakerBuilder<C> {
 /// Defaults: at most 1024 closed breakers kept, a key unused for 10 minutes
 /// is dropped. Both settings are optional; neither may be zero.
 #[must_use]
-pub struct KeyedCircuitBreakerBuilder<C, F> {
-    builder: CircuitBreakerBuilder<C>,
+pub struct KeyedCircuitBreakerBuilder<C, F, V = AtResponse> {
+    builder: CircuitBreakerBuilder<C, V>,
     key: F,
     max_keys: usize,
     idle_expiry: Duration,
 }
 
-impl<C: fmt::Debug, F> fmt::Debug for KeyedCircuitBreakerBuilder<C, F> {
+impl<C: fmt::Debug, F, V: fmt::Debug> fmt::Debug for KeyedCircuitBreakerBuilder<C, F, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedCircuitBreakerBuilder")
             .field("builder", &self.builder)
@@ -45,8 +45,8 @@ impl<C: fmt::Debug, F> fmt::Debug for KeyedCircuitBreakerBuilder<C, F> {
     }
 }
 
-impl<C, F> KeyedCircuitBreakerBuilder<C, F> {
-    pub(crate) fn new(builder: CircuitBreakerBuilder<C>, key: F) -> Self {
+impl<C, F, V> KeyedCircuitBreakerBuilder<C, F, V> {
+    pub(crate) fn new(builder: CircuitBreakerBuilder<C, V>, key: F) -> Self {
         Self {
             builder,
             key,
@@ -78,7 +78,7 @@ impl<C, F> KeyedCircuitBreakerBuilder<C, F> {
     /// # Errors
     ///
     /// A [`ConfigError`] naming the first field out of range.
-    pub fn build<Req, K>(self) -> Result<KeyedCircuitBreaker<K, F, C>, ConfigError>
+    pub fn build<Req, K>(self) -> Result<KeyedCircuitBreaker<K, F, C, V>, ConfigError>
     where
         F: Fn(&Req) -> K,
         K: Hash + Eq + Send + Sync + 'static,

@@ -15,12 +15,13 @@ pub use builder::KeyedCircuitBreakerBuilder;
 pub use layer::KeyedCircuitBreakerLayer;
 pub use service::KeyedCircuitBreakerService;
 
-use crate::{breaker::CircuitBreaker, machine::Callback, status::Transition};
+use crate::{breaker::CircuitBreaker, machine::Callback, status::Transition, verdict::AtResponse};
 use state::KeyedBreakers;
 use std::{
     collections::HashSet,
     fmt,
     hash::Hash,
+    marker::PhantomData,
     sync::{Arc, PoisonError},
 };
 
@@ -58,19 +59,22 @@ use std::{
 /// # Ok(())
 /// # }
 /// ```
-pub struct KeyedCircuitBreaker<K, F, C = palisade_core::ErrorsAsFailures> {
+pub struct KeyedCircuitBreaker<K, F, C = palisade_core::ErrorsAsFailures, V = AtResponse> {
     breakers: Arc<KeyedBreakers<K, F, C>>,
+    /// When its services learn a call's outcome.
+    verdict: PhantomData<fn() -> V>,
 }
 
-impl<K, F, C> Clone for KeyedCircuitBreaker<K, F, C> {
+impl<K, F, C, V> Clone for KeyedCircuitBreaker<K, F, C, V> {
     fn clone(&self) -> Self {
         Self {
             breakers: self.breakers.clone(),
+            verdict: PhantomData,
         }
     }
 }
 
-impl<K, F, C> fmt::Debug for KeyedCircuitBreaker<K, F, C> {
+impl<K, F, C, V> fmt::Debug for KeyedCircuitBreaker<K, F, C, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyedCircuitBreaker")
             .field("name", &self.breakers.config.name)
@@ -79,10 +83,11 @@ impl<K, F, C> fmt::Debug for KeyedCircuitBreaker<K, F, C> {
     }
 }
 
-impl<K, F, C> KeyedCircuitBreaker<K, F, C> {
+impl<K, F, C, V> KeyedCircuitBreaker<K, F, C, V> {
     fn new(breakers: KeyedBreakers<K, F, C>) -> Self {
         Self {
             breakers: Arc::new(breakers),
+            verdict: PhantomData,
         }
     }
 
@@ -120,7 +125,7 @@ impl<K, F, C> KeyedCircuitBreaker<K, F, C> {
     }
 }
 
-impl<K, F, C> KeyedCircuitBreaker<K, F, C>
+impl<K, F, C, V> KeyedCircuitBreaker<K, F, C, V>
 where
     K: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static,
     C: Clone + Send + Sync + 'static,
@@ -150,15 +155,16 @@ where
     }
 
     /// The breaker of `key`, if it is alive.
-    pub fn get(&self, key: &K) -> Option<CircuitBreaker<C>> {
+    pub fn get(&self, key: &K) -> Option<CircuitBreaker<C, V>> {
         self.breakers.live.run_pending_tasks();
         self.breakers
             .live_entry(key, self.breakers.now())
-            .map(|e| e.breaker.clone())
+            .map(|e| e.breaker.clone().with_verdict())
     }
 
     /// The breaker of `key`, made if needed.
-    pub fn breaker(&self, key: K) -> CircuitBreaker<C> {
-        self.breakers.with_breaker(key, CircuitBreaker::clone)
+    pub fn breaker(&self, key: K) -> CircuitBreaker<C, V> {
+        self.breakers
+            .with_breaker(key, |b| b.clone().with_verdict())
     }
 }
