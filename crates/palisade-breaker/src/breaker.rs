@@ -88,7 +88,7 @@ impl<C, V> CircuitBreaker<C, V> {
     /// A breaker whose response futures share `lanes` reference counts.
     pub(crate) fn with_lanes(config: Settings, classify: C, lanes: usize) -> Self {
         let state = Arc::new(BreakerState {
-            machine: StateMachine::new(config),
+            machine: StateMachine::new(config, lanes),
             classify,
         });
         let lanes = Lanes::with_count(Arc::clone(&state), lanes);

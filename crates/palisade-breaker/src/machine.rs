@@ -209,7 +209,8 @@ fn nanos(d: Duration) -> u64 {
 }
 
 impl StateMachine {
-    pub(crate) fn new(config: Settings) -> Self {
+    /// `lanes`: how many lanes the breaker has (calls are counted apart per lane).
+    pub(crate) fn new(config: Settings, lanes: usize) -> Self {
         let window = match config.window {
             WindowSpec::Count(n) => Window::Count(CountWindow::new(n)),
             WindowSpec::Time(d) => Window::Time(TimeWindow::new(nanos(d))),
@@ -223,7 +224,7 @@ impl StateMachine {
             times_opened: AtomicU64::new(0),
             window,
             timed: config.slow_calls.is_some(),
-            telemetry: Telemetry::new(&config.name),
+            telemetry: Telemetry::new(&config.name, lanes),
             config,
             base: Instant::now(),
             control: Mutex::new(Control { reopens: 0 }),
@@ -709,6 +710,8 @@ impl StateMachine {
             slow_calls: counts.slow,
             consecutive_failures: self.consecutive.load(Ordering::Acquire),
             times_opened: self.times_opened.load(Ordering::Relaxed),
+            calls_total: self.telemetry.calls_total(),
+            rejected_total: self.telemetry.rejected_total(),
             next_probe_at: (state == State::Open)
                 .then(|| self.base + Duration::from_nanos(self.open_until.load(Ordering::Acquire))),
         }

@@ -186,6 +186,15 @@ pub struct Snapshot {
     pub consecutive_failures: u32,
     /// How many times the breaker has opened (automatically) since it was built.
     pub times_opened: u64,
+    /// Calls finished since the breaker was built (successes, failures and
+    /// ignored calls; not the calls admitted while disabled, which record
+    /// nothing): monotonic, so the change between two snapshots over the
+    /// time between them is the call rate. Calls still running are not
+    /// counted yet.
+    pub calls_total: u64,
+    /// Calls rejected since the breaker was built (open, forced open, or
+    /// half-open with every probe slot taken): monotonic.
+    pub rejected_total: u64,
     /// When the breaker will admit probes, while it is open.
     pub next_probe_at: Option<Instant>,
 }
