@@ -7,6 +7,7 @@ use palisade_core::{
     Outcome,
     grpc::{ClassifiedBody, GrpcErrors, GrpcVerdict},
 };
+use std::sync::OnceLock;
 
 /// What the body calls with the outcome of the stream.
 pub type GrpcReport = Box<dyn FnOnce(Outcome) + Send + Sync>;
@@ -27,11 +28,13 @@ pub(crate) fn watch<B>(
     match errors.classify_response(&response) {
         GrpcVerdict::Ready(outcome) => {
             guard.finish(outcome);
-            // Nothing left to report: no classifier codes to keep (an empty
-            // list does not allocate) and a reporter of zero size (not
-            // allocated either).
+            // Nothing left to report: a classifier without codes (cloning
+            // its empty list does not allocate) and a reporter of zero size
+            // (not allocated either).
+            static UNUSED: OnceLock<GrpcErrors> = OnceLock::new();
+            let unused = UNUSED.get_or_init(|| GrpcErrors::with_failures([])).clone();
             let report: GrpcReport = Box::new(|_| {});
-            response.map(|body| ClassifiedBody::new(body, GrpcErrors::with_failures([]), report))
+            response.map(|body| ClassifiedBody::new(body, unused, report))
         }
         GrpcVerdict::AtEndOfStream => {
             let errors = errors.clone();
