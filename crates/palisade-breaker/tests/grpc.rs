@@ -15,8 +15,8 @@ use std::{
 use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
-use palisade_breaker::{CircuitBreaker, State};
-use palisade_core::BoxError;
+use palisade_breaker::{AtEndOfStream, CircuitBreaker, CircuitBreakerService, State};
+use palisade_core::{BoxError, grpc::GrpcErrors};
 use tokio_stream::{Stream, StreamExt, wrappers::TcpListenerStream};
 use tonic::{Code, Status, transport::Server};
 use tonic_health::pb::{
@@ -25,7 +25,7 @@ use tonic_health::pb::{
     health_client::HealthClient,
     health_server::{Health, HealthServer},
 };
-use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 
 /// A health service that fails every call with `code`: `check` as a
 /// trailers-only response, `watch` after one message, in the trailers.
@@ -86,6 +86,28 @@ async fn server(code: Code) -> (tonic::transport::Channel, Arc<AtomicUsize>) {
     (channel, calls)
 }
 
+/// A health client through a `builder_for_grpc` breaker that trips when
+/// the last `window` calls all failed, to a server failing with `code`; and
+/// the count of calls that reached the server.
+async fn client(
+    code: Code,
+    window: usize,
+) -> (
+    HealthClient<CircuitBreakerService<tonic::transport::Channel, GrpcErrors, AtEndOfStream>>,
+    CircuitBreaker<GrpcErrors, AtEndOfStream>,
+    Arc<AtomicUsize>,
+) {
+    let (channel, calls) = server(code).await;
+    let breaker = CircuitBreaker::builder_for_grpc("health")
+        .count_window(window)
+        .minimum_calls(window as u64)
+        .failure_rate(1.0)
+        .build()
+        .unwrap();
+    let client = HealthClient::new(breaker.layer().layer(channel));
+    (client, breaker, calls)
+}
+
 fn request() -> HealthCheckRequest {
     HealthCheckRequest {
         service: String::new(),
@@ -94,17 +116,7 @@ fn request() -> HealthCheckRequest {
 
 #[tokio::test]
 async fn unavailable_in_a_trailers_only_response_opens_the_breaker() {
-    let (channel, calls) = server(Code::Unavailable).await;
-    let breaker = CircuitBreaker::builder_for_grpc("health")
-        .count_window(4)
-        .minimum_calls(4)
-        .build()
-        .unwrap();
-    let mut client = HealthClient::new(
-        ServiceBuilder::new()
-            .layer(breaker.layer())
-            .service(channel),
-    );
+    let (mut client, breaker, calls) = client(Code::Unavailable, 4).await;
 
     for _ in 0..4 {
         let status = client.check(request()).await.unwrap_err();
@@ -120,17 +132,7 @@ async fn unavailable_in_a_trailers_only_response_opens_the_breaker() {
 
 #[tokio::test]
 async fn unavailable_in_the_trailers_of_a_stream_opens_the_breaker() {
-    let (channel, calls) = server(Code::Unavailable).await;
-    let breaker = CircuitBreaker::builder_for_grpc("health")
-        .count_window(3)
-        .minimum_calls(3)
-        .build()
-        .unwrap();
-    let mut client = HealthClient::new(
-        ServiceBuilder::new()
-            .layer(breaker.layer())
-            .service(channel),
-    );
+    let (mut client, breaker, calls) = client(Code::Unavailable, 3).await;
 
     for i in 0..3 {
         let mut stream = client.watch(request()).await.unwrap().into_inner();
@@ -155,17 +157,7 @@ async fn unavailable_in_the_trailers_of_a_stream_opens_the_breaker() {
 
 #[tokio::test]
 async fn not_found_is_not_a_failure() {
-    let (channel, _calls) = server(Code::NotFound).await;
-    let breaker = CircuitBreaker::builder_for_grpc("health")
-        .count_window(4)
-        .minimum_calls(4)
-        .build()
-        .unwrap();
-    let mut client = HealthClient::new(
-        ServiceBuilder::new()
-            .layer(breaker.layer())
-            .service(channel),
-    );
+    let (mut client, breaker, _calls) = client(Code::NotFound, 4).await;
 
     for _ in 0..4 {
         let status = client.check(request()).await.unwrap_err();
