@@ -36,16 +36,18 @@
 //! - **Without tower**: [`CircuitBreaker::try_acquire`] gives a [`Permit`]
 //!   to record the outcome with.
 //! - **Observable**: [`state`](CircuitBreaker::state),
-//!   [`snapshot`](CircuitBreaker::snapshot),
+//!   [`snapshot`](CircuitBreaker::snapshot) (with monotonic call and
+//!   rejection totals, for rates),
 //!   [`on_transition`](CircuitBreaker::on_transition) callbacks, metrics
 //!   `palisade_breaker_state`, `palisade_breaker_calls_total`,
 //!   `palisade_breaker_transitions_total` (feature `metrics`) and a `tracing`
 //!   event per transition (feature `tracing`).
 //!
 //! Admission while closed is one atomic load; recording a success while the
-//! count window holds only successes is another (nothing is written, so a
-//! healthy breaker shares no written cache line between threads), and any
-//! other outcome is a ring slot and one `fetch_add`. The clock is read only
+//! count window holds only successes is another, plus one relaxed add to the
+//! call total on a cache line of the calling thread's own (the window is not
+//! written, so a healthy breaker shares no written cache line between
+//! threads), and any other outcome is a ring slot and one `fetch_add`. The clock is read only
 //! when a rule needs it. The response future holds one reference count, on
 //! a per-thread lane of the breaker; nothing allocates per call (a
 //! rejection boxes its error), the future is a named type, and `call` never

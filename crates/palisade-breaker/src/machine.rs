@@ -3,7 +3,8 @@
 //! Hot path: admission in `Closed` is one atomic load of `word` (state and
 //! generation), which yields a one-word `Ticket`; recording a success into a
 //! count window already full of successes is one atomic load (nothing
-//! changes, nothing is written), any other outcome a ring slot (swapped only
+//! changes, the window is not written; the call total in `telemetry.rs` is
+//! added to on the calling thread's own line), any other outcome a ring slot (swapped only
 //! if it differs) and one `fetch_add` of the packed counts when they change.
 //! The clock is read only when a rule needs it (slow calls, time window,
 //! open wait, half-open timeout). Every transition happens under `control` (a `std` mutex held for
