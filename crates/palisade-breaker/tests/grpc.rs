@@ -311,3 +311,48 @@ async fn a_transport_error_is_a_failure() {
     assert!(result.is_err());
     assert_eq!(breaker.state(), State::Open);
 }
+
+#[tokio::test]
+async fn a_breaker_on_the_server_counts_streams_failing_in_trailers() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let breaker = CircuitBreaker::builder_for_grpc("server")
+        .consecutive_failures(2)
+        .build()
+        .unwrap();
+    let layer = breaker.layer();
+    let service = HealthServer::new(Failing {
+        code: Code::DataLoss,
+        calls: calls.clone(),
+    });
+    tokio::spawn(async move {
+        Server::builder()
+            .layer(layer)
+            .add_service(service)
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = HealthClient::new(channel);
+    for _ in 0..2 {
+        let mut stream = client.watch(request()).await.unwrap().into_inner();
+        while stream.next().await.is_some() {}
+    }
+    // The server records a call when it has sent the trailers: wait for it.
+    for _ in 0..100 {
+        if breaker.state() == State::Open {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(breaker.state(), State::Open);
+    // Refused on the server, before the handler.
+    client.watch(request()).await.unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
