@@ -97,6 +97,58 @@ async fn an_open_breaker_can_count_as_degraded() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn breaker_calls_per_sec_come_from_the_change_between_checks() {
+    let breaker = CircuitBreaker::builder("orders")
+        .consecutive_failures(2)
+        .build()
+        .unwrap();
+    let health = Health::builder()
+        .component(breaker.clone())
+        .build()
+        .unwrap();
+    settle(Duration::from_millis(1)).await;
+    let data = |h: &Health| json(h)["components"]["orders"]["data"].clone();
+    // One check so far: no rate yet.
+    let first = data(&health);
+    assert!(first["calls_per_sec"].is_null(), "{first}");
+    assert!(first["rejected_per_sec"].is_null(), "{first}");
+    assert_eq!(first["calls_total"], 0);
+
+    for _ in 0..10 {
+        breaker.try_acquire().unwrap().success();
+    }
+    settle(Duration::from_secs(1)).await; // the next check, a second later
+    let second = data(&health);
+    assert_eq!(second["calls_total"], 10);
+    assert_eq!(second["calls_per_sec"], 10.0, "{second}");
+    assert_eq!(second["rejected_per_sec"], 0.0, "{second}");
+
+    // Two failures open it; then three calls are refused.
+    for _ in 0..2 {
+        breaker.try_acquire().unwrap().failure();
+    }
+    for _ in 0..3 {
+        breaker.try_acquire().unwrap_err();
+    }
+    settle(Duration::from_secs(1)).await;
+    let third = data(&health);
+    assert_eq!(third["state"], "open");
+    assert_eq!(
+        (
+            third["calls_total"].clone(),
+            third["rejected_total"].clone()
+        ),
+        (12.into(), 3.into())
+    );
+    assert_eq!(third["calls_per_sec"], 2.0, "{third}");
+    assert_eq!(third["rejected_per_sec"], 3.0, "{third}");
+
+    // Nothing happens: the rate falls to zero.
+    settle(Duration::from_secs(1)).await;
+    assert_eq!(data(&health)["calls_per_sec"], 0.0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_limit_saturated_for_long_is_degraded() {
     let limit = ConcurrencyLimit::builder("api")
         .max_in_flight(2)

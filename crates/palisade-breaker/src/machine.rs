@@ -3,7 +3,8 @@
 //! Hot path: admission in `Closed` is one atomic load of `word` (state and
 //! generation), which yields a one-word `Ticket`; recording a success into a
 //! count window already full of successes is one atomic load (nothing
-//! changes, nothing is written), any other outcome a ring slot (swapped only
+//! changes, the window is not written; the call total in `telemetry.rs` is
+//! added to on the calling thread's own line), any other outcome a ring slot (swapped only
 //! if it differs) and one `fetch_add` of the packed counts when they change.
 //! The clock is read only when a rule needs it (slow calls, time window,
 //! open wait, half-open timeout). Every transition happens under `control` (a `std` mutex held for
@@ -12,13 +13,12 @@
 //! generation are dropped. Callbacks run after the lock is released.
 
 use crate::{
-    config::{Config, WindowSpec},
-    lane::Padded,
-    state::{Reason, Snapshot, State, Transition},
+    settings::{Settings, WindowSpec},
+    status::{Reason, Snapshot, State, Transition},
     telemetry::{Call, Telemetry},
     window::{CountWindow, Counts, TimeWindow, Window},
 };
-use palisade_core::{Outcome, RejectKind, Rejected};
+use palisade_core::{Outcome, RejectKind, Rejected, lane::Padded};
 use std::{
     fmt,
     panic::{AssertUnwindSafe, catch_unwind},
@@ -174,8 +174,9 @@ struct Control {
     reopens: u32,
 }
 
-/// The shared state of one breaker.
-pub(crate) struct Core {
+/// The state machine of one breaker: its state word, window, counters and
+/// transition callbacks.
+pub(crate) struct StateMachine {
     word: AtomicU64,
     /// While open: nanoseconds since `base` at which probing is allowed.
     open_until: AtomicU64,
@@ -188,16 +189,16 @@ pub(crate) struct Core {
     window: Window,
     /// Whether an admitted closed call needs its start time (slow-call rule).
     pub(crate) timed: bool,
-    pub(crate) config: Config,
+    pub(crate) config: Settings,
     base: Instant,
     control: Mutex<Control>,
     callbacks: Mutex<Vec<Callback>>,
     telemetry: Telemetry,
 }
 
-impl fmt::Debug for Core {
+impl fmt::Debug for StateMachine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Core")
+        f.debug_struct("StateMachine")
             .field("name", &self.config.name)
             .field("state", &self.state())
             .finish_non_exhaustive()
@@ -208,8 +209,9 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-impl Core {
-    pub(crate) fn new(config: Config) -> Self {
+impl StateMachine {
+    /// `lanes`: how many lanes the breaker has (calls are counted apart per lane).
+    pub(crate) fn new(config: Settings, lanes: usize) -> Self {
         let window = match config.window {
             WindowSpec::Count(n) => Window::Count(CountWindow::new(n)),
             WindowSpec::Time(d) => Window::Time(TimeWindow::new(nanos(d))),
@@ -223,7 +225,7 @@ impl Core {
             times_opened: AtomicU64::new(0),
             window,
             timed: config.slow_calls.is_some(),
-            telemetry: Telemetry::new(&config.name),
+            telemetry: Telemetry::new(&config.name, lanes),
             config,
             base: Instant::now(),
             control: Mutex::new(Control { reopens: 0 }),
@@ -709,6 +711,8 @@ impl Core {
             slow_calls: counts.slow,
             consecutive_failures: self.consecutive.load(Ordering::Acquire),
             times_opened: self.times_opened.load(Ordering::Relaxed),
+            calls_total: self.telemetry.calls_total(),
+            rejected_total: self.telemetry.rejected_total(),
             next_probe_at: (state == State::Open)
                 .then(|| self.base + Duration::from_nanos(self.open_until.load(Ordering::Acquire))),
         }

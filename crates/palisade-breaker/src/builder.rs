@@ -1,51 +1,17 @@
-//! The validated configuration and its builder.
+//! [`CircuitBreakerBuilder`], which checks the settings, and the
+//! constructors that start one.
 
+#[cfg(feature = "grpc")]
+use crate::verdict::AtEndOfStream;
 use crate::{
-    CircuitBreaker,
     backoff::Backoff,
-    keyed::KeyedBuilder,
+    breaker::CircuitBreaker,
+    settings::{MAX_PROBES, Settings, SlowCalls, WindowSpec, ppm},
+    verdict::AtResponse,
     window::{MAX_COUNT_WINDOW, TIME_BUCKETS},
 };
 use palisade_core::{ConfigError, ErrorsAsFailures};
-use std::{sync::Arc, time::Duration};
-
-/// Which window the rates are computed over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WindowSpec {
-    Count(usize),
-    Time(Duration),
-}
-
-/// The slow-call rule.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct SlowCalls {
-    pub(crate) threshold: Duration,
-    pub(crate) rate_ppm: u64,
-}
-
-/// A checked configuration, shared by every breaker built from one builder.
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) name: Arc<str>,
-    pub(crate) failure_rate_ppm: u64,
-    pub(crate) window: WindowSpec,
-    pub(crate) minimum_calls: u64,
-    pub(crate) consecutive_failures: Option<u32>,
-    pub(crate) slow_calls: Option<SlowCalls>,
-    pub(crate) backoff: Backoff,
-    pub(crate) half_open_probes: u32,
-    pub(crate) half_open_timeout: Duration,
-    pub(crate) wait_while_open: bool,
-}
-
-/// The most probes a half-open breaker may admit at once.
-pub(crate) const MAX_PROBES: u32 = 10_000;
-
-/// Rates are compared in parts per million.
-pub(crate) fn ppm(rate: f64) -> u64 {
-    // `rate` is validated to be in (0, 1]; float-to-int `as` saturates.
-    (rate * 1_000_000.0).round().clamp(1.0, 1_000_000.0) as u64
-}
+use std::{marker::PhantomData, sync::Arc, time::Duration};
 
 /// Builds a [`CircuitBreaker`]: start with [`CircuitBreaker::builder`].
 ///
@@ -70,9 +36,13 @@ pub(crate) fn ppm(rate: f64) -> u64 {
 ///     .build()?;
 /// # Ok::<(), palisade_core::ConfigError>(())
 /// ```
+///
+/// The second type parameter says when the outcome of a call is known (see
+/// [`AtResponse`] and [`AtEndOfStream`](crate::AtEndOfStream)); only
+/// [`builder_for_grpc`](CircuitBreaker::builder_for_grpc) changes it.
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct Builder<C = ErrorsAsFailures> {
+pub struct CircuitBreakerBuilder<C = ErrorsAsFailures, V = AtResponse> {
     name: Arc<str>,
     failure_rate: f64,
     window: WindowSpec,
@@ -84,9 +54,10 @@ pub struct Builder<C = ErrorsAsFailures> {
     half_open_timeout: Duration,
     wait_while_open: bool,
     classify: C,
+    verdict: PhantomData<fn() -> V>,
 }
 
-impl Builder<ErrorsAsFailures> {
+impl CircuitBreakerBuilder<ErrorsAsFailures> {
     pub(crate) fn new(name: Arc<str>) -> Self {
         Self {
             name,
@@ -100,11 +71,12 @@ impl Builder<ErrorsAsFailures> {
             half_open_timeout: Duration::from_secs(10),
             wait_while_open: false,
             classify: ErrorsAsFailures,
+            verdict: PhantomData,
         }
     }
 }
 
-impl<C> Builder<C> {
+impl<C, V> CircuitBreakerBuilder<C, V> {
     /// Trip when at least this fraction of the calls in the window failed.
     /// Must be in `(0, 1]`.
     pub fn failure_rate(mut self, rate: f64) -> Self {
@@ -189,9 +161,28 @@ impl<C> Builder<C> {
 
     /// Decide what counts as a failure with any [`palisade_core::Classify`]
     /// (default [`ErrorsAsFailures`]): `HttpServerErrors` for HTTP, a closure
-    /// for anything else.
-    pub fn classify<C2>(self, classify: C2) -> Builder<C2> {
-        Builder {
+    /// for anything else. The outcome is then read from what the inner
+    /// service returns ([`AtResponse`]), also after
+    /// [`builder_for_grpc`](CircuitBreaker::builder_for_grpc): to change the
+    /// gRPC codes that count as failures and keep reading trailers, use
+    /// [`grpc_errors`](CircuitBreakerBuilder::grpc_errors).
+    pub fn classify<C2>(self, classify: C2) -> CircuitBreakerBuilder<C2> {
+        self.map_classify(|_| classify)
+    }
+
+    /// Checks the configuration and builds the breaker.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first field out of range.
+    pub fn build(self) -> Result<CircuitBreaker<C, V>, ConfigError> {
+        let (config, classify) = self.into_parts()?;
+        Ok(CircuitBreaker::from_settings(config, classify))
+    }
+
+    /// The same settings with another classifier and verdict time.
+    fn map_classify<C2, V2>(self, f: impl FnOnce(C) -> C2) -> CircuitBreakerBuilder<C2, V2> {
+        CircuitBreakerBuilder {
             name: self.name,
             failure_rate: self.failure_rate,
             window: self.window,
@@ -202,33 +193,17 @@ impl<C> Builder<C> {
             half_open_probes: self.half_open_probes,
             half_open_timeout: self.half_open_timeout,
             wait_while_open: self.wait_while_open,
-            classify,
+            classify: f(self.classify),
+            verdict: PhantomData,
         }
     }
 
-    /// One breaker per key taken from each request (an upstream host, a
-    /// route), all with this configuration: see
-    /// [`KeyedCircuitBreaker`](crate::KeyedCircuitBreaker).
-    pub fn key<F>(self, key: F) -> KeyedBuilder<C, F> {
-        KeyedBuilder::new(self, key)
-    }
-
-    /// Checks the configuration and builds the breaker.
-    ///
-    /// # Errors
-    ///
-    /// A [`ConfigError`] naming the first field out of range.
-    pub fn build(self) -> Result<CircuitBreaker<C>, ConfigError> {
-        let (config, classify) = self.into_parts()?;
-        Ok(CircuitBreaker::from_config(config, classify))
-    }
-
-    pub(crate) fn into_parts(self) -> Result<(Config, C), ConfigError> {
+    pub(crate) fn into_parts(self) -> Result<(Settings, C), ConfigError> {
         let config = self.check()?;
         Ok((config, self.classify))
     }
 
-    fn check(&self) -> Result<Config, ConfigError> {
+    fn check(&self) -> Result<Settings, ConfigError> {
         let rate_ok = |r: f64| r > 0.0 && r <= 1.0;
         if self.name.is_empty() {
             return Err(ConfigError::new("name", "a non-empty string", ""));
@@ -306,7 +281,7 @@ impl<C> Builder<C> {
                 self.half_open_timeout,
             ));
         }
-        Ok(Config {
+        Ok(Settings {
             name: self.name.clone(),
             failure_rate_ppm: ppm(self.failure_rate),
             window: self.window,
@@ -321,15 +296,109 @@ impl<C> Builder<C> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::ppm;
+impl CircuitBreaker {
+    /// Starts configuring a breaker called `name` (the `name` label of its
+    /// metrics and the name in its rejections), for any protocol: every
+    /// `Err` of the inner service is a failure ([`ErrorsAsFailures`]).
+    ///
+    /// For HTTP or gRPC services, start from
+    /// [`builder_for_http`](Self::builder_for_http) or
+    /// [`builder_for_grpc`](Self::builder_for_grpc), whose classifiers also
+    /// read the response: an HTTP server that answers `500` returns `Ok`.
+    pub fn builder(name: impl Into<Arc<str>>) -> CircuitBreakerBuilder {
+        CircuitBreakerBuilder::new(name.into())
+    }
 
-    #[test]
-    fn rates_to_ppm() {
-        assert_eq!(ppm(0.5), 500_000);
-        assert_eq!(ppm(1.0), 1_000_000);
-        assert_eq!(ppm(0.3), 300_000);
-        assert_eq!(ppm(1e-9), 1);
+    /// Starts configuring a breaker for an HTTP service: a `5xx` response
+    /// and a transport error (`Err`) are failures, anything else a success
+    /// ([`HttpServerErrors`](palisade_core::http::HttpServerErrors)). The
+    /// other settings have the defaults of [`CircuitBreakerBuilder`]; nothing else needs
+    /// setting. For one breaker per upstream host, add
+    /// [`key`](CircuitBreakerBuilder::key).
+    ///
+    /// ```
+    /// use palisade_breaker::{CircuitBreaker, State};
+    /// use palisade_core::http::HttpServerErrors;
+    ///
+    /// let breaker = CircuitBreaker::builder_for_http("upstream")
+    ///     .consecutive_failures(5)
+    ///     .build()?;
+    /// assert_eq!(breaker.state(), State::Closed);
+    /// # Ok::<(), palisade_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "http")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+    pub fn builder_for_http(
+        name: impl Into<Arc<str>>,
+    ) -> CircuitBreakerBuilder<palisade_core::http::HttpServerErrors> {
+        CircuitBreakerBuilder::new(name.into())
+            .classify(palisade_core::http::HttpServerErrors::new())
+    }
+
+    /// Starts configuring a breaker for a gRPC service: the server-side
+    /// status codes (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`,
+    /// `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`) and transport errors are
+    /// failures ([`GrpcErrors`](palisade_core::grpc::GrpcErrors)), every other
+    /// code a success (`NOT_FOUND` is the client's problem, not the server's).
+    ///
+    /// The status is read where it arrives ([`AtEndOfStream`]): from the
+    /// response head of a trailers-only response (how tonic answers a failed
+    /// unary call), otherwise from the `grpc-status` trailer at the end of
+    /// the response body, which the service wraps in a
+    /// [`ClassifiedBody`](palisade_core::grpc::ClassifiedBody). So a call
+    /// counts when its body ends, and:
+    ///
+    /// - a body that ends without trailers is a success, a body error a
+    ///   failure;
+    /// - a body dropped before its end (the client went away) counts as a
+    ///   dropped call does: a failure if a panic unwinds or the ambient
+    ///   deadline has passed, otherwise ignored (and slow if it ran past the
+    ///   slow-call threshold);
+    /// - the slow-call rule and `half_open_timeout` measure until the end of
+    ///   the body, and a half-open probe holds its slot until then.
+    ///
+    /// A `builder(name).classify(GrpcErrors::new())` breaker reads the head
+    /// only, and wraps no body.
+    ///
+    /// ```
+    /// use palisade_breaker::CircuitBreaker;
+    /// use palisade_core::grpc::{GrpcCode, GrpcErrors};
+    ///
+    /// let breaker = CircuitBreaker::builder_for_grpc("users")
+    ///     .grpc_errors(GrpcErrors::new().failure(GrpcCode::ResourceExhausted))
+    ///     .consecutive_failures(5)
+    ///     .build()?;
+    /// # drop(breaker);
+    /// # Ok::<(), palisade_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "grpc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+    pub fn builder_for_grpc(
+        name: impl Into<Arc<str>>,
+    ) -> CircuitBreakerBuilder<palisade_core::grpc::GrpcErrors, AtEndOfStream> {
+        CircuitBreakerBuilder::new(name.into())
+            .classify(palisade_core::grpc::GrpcErrors::new())
+            .at_end_of_stream()
+    }
+}
+
+#[cfg(feature = "grpc")]
+impl<V> CircuitBreakerBuilder<palisade_core::grpc::GrpcErrors, V> {
+    /// Reads the gRPC status where it arrives, at the end of the response
+    /// body when it is not in the head (see
+    /// [`builder_for_grpc`](CircuitBreaker::builder_for_grpc), which sets
+    /// it).
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+    pub fn at_end_of_stream(
+        self,
+    ) -> CircuitBreakerBuilder<palisade_core::grpc::GrpcErrors, AtEndOfStream> {
+        self.map_classify(|c| c)
+    }
+
+    /// Counts these gRPC codes as failures, keeping where the status is read.
+    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+    pub fn grpc_errors(mut self, errors: palisade_core::grpc::GrpcErrors) -> Self {
+        self.classify = errors;
+        self
     }
 }
