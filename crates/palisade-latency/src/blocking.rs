@@ -29,7 +29,7 @@ pub(crate) struct BlockingPoll<'a> {
 /// Emits the blocking-poll warning (a no-op without the `tracing` feature).
 #[cfg(feature = "tracing")]
 pub(crate) fn warn_blocking(e: &BlockingPoll<'_>) {
-    use crate::slow::duration_ms;
+    use crate::log_limit::duration_ms;
     tracing::warn!(
         tracker = e.tracker,
         route = e.route,

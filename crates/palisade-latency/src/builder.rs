@@ -1,10 +1,10 @@
-//! The validated builder of a [`LatencyTracker`].
+//! [`LatencyTrackerBuilder`]: the validated builder of a [`LatencyTracker`].
 
 use std::time::Duration;
 
 use palisade_core::ConfigError;
 
-use crate::{LatencyTracker, route::RouteFrom, tracker::Shared};
+use crate::{LatencyTracker, route::RouteFrom, state::TrackerState};
 
 /// The default of [`LatencyTrackerBuilder::max_routes`].
 pub const DEFAULT_MAX_ROUTES: usize = 128;
@@ -152,7 +152,7 @@ impl LatencyTrackerBuilder {
             None => std::thread::available_parallelism().map_or(1, |n| n.get().min(16)),
         };
         #[allow(unused_mut)] // mutated with the `grpc` feature
-        let mut shared = Shared::new(
+        let mut shared = TrackerState::new(
             self.name,
             self.route,
             self.max_routes,
