@@ -75,6 +75,10 @@ impl LatencyTrackerBuilder {
 
     /// Time every poll of the inner future and report polls longer than `d`
     /// as blocking the executor. Off by default; see the crate docs for its cost.
+    ///
+    /// The warning names the fix: move the blocking work to
+    /// `palisade_shed::BlockingPool` (`pool.run(|| work()).await`, or
+    /// `pool.service(f)` as a tower service).
     pub fn blocking_threshold(mut self, d: Duration) -> Self {
         self.blocking_threshold = Some(d);
         self

@@ -101,7 +101,11 @@
 //! each poll of the inner future is timed; a poll longer than the threshold
 //! means the handler held the executor thread (blocking I/O, CPU work not in
 //! `spawn_blocking`). It is counted per route (`blocking_polls`) and reported
-//! by a rate-limited `tracing` warning. It costs two clock reads per poll of
+//! by a rate-limited `tracing` warning that names the fix: run the blocking
+//! work on `palisade_shed::BlockingPool` — `pool.run(|| work()).await` in the
+//! handler, or `pool.service(f)` as a tower service — a bounded pool on
+//! tokio's blocking threads that rejects work beyond its queue instead of
+//! stalling the executor. It costs two clock reads per poll of
 //! the inner future — measured at about 57 ns of CPU per request for a
 //! handler ready in one poll, on top of about 157–164 ns for tracking itself (a
 //! shared 2-core VM; see `docs/BENCHMARKS.md`). Leave it on for ordinary
