@@ -178,8 +178,10 @@
 //! - `traits.rs`: [`TrackRequest`] / [`TrackResponse`], what the layer needs
 //!   from requests and responses; `completion.rs`: [`Completion`], one
 //!   request in flight, recorded when it ends.
-//! - `report/`: [`ReportService`] (`service.rs`), the JSON (`json.rs`) and
-//!   the page (`html.rs`).
+//! - `report/`: [`ReportService`] (`service.rs`), the JSON (`json.rs`), and
+//!   the page shared with `palisade-health`'s status page (`page.rs`: the
+//!   skeleton, `page.css`, and `page.js`, the renderer: DOM helpers, the
+//!   latency table, the refresh loop), with `report.js` drawing the report.
 //! - `snapshot.rs`: [`Snapshot`], [`View`], [`RouteStats`] — reads the state.
 //! - `state.rs`: `TrackerState`, everything a tracker shares with its
 //!   services and requests, and `ShardRef`, its per-shard reference; the bottom
@@ -230,6 +232,8 @@ pub use completion::Completion;
 pub use layer::LatencyLayer;
 pub use method::OTHER_METHOD;
 pub use report::ReportService;
+#[doc(hidden)]
+pub use report::page;
 pub use route::{OTHER, RequestHead, RouteFn, RouteFrom, RouteName, UNMATCHED};
 pub use service::LatencyService;
 pub use snapshot::{RouteStats, Snapshot, View};
@@ -275,7 +279,8 @@ impl LatencyTracker {
     }
 
     /// A service that answers with this tracker's snapshot: JSON when the
-    /// request accepts `application/json`, a self-contained HTML page otherwise.
+    /// request accepts `application/json` (or asks `?format=json`), otherwise
+    /// a self-contained live HTML page drawn from that JSON (see [`ReportService`]).
     pub fn report(&self) -> ReportService {
         ReportService::new(self.clone())
     }

@@ -11,16 +11,20 @@ use http::{HeaderValue, Request, Response, header};
 use http_body_util::Full;
 use tower_service::Service;
 
-use super::html::render as render_html;
+use super::page::{REPORT_SCRIPT, render};
 use crate::LatencyTracker;
 
 /// Serves a tracker's [`Snapshot`](crate::Snapshot); made by
 /// [`LatencyTracker::report`].
 ///
-/// A request whose `Accept` header names `application/json` gets the
-/// snapshot as JSON; any other gets a self-contained HTML page (inline CSS
-/// and SVG, no scripts): a table of routes with their percentiles and a
-/// latency distribution per route. Mount it on a route of its own, e.g.
+/// A request whose `Accept` header names `application/json`, or whose query
+/// has `format=json`, gets the snapshot as JSON; any other gets a
+/// self-contained HTML page (inline CSS and script, no CDN, works offline) —
+/// the same page and renderer as `palisade-health`'s status page, showing
+/// only the latency section: a table of routes with requests, rates, errors,
+/// p50 / p90 / p95 / p99 / p99.9, max, and a latency distribution per route.
+/// The page embeds the JSON and fetches it again from its own URL every 2 s.
+/// Mount it on a route of its own, e.g.
 /// `Router::new().route_service("/latency", tracker.report())`.
 #[derive(Debug, Clone)]
 pub struct ReportService {
@@ -33,11 +37,20 @@ impl ReportService {
     }
 }
 
-fn wants_json(accept: Option<&HeaderValue>) -> bool {
-    accept.and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(',')
-            .any(|part| part.trim().starts_with("application/json"))
-    })
+fn wants_json<B>(req: &Request<B>) -> bool {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|part| part.trim().starts_with("application/json"))
+        });
+    accept
+        || req
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv == "format=json"))
 }
 
 impl<B> Service<Request<B>> for ReportService {
@@ -50,11 +63,19 @@ impl<B> Service<Request<B>> for ReportService {
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let snap = self.tracker.snapshot();
-        let (body, content_type) = if wants_json(req.headers().get(header::ACCEPT)) {
-            (snap.to_json().to_string(), "application/json")
+        let json = self.tracker.snapshot().to_json().to_string();
+        let (body, content_type) = if wants_json(&req) {
+            (json, "application/json")
         } else {
-            (render_html(&snap), "text/html; charset=utf-8")
+            let name = self.tracker.name();
+            let page = render(
+                &format!("latency \u{b7} {name}"),
+                &format!("Latency \u{b7} {name}"),
+                "palisade-latency report",
+                json.as_bytes(),
+                REPORT_SCRIPT,
+            );
+            (page, "text/html; charset=utf-8")
         };
         let mut res = Response::new(Full::new(Bytes::from(body)));
         res.headers_mut()
@@ -71,10 +92,24 @@ mod tests {
 
     #[test]
     fn accept_parsing() {
-        let v = |s: &'static str| HeaderValue::from_static(s);
-        assert!(wants_json(Some(&v("application/json"))));
-        assert!(wants_json(Some(&v("text/plain, application/json;q=0.9"))));
-        assert!(!wants_json(Some(&v("text/html,application/xhtml+xml"))));
-        assert!(!wants_json(None));
+        let req = |accept: Option<&'static str>, uri: &str| {
+            let mut b = Request::get(uri);
+            if let Some(a) = accept {
+                b = b.header(header::ACCEPT, a);
+            }
+            b.body(()).unwrap()
+        };
+        assert!(wants_json(&req(Some("application/json"), "/")));
+        assert!(wants_json(&req(
+            Some("text/plain, application/json;q=0.9"),
+            "/"
+        )));
+        assert!(!wants_json(&req(
+            Some("text/html,application/xhtml+xml"),
+            "/"
+        )));
+        assert!(!wants_json(&req(None, "/")));
+        assert!(wants_json(&req(None, "/latency?format=json")));
+        assert!(!wants_json(&req(None, "/latency?format=jsonx")));
     }
 }
