@@ -259,7 +259,7 @@ async fn the_status_page_shows_every_component_live_in_chromium() {
         &chromium,
         &[
             "--virtual-time-budget=3000".to_owned(),
-            "--window-size=1400,500".to_owned(),
+            "--window-size=1920,420".to_owned(),
             format!("--screenshot={}", shot.display()),
             format!("http://{addr}/latency"),
         ],

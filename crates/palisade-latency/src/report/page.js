@@ -77,7 +77,7 @@
   // Requests per power-of-two latency bucket ([upper bound in ms, count]),
   // the bucket of the p99 highlighted.
   function distribution(buckets, p99) {
-    var w = 200, h = 32, s = svg("dist", w, h + 12);
+    var w = 160, h = 32, s = svg("dist", w, h + 12);
     if (!buckets || !buckets.length) return s;
     var peak = Math.max.apply(null, buckets.map(function (b) { return b[1]; })) || 1;
     var bw = w / buckets.length, lower = buckets[0][0] / 2;

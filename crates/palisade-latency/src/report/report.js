@@ -23,6 +23,6 @@ Palisade.start(function (doc, main) {
   });
   main.appendChild(P.section("Latency \u2014 " + doc.name, rows.length ? P.latencyTable(rows,
     ["count", "rate", "errors", "aborted", "blocking_polls", "slow", "p50", "p90", "p95", "p99", "p999", "max", "head_p99", "window_p99", "distribution"],
-    { rate: "req/s, window" }) : P.el("p", { "class": "muted" }, "No requests recorded yet."), true));
+    { rate: "req/s, window", blocking_polls: "blocking" }) : P.el("p", { "class": "muted" }, "No requests recorded yet."), true));
   return "since start; durations to the end of the response body, 1% precision; bars: requests per power-of-two bucket, p99 highlighted";
 });
