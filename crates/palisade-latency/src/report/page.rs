@@ -47,6 +47,25 @@ pub fn render(title: &str, heading: &str, footer: &str, data: &[u8], draw: &str)
     html
 }
 
+/// Whether `req` asks for the page's data rather than the page: an `Accept`
+/// header naming `application/json`, or `format=json` in the query (how the
+/// page refreshes itself).
+pub fn wants_json<B>(req: &http::Request<B>) -> bool {
+    let accept = req
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|part| part.trim().starts_with("application/json"))
+        });
+    accept
+        || req
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv == "format=json"))
+}
+
 /// Escapes text for HTML content and attribute values.
 fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -87,5 +106,28 @@ mod tests {
         for fetches in ["src=", "href=", "url(", "@import"] {
             assert!(!html.contains(fetches), "{fetches}");
         }
+    }
+
+    #[test]
+    fn accept_parsing() {
+        let req = |accept: Option<&'static str>, uri: &str| {
+            let mut b = http::Request::get(uri);
+            if let Some(a) = accept {
+                b = b.header(http::header::ACCEPT, a);
+            }
+            b.body(()).unwrap()
+        };
+        assert!(wants_json(&req(Some("application/json"), "/")));
+        assert!(wants_json(&req(
+            Some("text/plain, application/json;q=0.9"),
+            "/"
+        )));
+        assert!(!wants_json(&req(
+            Some("text/html,application/xhtml+xml"),
+            "/"
+        )));
+        assert!(!wants_json(&req(None, "/")));
+        assert!(wants_json(&req(None, "/latency?format=json")));
+        assert!(!wants_json(&req(None, "/latency?format=jsonx")));
     }
 }

@@ -11,7 +11,7 @@ use http::{HeaderValue, Request, Response, header};
 use http_body_util::Full;
 use tower_service::Service;
 
-use super::page::{REPORT_SCRIPT, render};
+use super::page::{REPORT_SCRIPT, render, wants_json};
 use crate::LatencyTracker;
 
 /// Serves a tracker's [`Snapshot`](crate::Snapshot); made by
@@ -35,22 +35,6 @@ impl ReportService {
     pub(crate) fn new(tracker: LatencyTracker) -> Self {
         Self { tracker }
     }
-}
-
-fn wants_json<B>(req: &Request<B>) -> bool {
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|part| part.trim().starts_with("application/json"))
-        });
-    accept
-        || req
-            .uri()
-            .query()
-            .is_some_and(|q| q.split('&').any(|kv| kv == "format=json"))
 }
 
 impl<B> Service<Request<B>> for ReportService {
@@ -83,33 +67,5 @@ impl<B> Service<Request<B>> for ReportService {
         res.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         ready(Ok(res))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accept_parsing() {
-        let req = |accept: Option<&'static str>, uri: &str| {
-            let mut b = Request::get(uri);
-            if let Some(a) = accept {
-                b = b.header(header::ACCEPT, a);
-            }
-            b.body(()).unwrap()
-        };
-        assert!(wants_json(&req(Some("application/json"), "/")));
-        assert!(wants_json(&req(
-            Some("text/plain, application/json;q=0.9"),
-            "/"
-        )));
-        assert!(!wants_json(&req(
-            Some("text/html,application/xhtml+xml"),
-            "/"
-        )));
-        assert!(!wants_json(&req(None, "/")));
-        assert!(wants_json(&req(None, "/latency?format=json")));
-        assert!(!wants_json(&req(None, "/latency?format=jsonx")));
     }
 }
