@@ -9,7 +9,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
-use crate::track::Completion;
+use crate::completion::Completion;
 
 pin_project! {
     /// A response body that records its request when it ends.

@@ -28,7 +28,7 @@ use std::{
 
 use hdrhistogram::Histogram;
 
-use crate::{export::SlotMetrics, route::StatusClass};
+use crate::{status_class::StatusClass, telemetry::SlotMetrics};
 
 /// Highest recorded value, in microseconds (one hour); longer durations are
 /// recorded as one hour.

@@ -1,4 +1,4 @@
-//! Export through the `metrics` facade (feature `metrics`), with cached handles.
+//! Metrics: export through the `metrics` facade (feature `metrics`), with cached handles.
 //!
 //! | name | type | labels |
 //! |---|---|---|
@@ -27,10 +27,10 @@ mod imp {
 
     use metrics::{Counter, Gauge, Histogram, Unit};
 
-    use super::{ACTIVE_REQUESTS, BLOCKING_POLLS, REQUEST_DURATION, SLOW_REQUESTS};
+    use crate::telemetry::{ACTIVE_REQUESTS, BLOCKING_POLLS, REQUEST_DURATION, SLOW_REQUESTS};
     use crate::{
         grpc::{CODE_NAMES, NO_CODE},
-        route::StatusClass,
+        status_class::StatusClass,
     };
 
     /// Handles of one tracker.
@@ -179,7 +179,7 @@ mod imp {
 
 #[cfg(not(feature = "metrics"))]
 mod imp {
-    use crate::route::StatusClass;
+    use crate::status_class::StatusClass;
 
     #[derive(Debug)]
     pub(crate) struct TrackerMetrics;

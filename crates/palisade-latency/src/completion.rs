@@ -1,5 +1,5 @@
-//! What the layer needs from requests and responses, and the record of one
-//! request in flight.
+//! [`Completion`]: the record of one request in flight, which records it
+//! into the tracker when it ends (or as aborted when dropped first).
 
 use std::{sync::Arc, time::Duration};
 
@@ -9,84 +9,12 @@ use crate::{
     blocking::{BlockingPoll, warn_blocking},
     grpc::NO_CODE,
     histogram::{Record, micros},
-    route::{METHODS, RequestHead, RouteFrom, RouteName, StatusClass},
-    slow::{LOG_INTERVAL, SlowRequest, warn_slow},
-    tracker::ShardRef,
+    log_limit::LOG_INTERVAL,
+    method::METHODS,
+    slow::{SlowRequest, warn_slow},
+    state::ShardRef,
+    status_class::StatusClass,
 };
-
-/// A request the layer can label: its method and its route.
-///
-/// Implemented for `http::Request<B>` (which reads the route from
-/// [`RouteFrom`]); implement it for other request types to track them.
-pub trait TrackRequest {
-    /// The method label (`GET`, ...); anything outside the standard HTTP
-    /// methods is recorded as `_OTHER`.
-    fn method(&self) -> &str;
-
-    /// The route template of this request, or `None` for `unmatched`.
-    fn route<'a>(&'a self, from: &RouteFrom) -> Option<&'a str>;
-
-    /// The route and who named it; the tracker calls this one. By default
-    /// [`route`](Self::route)'s value, as a [`RouteName::Known`] route.
-    #[inline]
-    fn route_name<'a>(&'a self, from: &RouteFrom) -> Option<RouteName<'a>> {
-        self.route(from).map(RouteName::Known)
-    }
-}
-
-impl<B> TrackRequest for http::Request<B> {
-    #[inline]
-    fn method(&self) -> &str {
-        http::Request::method(self).as_str()
-    }
-
-    #[inline]
-    fn route<'a>(&'a self, from: &RouteFrom) -> Option<&'a str> {
-        from.route_of(&RequestHead::of(self))
-    }
-
-    #[inline]
-    fn route_name<'a>(&'a self, from: &RouteFrom) -> Option<RouteName<'a>> {
-        from.route_name(&RequestHead::of(self))
-    }
-}
-
-/// A response the layer can classify and follow to its end.
-///
-/// Implemented for `http::Response<B>`, whose body is wrapped in a
-/// [`LatencyBody`](crate::LatencyBody) so the time to the end of the body is
-/// recorded. For a response without a body, return it unchanged and call
-/// [`Completion::finish`] at once.
-pub trait TrackResponse: Sized {
-    /// What the tracked service returns instead.
-    type Tracked;
-
-    /// The status code (its first digit is the class).
-    fn status_code(&self) -> u16;
-
-    /// Attaches `done` to the response; it records the request when it is
-    /// finished, or as aborted when it is dropped unfinished.
-    fn track(self, done: Completion) -> Self::Tracked;
-}
-
-impl<B: http_body::Body> TrackResponse for http::Response<B> {
-    type Tracked = http::Response<crate::LatencyBody<B>>;
-
-    #[inline]
-    fn status_code(&self) -> u16 {
-        self.status().as_u16()
-    }
-
-    #[inline]
-    fn track(self, mut done: Completion) -> Self::Tracked {
-        if done.claimed.is_some() {
-            done.check_claim(self.headers());
-        }
-        #[cfg(feature = "grpc")]
-        done.grpc_head(&self);
-        self.map(|body| crate::LatencyBody::new(body, done))
-    }
-}
 
 /// One request in flight: recorded when [`finish`](Self::finish)ed, or as
 /// aborted when dropped first (a response body dropped before its end, a
@@ -206,8 +134,15 @@ impl Completion {
     /// A client-chosen route answered `UNIMPLEMENTED` in the response head
     /// (a trailers-only gRPC response, as servers answer unknown methods) is
     /// never a route.
+    #[inline]
+    pub(crate) fn check_claim(&mut self, headers: &http::HeaderMap) {
+        if self.claimed.is_some() {
+            self.drop_unserved_claim(headers);
+        }
+    }
+
     #[cold]
-    fn check_claim(&mut self, headers: &http::HeaderMap) {
+    fn drop_unserved_claim(&mut self, headers: &http::HeaderMap) {
         if headers
             .get("grpc-status")
             .is_some_and(|v| v.as_bytes().trim_ascii() == b"12")

@@ -1,10 +1,10 @@
-//! The validated builder of a [`LatencyTracker`].
+//! [`LatencyTrackerBuilder`]: the validated builder of a [`LatencyTracker`].
 
 use std::time::Duration;
 
 use palisade_core::ConfigError;
 
-use crate::{LatencyTracker, route::RouteFrom, tracker::Shared};
+use crate::{LatencyTracker, route::RouteFrom, state::TrackerState};
 
 /// The default of [`LatencyTrackerBuilder::max_routes`].
 pub const DEFAULT_MAX_ROUTES: usize = 128;
@@ -75,6 +75,10 @@ impl LatencyTrackerBuilder {
 
     /// Time every poll of the inner future and report polls longer than `d`
     /// as blocking the executor. Off by default; see the crate docs for its cost.
+    ///
+    /// The warning names the fix: move the blocking work to
+    /// `palisade_shed::BlockingPool` (`pool.run(|| work()).await`, or
+    /// `pool.service(f)` as a tower service).
     pub fn blocking_threshold(mut self, d: Duration) -> Self {
         self.blocking_threshold = Some(d);
         self
@@ -152,7 +156,7 @@ impl LatencyTrackerBuilder {
             None => std::thread::available_parallelism().map_or(1, |n| n.get().min(16)),
         };
         #[allow(unused_mut)] // mutated with the `grpc` feature
-        let mut shared = Shared::new(
+        let mut shared = TrackerState::new(
             self.name,
             self.route,
             self.max_routes,
