@@ -183,7 +183,8 @@ async fn batching_case(database_url: Option<String>) {
         service.vitals().database.kind()
     );
     assert!(queries >= 2, "100 ids need at least two batches of 50");
-    assert!(queries <= 8, "{queries} queries for 500 requests");
+    // Without the loader: 100. Arrivals spread over a few 5 ms windows.
+    assert!(queries <= 12, "{queries} queries for 500 requests");
     assert_eq!(ids, 100, "every id asked for once");
     cleanup(service, database_url.as_deref()).await;
 }
@@ -247,7 +248,10 @@ async fn recommendations_down_opens_the_breaker_and_falls_back_then_closes() {
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let reply = get(&http, addr, "/users/8", "c").await;
-        if json(&reply)["recommendations_fallback"] == false {
+        // Half-open lets a few probes through; it closes once they pass.
+        if json(&reply)["recommendations_fallback"] == false
+            && vitals.recommendations.breaker_state() == BreakerState::Closed
+        {
             closed = true;
             break;
         }

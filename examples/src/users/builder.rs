@@ -49,8 +49,8 @@ impl Settings {
 ///
 /// Nothing is required. Defaults: embedded SQLite, no Redis, table `users`,
 /// 10,000 seeded users, a 1 s request deadline, 250 ms for a user lookup
-/// and 2 s for one query, breakers open for 2 s, 200 requests a second per
-/// client (burst 100), an adaptive concurrency limit (Gradient2) between 20
+/// and 2 s for one query, breakers open for 2 s, 50 requests a second per
+/// client (burst 25), an adaptive concurrency limit (Gradient2) between 20
 /// and 200, and a 5 s drain on shutdown.
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `.build()`"]
@@ -70,8 +70,8 @@ impl Default for UsersServiceBuilder {
                 db_deadline: Duration::from_millis(250),
                 query_timeout: Duration::from_secs(2),
                 breaker_open_wait: Duration::from_secs(2),
-                rate_per_client: 200,
-                burst_per_client: 100,
+                rate_per_client: 50,
+                burst_per_client: 25,
                 min_limit: 20,
                 max_limit: 200,
                 drain: Duration::from_secs(5),

@@ -201,9 +201,10 @@ pub async fn run_day(
                     Ok(res) => {
                         let status = res.status().as_u16();
                         let body = res.into_body().collect().await.map(|b| b.to_bytes());
-                        let fallback = body.as_ref().is_ok_and(|b| {
-                            b.windows(32).any(|w| w == b"\"recommendations_fallback\":true")
-                        });
+                        let needle = b"\"recommendations_fallback\":true";
+                        let fallback = body
+                            .as_ref()
+                            .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle));
                         Some((status, fallback))
                     }
                     Err(_) => None,
@@ -259,7 +260,11 @@ pub async fn run_day(
                 enter(next, vitals, redis.as_deref_mut()).await;
             }
         }
-        if ticks.is_multiple_of(10) || done {
+        if done {
+            summary.total.add(&second);
+            break;
+        }
+        if ticks.is_multiple_of(10) {
             let cache = vitals.repository.cache().stats();
             let db = vitals.database.stats();
             let lookups = (cache.hits - last_cache.hits) + (cache.misses - last_cache.misses);
@@ -298,9 +303,6 @@ pub async fn run_day(
             second = Seen::default();
             last_cache = cache;
             last_db = db;
-        }
-        if done {
-            break;
         }
     }
     stop.store(true, Ordering::Relaxed);

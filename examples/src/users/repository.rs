@@ -104,7 +104,7 @@ impl UserRepository {
             .consecutive_failures(5)
             .open_wait(options.breaker_open_wait)
             .build()?;
-        let loader = Loader::builder("users")
+        let loader = Loader::builder("users-batches")
             .max_size(BATCH_KEYS)
             .max_wait(BATCH_WAIT)
             .build()?;
