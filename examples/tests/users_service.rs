@@ -137,13 +137,8 @@ async fn cleanup(service: UsersService, database_url: Option<&str>) {
 
 /// Drops a PostgreSQL test table through a fresh pool.
 async fn drop_pg_table(url: &str, table: &str) {
-    if let Ok(db) = palisade_examples::users::Database::open(
-        Some(url),
-        table,
-        1,
-        Duration::from_secs(5),
-    )
-    .await
+    if let Ok(db) =
+        palisade_examples::users::Database::open(Some(url), table, 1, Duration::from_secs(5)).await
     {
         let _ = db.drop_table().await;
         db.close().await;
@@ -156,15 +151,24 @@ async fn batching_case(database_url: Option<String>) {
         .unwrap();
     let (http, addr) = (http(), service.addr());
     // Seeded: the last user exists, the next does not (a 404, not an error).
-    assert_eq!(get(&http, addr, "/users/10000", "c").await.status, StatusCode::OK);
-    assert_eq!(get(&http, addr, "/users/10001", "c").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&http, addr, "/users/10000", "c").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&http, addr, "/users/10001", "c").await.status,
+        StatusCode::NOT_FOUND
+    );
     let before = service.vitals().database.stats();
     let tasks: Vec<_> = (0..500u64)
         .map(|n| {
             let http = http.clone();
             tokio::spawn(async move {
                 let id = n % 100 + 1;
-                (id, get(&http, addr, &format!("/users/{id}"), "batch-test").await)
+                (
+                    id,
+                    get(&http, addr, &format!("/users/{id}"), "batch-test").await,
+                )
             })
         })
         .collect();
@@ -313,7 +317,11 @@ async fn redis_killed_mid_traffic_fails_no_request_and_l2_hits_resume() {
     for t in traffic {
         for status in t.await.unwrap() {
             total += 1;
-            assert_eq!(status, StatusCode::OK, "a request failed while Redis was down");
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "a request failed while Redis was down"
+            );
         }
     }
     assert!(total > 0);
@@ -325,9 +333,19 @@ async fn redis_killed_mid_traffic_fails_no_request_and_l2_hits_resume() {
     let mut resumed = false;
     for round in 0..60u64 {
         let id = 5_000 + round;
-        assert_eq!(get(&http, a.addr(), &format!("/users/{id}"), "r").await.status, StatusCode::OK);
+        assert_eq!(
+            get(&http, a.addr(), &format!("/users/{id}"), "r")
+                .await
+                .status,
+            StatusCode::OK
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(get(&http, b.addr(), &format!("/users/{id}"), "r").await.status, StatusCode::OK);
+        assert_eq!(
+            get(&http, b.addr(), &format!("/users/{id}"), "r")
+                .await
+                .status,
+            StatusCode::OK
+        );
         if l2_hits(&b) > before {
             resumed = true;
             break;
@@ -350,7 +368,10 @@ async fn slow_database_case(database_url: Option<String>) -> String {
     let (http, addr) = (http(), service.addr());
     let vitals = service.vitals().clone();
     // A cached user, to show it is still served while the database is slow.
-    assert_eq!(get(&http, addr, "/users/1", "c").await.status, StatusCode::OK);
+    assert_eq!(
+        get(&http, addr, "/users/1", "c").await.status,
+        StatusCode::OK
+    );
 
     vitals.database.set_slow(Duration::from_millis(1_000));
     let tasks: Vec<_> = (0..40u64)
@@ -375,7 +396,10 @@ async fn slow_database_case(database_url: Option<String>) -> String {
     }
     assert!(timeouts > 0, "the lookup deadline answers 504");
     // The cached user is still there.
-    assert_eq!(get(&http, addr, "/users/1", "c").await.status, StatusCode::OK);
+    assert_eq!(
+        get(&http, addr, "/users/1", "c").await.status,
+        StatusCode::OK
+    );
     most_in_use = most_in_use.max(vitals.database.pool_usage().1);
     assert!(
         most_in_use < MAX_CONNECTIONS,
@@ -387,7 +411,11 @@ async fn slow_database_case(database_url: Option<String>) -> String {
     let mut recovered = false;
     for n in 0..100u64 {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        if get(&http, addr, &format!("/users/{}", 500 + n), "c").await.status == StatusCode::OK {
+        if get(&http, addr, &format!("/users/{}", 500 + n), "c")
+            .await
+            .status
+            == StatusCode::OK
+        {
             recovered = true;
             break;
         }
@@ -423,14 +451,21 @@ async fn overload_is_refused_with_429_and_503_and_retry_after() {
     .await
     .unwrap();
     // Each admitted lookup holds its slot for a while.
-    service.vitals().database.set_slow(Duration::from_millis(100));
+    service
+        .vitals()
+        .database
+        .set_slow(Duration::from_millis(100));
     let (http, addr) = (http(), service.addr());
     let tasks: Vec<_> = (0..200u64)
         .map(|n| {
             let http = http.clone();
             tokio::spawn(async move {
                 // Half from one greedy client, half from 50 polite ones.
-                let client = if n % 2 == 0 { "greedy".to_owned() } else { format!("c{}", n % 50) };
+                let client = if n % 2 == 0 {
+                    "greedy".to_owned()
+                } else {
+                    format!("c{}", n % 50)
+                };
                 get(&http, addr, &format!("/users/{}", n + 1), &client).await
             })
         })
@@ -482,7 +517,10 @@ async fn graceful_shutdown_loses_no_request_in_flight() {
     }
     assert_eq!(vitals.database.stats().ids, 20);
     let report = service.shutdown().await;
-    assert!(report.drained, "the requests in flight finished within the drain bound");
+    assert!(
+        report.drained,
+        "the requests in flight finished within the drain bound"
+    );
     for t in tasks {
         let reply = t.await.unwrap();
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);

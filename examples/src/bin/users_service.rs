@@ -41,17 +41,27 @@ async fn main() -> Result<(), BoxError> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 // The faults of the scripted day are expected: keep the
                 // per-request error logs out of the per-second lines.
-                .unwrap_or_else(|_| "warn,palisade_batch=off,palisade_core=off,palisade_cache=off,sqlx=off".into()),
+                .unwrap_or_else(|_| {
+                    "warn,palisade_batch=off,palisade_core=off,palisade_cache=off,sqlx=off".into()
+                }),
         )
         .init();
     let database_url = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
 
     if has_flag("--bench-batching") {
-        let rounds = arg_value("--rounds").and_then(|r| r.parse().ok()).unwrap_or(3);
-        let round_ms = arg_value("--round-ms").and_then(|r| r.parse().ok()).unwrap_or(2_000);
+        let rounds = arg_value("--rounds")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(3);
+        let round_ms = arg_value("--round-ms")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(2_000);
         println!(
             "batching figure on {}: {rounds} interleaved rounds of {round_ms} ms per configuration",
-            if database_url.is_some() { "PostgreSQL" } else { "embedded SQLite" }
+            if database_url.is_some() {
+                "PostgreSQL"
+            } else {
+                "embedded SQLite"
+            }
         );
         let table = format!("users_bench_{}", std::process::id());
         let rows = bench_batching(
@@ -66,7 +76,9 @@ async fn main() -> Result<(), BoxError> {
     }
 
     let run_for = run_duration(Duration::from_secs(60));
-    let clients = arg_value("--clients").and_then(|c| c.parse().ok()).unwrap_or(16);
+    let clients = arg_value("--clients")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(16);
     let mut private_redis = if has_flag("--private-redis") {
         if PrivateRedis::available() {
             Some(PrivateRedis::start().await?)
@@ -110,7 +122,11 @@ async fn main() -> Result<(), BoxError> {
             println!(
                 "a scripted day of {run_for:?} with {clients} clients (x4 in the overload):\n"
             );
-            let redis = if vitals.l2.is_some() { private_redis.as_mut() } else { None };
+            let redis = if vitals.l2.is_some() {
+                private_redis.as_mut()
+            } else {
+                None
+            };
             let mut summary = run_day(addr, &vitals, run_for, clients, redis).await;
             print_summary(&mut summary);
             let db = vitals.database.stats();
@@ -129,14 +145,25 @@ async fn main() -> Result<(), BoxError> {
             );
             if let Some(l2) = &vitals.l2 {
                 let s = l2.stats();
-                println!("redis L2: {} hits, {} misses, {} errors, {} skipped, {} writes", s.hits, s.misses, s.errors, s.timeouts + s.skipped, s.writes);
+                println!(
+                    "redis L2: {} hits, {} misses, {} errors, {} skipped, {} writes",
+                    s.hits,
+                    s.misses,
+                    s.errors,
+                    s.timeouts + s.skipped,
+                    s.writes
+                );
             }
         }
     }
     let shutdown = service.shutdown().await;
     println!(
         "shut down: {}",
-        if shutdown.drained { "every request in flight finished, pool closed" } else { "drain bound reached, pool closed" }
+        if shutdown.drained {
+            "every request in flight finished, pool closed"
+        } else {
+            "drain bound reached, pool closed"
+        }
     );
     Ok(())
 }

@@ -143,7 +143,9 @@ async fn drive(repo: &UserRepository, clients: usize, time: Duration) -> (Vec<u6
 /// Prints the rows as a table, each one-query-per-request row as the
 /// baseline of the loader row above it.
 pub fn print_rows(rows: &[BatchingRow]) {
-    println!("| clients | lookups | queries / request | p50 | p99 | p99 vs one query per request |");
+    println!(
+        "| clients | lookups | queries / request | p50 | p99 | p99 vs one query per request |"
+    );
     println!("|---|---|---|---|---|---|");
     for pair in rows.chunks(2) {
         let [loader, direct] = pair else { continue };
@@ -152,7 +154,11 @@ pub fn print_rows(rows: &[BatchingRow]) {
             println!(
                 "| {} {} | {} ({} failed) | {:.3} | {:.2} ms | {:.2} ms | {:.2}x |",
                 row.clients,
-                if row.batching { "loader" } else { "one query per request" },
+                if row.batching {
+                    "loader"
+                } else {
+                    "one query per request"
+                },
                 row.requests,
                 row.failures,
                 row.queries_per_request(),

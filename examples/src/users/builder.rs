@@ -47,7 +47,7 @@ impl Settings {
 
 /// Configures the users service; from [`UsersService::builder`](super::UsersService::builder).
 ///
-/// Nothing is required. Defaults: embedded SQLite, no Redis, table `users`,
+/// Nothing is required. Defaults: embedded SQLite, no Redis, table `palisade_users`,
 /// 10,000 seeded users, a 1 s request deadline, 250 ms for a user lookup
 /// and 2 s for one query, breakers open for 2 s, 50 requests a second per
 /// client (burst 25), an adaptive concurrency limit (Gradient2) between 20
@@ -64,7 +64,7 @@ impl Default for UsersServiceBuilder {
             settings: Settings {
                 database_url: None,
                 redis_url: None,
-                table: "users".to_owned(),
+                table: "palisade_users".to_owned(),
                 seed: 10_000,
                 request_deadline: Duration::from_secs(1),
                 db_deadline: Duration::from_millis(250),
@@ -217,11 +217,7 @@ impl UsersServiceBuilder {
                 && !(url.starts_with(&format!("{scheme}://"))
                     || (scheme == "postgres" && url.starts_with("postgresql://")))
             {
-                return Err(ConfigError::new(
-                    field,
-                    format!("a {scheme}:// URL"),
-                    url,
-                ));
+                return Err(ConfigError::new(field, format!("a {scheme}:// URL"), url));
             }
         }
         Ok(s)
@@ -235,16 +231,25 @@ mod tests {
     #[test]
     fn bad_settings_name_their_field() {
         let err = |b: UsersServiceBuilder| b.build().unwrap_err().to_string();
-        assert!(err(UsersServiceBuilder::default().table("users; drop")).starts_with("table must be"));
+        assert!(
+            err(UsersServiceBuilder::default().table("users; drop")).starts_with("table must be")
+        );
         assert_eq!(
             err(UsersServiceBuilder::default().seed(0)),
             "seed must be at least 1, got 0"
         );
-        assert!(err(UsersServiceBuilder::default().concurrency(50, 10)).starts_with("concurrency max"));
+        assert!(
+            err(UsersServiceBuilder::default().concurrency(50, 10)).starts_with("concurrency max")
+        );
         assert!(
             err(UsersServiceBuilder::default().database_url(Some("mysql://x".into())))
                 .starts_with("database_url must be a postgres:// URL")
         );
-        assert!(UsersServiceBuilder::default().table("users_t1").build().is_ok());
+        assert!(
+            UsersServiceBuilder::default()
+                .table("users_t1")
+                .build()
+                .is_ok()
+        );
     }
 }

@@ -192,7 +192,10 @@ impl Database {
     }
 
     async fn query(&self, ids: Vec<u64>) -> Result<HashMap<u64, User>, BoxError> {
-        let ids: Vec<i64> = ids.into_iter().filter_map(|id| i64::try_from(id).ok()).collect();
+        let ids: Vec<i64> = ids
+            .into_iter()
+            .filter_map(|id| i64::try_from(id).ok())
+            .collect();
         let slow = self.slow_ms.load(Ordering::Relaxed);
         let t = &self.table;
         // The rows of either database into users (one shape, two row types).
@@ -225,10 +228,12 @@ impl Database {
                         .await?;
                 }
                 users_from!(
-                    sqlx::query(&format!("SELECT id, name, email FROM {t} WHERE id = ANY($1)"))
-                        .bind(&ids)
-                        .fetch_all(&mut *conn)
-                        .await?
+                    sqlx::query(&format!(
+                        "SELECT id, name, email FROM {t} WHERE id = ANY($1)"
+                    ))
+                    .bind(&ids)
+                    .fetch_all(&mut *conn)
+                    .await?
                 )
             }
             Pool::Sqlite(pool) => {

@@ -24,6 +24,9 @@ use super::{
 /// The users of the public `/users/popular` page.
 pub const POPULAR: [u64; 10] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
+/// How a request names its client for the rate limit.
+type ClientKey = fn(&Request<Body>) -> Option<HeaderValue>;
+
 /// What the handlers share.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
@@ -38,7 +41,7 @@ pub(crate) struct AppState {
 pub(crate) struct InboundLayers {
     pub(crate) tracker: LatencyTracker,
     pub(crate) timeout: Timeout,
-    pub(crate) rate: RateLimit<fn(&Request<Body>) -> Option<HeaderValue>, Option<HeaderValue>>,
+    pub(crate) rate: RateLimit<ClientKey, Option<HeaderValue>>,
     pub(crate) limit: AdaptiveLimit,
     pub(crate) pages: HttpCache,
 }
@@ -69,7 +72,7 @@ impl InboundLayers {
         let rate = RateLimit::builder("per-client")
             .rate(rate)
             .burst(burst)
-            .key(client_of as fn(&Request<Body>) -> Option<HeaderValue>)
+            .key(client_of as ClientKey)
             .build()?;
         let limit = AdaptiveLimit::builder("users-service")
             .algorithm(
@@ -103,10 +106,7 @@ pub(crate) fn router(
 ) -> Router {
     let api = Router::new()
         .route("/users/{id}", get(get_user))
-        .route(
-            "/users/popular",
-            get(popular).layer(layers.pages.layer()),
-        )
+        .route("/users/popular", get(popular).layer(layers.pages.layer()))
         .route("/", get(index).layer(layers.pages.layer()))
         .with_state(state.clone())
         .layer(

@@ -178,7 +178,8 @@ pub async fn run_day(
     let mut tasks = Vec::new();
     for n in 0..clients * 4 {
         let extra = n >= clients;
-        let (http, phase, stop, window) = (http.clone(), phase.clone(), stop.clone(), window.clone());
+        let (http, phase, stop, window) =
+            (http.clone(), phase.clone(), stop.clone(), window.clone());
         tasks.push(tokio::spawn(async move {
             let client_id = if extra {
                 format!("batch-job-{}", n % 4)

@@ -55,11 +55,7 @@ pub use repository::{
 pub use state::Vitals;
 pub use user::User;
 
-use std::{
-    net::SocketAddr,
-    sync::OnceLock,
-    time::Duration,
-};
+use std::{net::SocketAddr, sync::OnceLock, time::Duration};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use palisade::prelude::*;
@@ -106,7 +102,10 @@ fn prometheus() -> PrometheusHandle {
 
 /// Connects the Redis second tier when `url` is set and Redis answers
 /// within a second; says which it is.
-async fn connect_l2(url: Option<&str>, namespace: &str) -> Result<(Option<RedisStore>, String), BoxError> {
+async fn connect_l2(
+    url: Option<&str>,
+    namespace: &str,
+) -> Result<(Option<RedisStore>, String), BoxError> {
     let Some(url) = url else {
         return Ok((None, "cache: L1 only (REDIS_URL is not set)".to_owned()));
     };
@@ -118,7 +117,10 @@ async fn connect_l2(url: Option<&str>, namespace: &str) -> Result<(Option<RedisS
     if store.connected(Duration::from_secs(1)).await {
         Ok((Some(store), format!("cache: L1 + Redis L2 at {url}")))
     } else {
-        Ok((None, format!("cache: L1 only (Redis at {url} does not answer)")))
+        Ok((
+            None,
+            format!("cache: L1 only (Redis at {url} does not answer)"),
+        ))
     }
 }
 

@@ -26,11 +26,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Incoming;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
-use palisade::{
-    breaker::State as BreakerState,
-    prelude::*,
-    shed::timeout::Ambient,
-};
+use palisade::{breaker::State as BreakerState, prelude::*, shed::timeout::Ambient};
 use tower::{ServiceBuilder, ServiceExt};
 
 /// The users recommended when the recommendations service cannot answer.

@@ -5,11 +5,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use palisade::{
-    breaker::State as BreakerState,
-    prelude::*,
-    shed::timeout::Ambient,
-};
+use palisade::{breaker::State as BreakerState, prelude::*, shed::timeout::Ambient};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 use super::{database::Database, user::User};
