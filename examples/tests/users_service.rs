@@ -528,3 +528,37 @@ async fn graceful_shutdown_loses_no_request_in_flight() {
     // It no longer accepts connections.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_pages_are_cached_and_the_operational_endpoints_answer() {
+    let service = UsersService::start(builder(None).build().unwrap())
+        .await
+        .unwrap();
+    let (http, addr) = (http(), service.addr());
+    let first = get(&http, addr, "/users/popular", "c").await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.headers["x-cache"], "MISS");
+    assert_eq!(json(&first)["popular"][0], "user-1");
+    let queries = service.vitals().database.stats().queries;
+    let second = get(&http, addr, "/users/popular", "c").await;
+    assert_eq!(second.headers["x-cache"], "HIT");
+    assert_eq!(second.body, first.body);
+    assert_eq!(service.vitals().database.stats().queries, queries);
+    // The ten users of the page were one batch.
+    assert_eq!(queries, 1);
+
+    for path in ["/health/live", "/status", "/latency", "/metrics"] {
+        assert_eq!(
+            get(&http, addr, path, "c").await.status,
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    // Admin switches answer; a bad mode is a 400 that names the choices.
+    let req = Request::post(format!("http://{addr}/admin/recommendations/sideways"))
+        .body(Empty::new())
+        .unwrap();
+    let res = http.request(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    cleanup(service, None).await;
+}

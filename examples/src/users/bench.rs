@@ -11,6 +11,7 @@ use tower::BoxError;
 
 use super::{
     database::Database,
+    load::quantile,
     repository::{RepositoryOptions, UserRepository},
 };
 
@@ -38,14 +39,6 @@ impl BatchingRow {
     pub fn queries_per_request(&self) -> f64 {
         self.queries as f64 / self.requests.max(1) as f64
     }
-}
-
-fn quantile(sorted: &[u64], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    Duration::from_micros(sorted[i.min(sorted.len() - 1)])
 }
 
 /// Runs `rounds` interleaved rounds of `round_time` per configuration

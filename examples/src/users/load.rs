@@ -122,12 +122,8 @@ impl Seen {
 
     /// The `q` quantile of the latencies (0 when none).
     pub fn quantile(&mut self, q: f64) -> Duration {
-        if self.latencies_us.is_empty() {
-            return Duration::ZERO;
-        }
         self.latencies_us.sort_unstable();
-        let i = ((self.latencies_us.len() as f64 - 1.0) * q).round() as usize;
-        Duration::from_micros(self.latencies_us[i.min(self.latencies_us.len() - 1)])
+        quantile(&self.latencies_us, q)
     }
 
     fn mix(&self) -> String {
@@ -151,6 +147,15 @@ pub struct DaySummary {
     pub phases: Vec<(Phase, Seen)>,
 }
 
+/// The `q` quantile of `sorted` latencies in microseconds (0 when empty).
+pub(crate) fn quantile(sorted: &[u64], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    Duration::from_micros(sorted[i.min(sorted.len() - 1)])
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1}ms", d.as_secs_f64() * 1000.0)
 }
@@ -166,9 +171,10 @@ pub async fn run_day(
     clients: usize,
     mut redis: Option<&mut PrivateRedis>,
 ) -> DaySummary {
-    if redis.is_none() {
+    let skip_redis = redis.is_none();
+    if skip_redis {
         println!(
-            "(no private Redis: the Redis restart phase is skipped; pass --private-redis to include it)"
+            "(no private Redis: the Redis phases are ordinary traffic; pass --private-redis to restart one)"
         );
     }
     let phase = Arc::new(AtomicUsize::new(0));
@@ -282,9 +288,13 @@ pub async fn run_day(
             };
             let (open, in_use) = vitals.database.pool_usage();
             let secs = (ticks as f64 / 10.0).round();
+            let label = match Phase::DAY[current].0 {
+                Phase::RedisDown | Phase::RedisBack if skip_redis => "(no redis)",
+                phase => phase.label(),
+            };
             println!(
                 "t={secs:>3}s {:<11} {:>5} req/s p50 {:>7} p95 {:>7} p99 {:>7} | {} | fallback {} | cache hit {:>3.0}% | breakers db {:?} recs {:?} | limit {} | batches {} x{:.1} | pool {}/{}",
-                Phase::DAY[current].0.label(),
+                label,
                 second.requests(),
                 ms(second.quantile(0.5)),
                 ms(second.quantile(0.95)),
