@@ -4,6 +4,10 @@
 //! repository, with a recommendations call per request, behind the full
 //! inbound stack; driven through a scripted day by its own load generator.
 //!
+//! `--load` (the default) runs the scripted day for `--duration` (60 s by
+//! default) with `--clients` clients (16; four times as many in the
+//! overload), then shuts down gracefully.
+//!
 //! ```sh
 //! cargo run -p palisade-examples --bin users_service                    # a 60 s day
 //! cargo run -p palisade-examples --bin users_service -- --duration 10s
