@@ -35,6 +35,7 @@ mod future;
 mod layer;
 mod service;
 mod state;
+mod telemetry;
 
 pub use algorithm::{Aimd, Algorithm, Gradient2, Vegas};
 pub use builder::AdaptiveLimitBuilder;

@@ -3,7 +3,7 @@
 //! [`Permit`] a request holds while it runs.
 
 use super::algorithm::{Estimator, WindowSample};
-use crate::telemetry::AdaptiveTelemetry;
+use super::telemetry::AdaptiveTelemetry;
 use palisade_core::Outcome;
 use palisade_core::lane::{Lane, Lanes, Padded};
 use std::{

@@ -28,6 +28,7 @@ mod config;
 mod future;
 mod layer;
 mod permit;
+mod telemetry;
 
 pub use body::{LimitBody, ReleasePolicy, UntilBodyEnd, UntilResponse};
 pub use config::{ConcurrencyLimit, ConcurrencyLimitBuilder};

@@ -1,7 +1,7 @@
 //! The shared counter of a concurrency limit and the [`Permit`] that holds
 //! one of its slots.
 
-use crate::telemetry::LimitTelemetry;
+use super::telemetry::LimitTelemetry;
 use palisade_core::lane::{Lane, Lanes, Padded};
 use std::{
     fmt,

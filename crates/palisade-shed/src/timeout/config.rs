@@ -1,7 +1,7 @@
 //! [`Timeout`] (the handle) and [`TimeoutBuilder`].
 
+use super::telemetry::{Expiry, TimeoutTelemetry};
 use super::{HttpHeaders, PropagateDeadlineLayer, TimeoutLayer};
-use crate::telemetry::{Expiry, TimeoutTelemetry};
 use http::HeaderName;
 use palisade_core::lane::Lanes;
 use palisade_core::{ConfigError, RejectKind, Rejected};

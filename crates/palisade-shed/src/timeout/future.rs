@@ -1,5 +1,5 @@
+use super::telemetry::Expiry;
 use super::{DeadlineScope, config::Core};
-use crate::telemetry::Expiry;
 use palisade_core::lane::Lane;
 use palisade_core::{BoxError, Rejected};
 use pin_project_lite::pin_project;

@@ -32,6 +32,7 @@ pub mod grpc_timeout;
 mod layer;
 mod propagate;
 mod source;
+mod telemetry;
 
 pub use config::{Timeout, TimeoutBuilder};
 pub use deadline::{Deadline, DeadlineScope};
@@ -40,7 +41,6 @@ pub use layer::TimeoutLayer;
 pub use propagate::{PropagateDeadline, PropagateDeadlineLayer, PropagateFuture};
 pub use source::{Ambient, DeadlineSource, HttpHeaders};
 
-use crate::telemetry::Expiry;
 use config::Core;
 use palisade_core::BoxError;
 use palisade_core::lane::Lanes;
@@ -51,6 +51,7 @@ use std::{
     sync::Arc,
     task::{Context, Poll},
 };
+use telemetry::Expiry;
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 

@@ -136,7 +136,7 @@ impl<S> PropagateDeadline<S> {
 }
 
 fn rejected() -> Rejected {
-    crate::telemetry::propagation_expired();
+    super::telemetry::propagation_expired();
     Rejected::new(RejectKind::DeadlineExceeded, NAME)
 }
 
