@@ -71,6 +71,7 @@ pub mod adaptive;
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 pub mod limit;
+pub mod propagate;
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub mod rate_limit;
@@ -85,9 +86,10 @@ pub use adaptive::{AdaptiveLimit, AdaptiveLimitLayer};
 #[cfg(feature = "blocking")]
 pub use blocking::{BlockingPool, JobPanicked};
 pub use limit::{ConcurrencyLimit, ConcurrencyLimitLayer};
+pub use propagate::PropagateDeadlineLayer;
 #[cfg(feature = "rate-limit")]
 pub use rate_limit::{RateLimit, RateLimitLayer};
 #[cfg(feature = "retry")]
 pub use retry::{Retry, RetryLayer};
 pub use throttle::{AdaptiveThrottle, AdaptiveThrottleLayer};
-pub use timeout::{Deadline, PropagateDeadlineLayer, Timeout, TimeoutLayer};
+pub use timeout::{Deadline, Timeout, TimeoutLayer};

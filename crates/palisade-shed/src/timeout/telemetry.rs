@@ -1,4 +1,4 @@
-//! Metrics and tracing of `Timeout` and `PropagateDeadlineLayer`. Every
+//! Metrics and tracing of `Timeout`. Every
 //! function compiles to nothing when its feature (`metrics`, `tracing`) is
 //! off; handles are created once.
 
@@ -75,10 +75,4 @@ pub(crate) fn invalid_header(header: &HeaderName, value: &HeaderValue) {
         value = ?value,
         "palisade-shed: ignoring an invalid deadline header"
     );
-}
-
-/// An outgoing call was refused because its deadline had passed.
-pub(crate) fn propagation_expired() {
-    #[cfg(feature = "tracing")]
-    tracing::debug!("palisade-shed: outgoing call refused, deadline already passed");
 }
