@@ -10,6 +10,9 @@
 //!   optional retry-after. [`http::ErrorResponseLayer`] turns it into a `503`
 //!   / `504` / `429` response and [`grpc::StatusLayer`] into a `tonic::Status`.
 //! - [`ConfigError`]: the error of every Palisade builder, naming the field.
+//! - [`body::TrackedBody`] (feature `body`, implied by `http`): the one
+//!   end-of-body tracker of the Palisade layers (a limit's permit, a latency
+//!   record, a gRPC outcome are each an [`body::OnBodyEnd`]).
 //! - [`deadline::Deadline`]: the ambient deadline of a request, set by
 //!   `palisade-shed`'s `Timeout` and read by the layers below it.
 //!
@@ -45,9 +48,13 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "body")]
+#[cfg_attr(docsrs, doc(cfg(feature = "body")))]
+pub mod body;
 mod classify;
-mod config;
 pub mod deadline;
+mod error;
+#[doc(hidden)]
 pub mod lane;
 mod rejected;
 
@@ -60,7 +67,7 @@ pub mod http;
 pub mod grpc;
 
 pub use classify::{Classify, ErrorsAsFailures, Outcome};
-pub use config::ConfigError;
+pub use error::ConfigError;
 pub use rejected::{ErrorRef, RateLimitQuota, RejectKind, Rejected};
 
 /// The boxed error type of every Palisade service (the same as `tower::BoxError`).
