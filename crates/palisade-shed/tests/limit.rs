@@ -293,7 +293,7 @@ async fn hold_until_body_end_keeps_the_slot_while_the_body_streams() {
 
     let response = svc.clone().oneshot(()).await.unwrap();
     let mut body = response.into_body();
-    assert!(body.holds_permit());
+    assert!(body.is_tracking());
     assert_eq!(limit.in_flight(), 1, "the head is sent, the body is not");
     let err = svc.clone().oneshot(()).await.unwrap_err();
     assert_overloaded(&err);
@@ -307,7 +307,7 @@ async fn hold_until_body_end_keeps_the_slot_while_the_body_streams() {
         }
     }
     assert_eq!(received, "chunk 0;chunk 1;chunk 2;");
-    assert!(!body.holds_permit());
+    assert!(!body.is_tracking());
     assert_eq!(limit.in_flight(), 0, "released at the end of the stream");
     drop(body);
 
