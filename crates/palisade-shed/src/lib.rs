@@ -78,6 +78,7 @@ pub mod rate_limit;
 #[cfg(feature = "retry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "retry")))]
 pub mod retry;
+mod slots;
 mod telemetry;
 pub mod throttle;
 pub mod timeout;

@@ -118,6 +118,12 @@ impl<C> AdaptiveLimit<C> {
         self.shared.in_flight()
     }
 
+    /// Requests refused (over the limit) since the limit was built: a
+    /// cumulative count, to turn into a rate by sampling it twice.
+    pub fn rejected_total(&self) -> u64 {
+        self.shared.slots.rejected_total()
+    }
+
     /// The algorithm's name (`gradient2`, `vegas`, `aimd`).
     pub fn algorithm(&self) -> &'static str {
         self.shared.algorithm

@@ -117,6 +117,12 @@ impl<P> ConcurrencyLimit<P> {
         self.shared.in_flight()
     }
 
+    /// Requests refused (every slot taken) since the limit was built: a
+    /// cumulative count, to turn into a rate by sampling it twice.
+    pub fn rejected_total(&self) -> u64 {
+        self.shared.slots.rejected_total()
+    }
+
     /// The most requests that may hold a slot at once.
     pub fn max_in_flight(&self) -> usize {
         self.shared.max_in_flight

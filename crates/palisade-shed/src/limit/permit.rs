@@ -2,7 +2,7 @@
 
 use super::state::Shared;
 use palisade_core::lane::{Lane, Lanes};
-use std::{fmt, sync::atomic::Ordering};
+use std::fmt;
 
 /// Takes a slot of the limit behind `lanes` if one is free: one
 /// compare-and-swap on the one shared counter (a strict global bound), no
@@ -11,21 +11,7 @@ use std::{fmt, sync::atomic::Ordering};
 #[inline]
 pub(crate) fn try_acquire(lanes: &Lanes<Shared>) -> Option<Permit> {
     let shared: &Shared = lanes;
-    let mut current = shared.in_flight.load(Ordering::Relaxed);
-    loop {
-        if current >= shared.max_in_flight {
-            return None;
-        }
-        match shared.in_flight.compare_exchange_weak(
-            current,
-            current + 1,
-            Ordering::Acquire,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => break,
-            Err(actual) => current = actual,
-        }
-    }
+    shared.slots.try_acquire(|| shared.max_in_flight)?;
     shared.telemetry.acquired();
     Some(Permit {
         shared: lanes.current().clone(),
@@ -46,7 +32,7 @@ pub struct Permit {
 impl Drop for Permit {
     #[inline]
     fn drop(&mut self) {
-        self.shared.in_flight.fetch_sub(1, Ordering::Release);
+        self.shared.slots.release();
         self.shared.telemetry.released();
     }
 }

@@ -113,6 +113,7 @@ where
             Reservation::Held(permit) => ResponseFuture::running(self.inner.call(req), permit),
             Reservation::Full => {
                 let shared = &self.shared;
+                shared.slots.rejected();
                 shared
                     .telemetry
                     .rejected(&shared.name, shared.max_in_flight);

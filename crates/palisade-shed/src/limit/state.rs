@@ -1,14 +1,8 @@
 //! The shared counter of a concurrency limit.
 
 use super::telemetry::LimitTelemetry;
-use palisade_core::lane::Padded;
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use crate::slots::Slots;
+use std::{sync::Arc, time::Duration};
 
 /// What every service made from one `ConcurrencyLimit` shares.
 #[derive(Debug)]
@@ -17,9 +11,10 @@ pub(crate) struct Shared {
     pub(crate) max_in_flight: usize,
     pub(crate) retry_after: Duration,
     pub(crate) telemetry: LimitTelemetry,
-    /// The one counter of requests in flight, on cache lines of its own (it
-    /// is written by every request; the fields above are only read).
-    pub(crate) in_flight: Padded<AtomicUsize>,
+    /// The one counter of requests in flight (and of rejections), on cache
+    /// lines of its own: it is written by every request; the fields above
+    /// are only read.
+    pub(crate) slots: Slots,
 }
 
 impl Shared {
@@ -29,11 +24,11 @@ impl Shared {
             name,
             max_in_flight,
             retry_after,
-            in_flight: Padded(AtomicUsize::new(0)),
+            slots: Slots::default(),
         }
     }
 
     pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+        self.slots.in_flight()
     }
 }
