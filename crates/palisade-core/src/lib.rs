@@ -45,6 +45,21 @@
 //! assert_eq!(verdict, Outcome::Failure);
 //! # }
 //! ```
+//!
+//! # Contributor notes
+//!
+//! - `classify.rs` ([`Outcome`], [`Classify`]), `rejected.rs` ([`Rejected`]),
+//!   `error.rs` ([`ConfigError`]), `deadline.rs`: the shared types, each in
+//!   its own module at the bottom of the crate.
+//! - `body.rs` (feature `body`): [`body::TrackedBody`], the one end-of-body
+//!   tracker; the layers (a limit's permit, latency's record, gRPC's
+//!   [`grpc::GrpcReport`]) implement [`body::OnBodyEnd`] instead of wrapping
+//!   bodies of their own.
+//! - `http/` and `grpc/`: the protocol mappings, one middleware each
+//!   (`ErrorResponseLayer` / `ErrorResponseService`, `StatusLayer` /
+//!   `StatusService`) with their classifiers.
+//! - `lane.rs`: lanes and `Padded`, the internal building blocks of the
+//!   layer crates' shared state; `#[doc(hidden)]`, not part of the API.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
