@@ -7,7 +7,7 @@ use palisade_batch::Batcher;
 use palisade_breaker::CircuitBreaker;
 use palisade_cache::Cache;
 use palisade_health::{
-    Health, Status,
+    Component, Health, Status,
     components::{BreakerComponent, LimitComponent},
 };
 use palisade_latency::LatencyTracker;
@@ -190,6 +190,48 @@ async fn a_limit_saturated_for_long_is_degraded() {
     settle(Duration::from_secs(1)).await;
     assert_eq!(health.component_status("api"), Some(Status::Up));
     assert_eq!(json(&health)["components"]["api"]["data"]["in_flight"], 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_limit_reports_rejections_per_second_between_two_checks() {
+    let limit = ConcurrencyLimit::builder("api")
+        .max_in_flight(1)
+        .build()
+        .unwrap();
+    let component = LimitComponent::new(limit.clone());
+    let first = component.check().await;
+    assert!(
+        first.data()["rejections_per_sec"].is_null(),
+        "no rate before a second sample: {}",
+        first.data()
+    );
+
+    let (tx, rx) = tokio::sync::watch::channel(());
+    let svc = ServiceBuilder::new()
+        .layer(limit.layer())
+        .service(service_fn(move |()| {
+            let mut rx = rx.clone();
+            async move {
+                let _ = rx.changed().await;
+                Ok::<_, std::convert::Infallible>(())
+            }
+        }));
+    let mut holder = svc.clone();
+    holder.ready().await.unwrap();
+    let held = tokio::spawn(holder.call(()));
+    for _ in 0..10 {
+        assert!(svc.clone().oneshot(()).await.is_err(), "full: rejected");
+    }
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let second = component.check().await;
+    assert_eq!(second.data()["rejected_total"], 10);
+    assert_eq!(second.data()["rejections_per_sec"], 5.0, "10 in 2 s");
+
+    tokio::time::advance(Duration::from_secs(4)).await;
+    let third = component.check().await;
+    assert_eq!(third.data()["rejections_per_sec"], 0.0, "none since");
+    tx.send(()).unwrap();
+    held.await.unwrap().unwrap();
 }
 
 #[tokio::test(start_paused = true)]

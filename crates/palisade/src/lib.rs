@@ -239,5 +239,5 @@ pub mod prelude {
     pub use palisade_shed::Retry;
 
     #[cfg(feature = "shed")]
-    pub use palisade_shed::AdaptiveLimit;
+    pub use palisade_shed::{AdaptiveLimit, AdaptiveThrottle};
 }

@@ -1,124 +1,13 @@
-//! [`Timeout`] (the handle) and [`TimeoutBuilder`].
+//! [`TimeoutBuilder`].
 
-use super::{HttpHeaders, PropagateDeadlineLayer, TimeoutLayer};
-use crate::telemetry::{Expiry, TimeoutTelemetry};
+use super::{HttpHeaders, Timeout, state::TimeoutSettings, telemetry::TimeoutTelemetry};
 use http::HeaderName;
+use palisade_core::ConfigError;
 use palisade_core::lane::Lanes;
-use palisade_core::{ConfigError, RejectKind, Rejected};
 use std::{sync::Arc, time::Duration};
 
 /// The longest timeout a builder accepts.
 const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 86_400);
-
-/// What every service made from one [`Timeout`] shares.
-#[derive(Debug)]
-pub(crate) struct Core {
-    pub(crate) name: Arc<str>,
-    pub(crate) timeout: Duration,
-    pub(crate) include_ready: bool,
-    telemetry: TimeoutTelemetry,
-}
-
-impl Core {
-    /// Counts and logs an expiry, and returns the error to answer with.
-    #[cold]
-    pub(crate) fn expired(&self, stage: Expiry) -> Rejected {
-        self.telemetry.exceeded(&self.name, stage);
-        Rejected::new(RejectKind::DeadlineExceeded, Arc::clone(&self.name))
-    }
-}
-
-/// A deadline-aware timeout: build it once, then put
-/// [`layer()`](Timeout::layer) in as many stacks as you like.
-///
-/// Each request's deadline is the earliest of now + [`timeout`], the
-/// request's own deadline (read by the source `X`: by default
-/// [`HttpHeaders`], i.e. `grpc-timeout` and the configured header), and the
-/// deadline of an outer Palisade timeout. A request whose deadline has
-/// already passed is rejected without reaching the inner service; one that
-/// runs out of time fails with [`Rejected`] of kind
-/// [`DeadlineExceeded`](RejectKind::DeadlineExceeded) (504 /
-/// `DEADLINE_EXCEEDED` through `palisade-core`'s mappings).
-///
-/// `Timeout` is a cheap handle (an `Arc` inside); clones share the name and
-/// the metric handles.
-///
-/// [`timeout`]: TimeoutBuilder::timeout
-#[derive(Debug, Clone)]
-pub struct Timeout<X = HttpHeaders> {
-    pub(crate) core: Arc<Lanes<Core>>,
-    pub(crate) source: X,
-}
-
-impl Timeout<HttpHeaders> {
-    /// Starts building the timeout called `name` (the `name` label of its
-    /// metrics and the name in its rejections).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use http::HeaderName;
-    /// use palisade_shed::Timeout;
-    ///
-    /// let timeout = Timeout::builder("api")
-    ///     .timeout(Duration::from_secs(2))
-    ///     .honor_grpc_timeout(true)
-    ///     .honor_header(HeaderName::from_static("x-request-timeout-ms"))
-    ///     .build()?;
-    /// assert_eq!(timeout.timeout(), Duration::from_secs(2));
-    /// # Ok::<(), palisade_core::ConfigError>(())
-    /// ```
-    pub fn builder(name: impl Into<Arc<str>>) -> TimeoutBuilder<HttpHeaders> {
-        TimeoutBuilder {
-            name: name.into(),
-            timeout: None,
-            include_ready: false,
-            source: HttpHeaders::default(),
-        }
-    }
-
-    /// A [`PropagateDeadlineLayer`] for outgoing calls that writes
-    /// `grpc-timeout` and, if configured, the same millisecond header this
-    /// timeout honours.
-    pub fn propagate_layer(&self) -> PropagateDeadlineLayer {
-        match &self.source.header {
-            Some(name) => PropagateDeadlineLayer::new().header(name.clone()),
-            None => PropagateDeadlineLayer::new(),
-        }
-    }
-}
-
-impl<X: Clone> Timeout<X> {
-    /// The layer to put in a stack; every service it makes shares this
-    /// timeout's configuration and metrics.
-    pub fn layer(&self) -> TimeoutLayer<X> {
-        TimeoutLayer {
-            core: Arc::clone(&self.core),
-            source: self.source.clone(),
-        }
-    }
-}
-
-impl<X> Timeout<X> {
-    /// The name given to the builder.
-    pub fn name(&self) -> &str {
-        &self.core.name
-    }
-
-    /// The most any request may take here.
-    pub fn timeout(&self) -> Duration {
-        self.core.timeout
-    }
-
-    /// Whether the deadline also bounds waiting for the inner service's readiness.
-    pub fn includes_ready(&self) -> bool {
-        self.core.include_ready
-    }
-
-    /// The deadline source.
-    pub fn source(&self) -> &X {
-        &self.source
-    }
-}
 
 /// Builds a [`Timeout`]; made by [`Timeout::builder`].
 ///
@@ -132,6 +21,17 @@ pub struct TimeoutBuilder<X = HttpHeaders> {
     timeout: Option<Duration>,
     include_ready: bool,
     source: X,
+}
+
+impl TimeoutBuilder<HttpHeaders> {
+    pub(crate) fn new(name: Arc<str>) -> Self {
+        Self {
+            name,
+            timeout: None,
+            include_ready: false,
+            source: HttpHeaders::default(),
+        }
+    }
 }
 
 impl<X> TimeoutBuilder<X> {
@@ -177,7 +77,7 @@ impl<X> TimeoutBuilder<X> {
             return Err(ConfigError::new("timeout", "in (0s, 365 days]", timeout));
         }
         Ok(Timeout {
-            core: Arc::new(Lanes::new(Core {
+            settings: Arc::new(Lanes::new(TimeoutSettings {
                 telemetry: TimeoutTelemetry::new(&self.name),
                 name: self.name,
                 timeout,

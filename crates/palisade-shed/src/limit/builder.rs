@@ -1,99 +1,12 @@
-//! [`ConcurrencyLimit`] (the handle) and [`ConcurrencyLimitBuilder`].
+//! [`ConcurrencyLimitBuilder`].
 
-use super::{ConcurrencyLimitLayer, UntilBodyEnd, UntilResponse, permit::Shared};
+use super::{ConcurrencyLimit, UntilBodyEnd, UntilResponse, state::Shared};
 use palisade_core::ConfigError;
 use palisade_core::lane::Lanes;
 use std::{marker::PhantomData, sync::Arc, time::Duration};
 
 /// The `retry_after` of a rejection unless configured.
-const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
-
-/// A concurrency limit that rejects instead of queueing: build it once, then
-/// put [`layer()`](ConcurrencyLimit::layer) in as many stacks as you like.
-///
-/// At most [`max_in_flight`](ConcurrencyLimit::max_in_flight) requests run
-/// at once **across every clone and every service made from it** (every axum
-/// route, every hyper connection). The next request is answered at once with
-/// [`Rejected`](palisade_core::Rejected) of kind
-/// [`Overloaded`](palisade_core::RejectKind::Overloaded) and a `retry_after`
-/// (503 + `Retry-After`, or gRPC `RESOURCE_EXHAUSTED`, through
-/// `palisade-core`'s mappings). It never waits, and it is never rejected
-/// because the inner service yielded: the decision is made on the limit's own
-/// counter (one atomic compare-and-swap) in `poll_ready`.
-///
-/// The slot is held until the response future completes (or is dropped); with
-/// [`hold_until_body_end`](ConcurrencyLimitBuilder::hold_until_body_end)
-/// (type parameter `P` = [`UntilBodyEnd`]), until the HTTP response body
-/// has been fully sent or dropped.
-///
-/// `ConcurrencyLimit` is a cheap handle (an `Arc` inside).
-#[derive(Debug)]
-pub struct ConcurrencyLimit<P = UntilResponse> {
-    pub(crate) shared: Arc<Lanes<Shared>>,
-    _release: PhantomData<fn() -> P>,
-}
-
-impl<P> Clone for ConcurrencyLimit<P> {
-    fn clone(&self) -> Self {
-        Self {
-            shared: Arc::clone(&self.shared),
-            _release: PhantomData,
-        }
-    }
-}
-
-impl ConcurrencyLimit<UntilResponse> {
-    /// Starts building the limit called `name` (the `name` label of its
-    /// metrics and the name in its rejections).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use palisade_shed::ConcurrencyLimit;
-    ///
-    /// let limit = ConcurrencyLimit::builder("api")
-    ///     .max_in_flight(256)
-    ///     .retry_after(Duration::from_secs(2))
-    ///     .build()?;
-    /// assert_eq!(limit.max_in_flight(), 256);
-    /// assert_eq!(limit.in_flight(), 0);
-    /// # Ok::<(), palisade_core::ConfigError>(())
-    /// ```
-    pub fn builder(name: impl Into<Arc<str>>) -> ConcurrencyLimitBuilder<UntilResponse> {
-        ConcurrencyLimitBuilder {
-            name: name.into(),
-            max_in_flight: None,
-            retry_after: DEFAULT_RETRY_AFTER,
-            _release: PhantomData,
-        }
-    }
-}
-
-impl<P> ConcurrencyLimit<P> {
-    /// The layer to put in a stack; every service it makes shares this limit.
-    pub fn layer(&self) -> ConcurrencyLimitLayer<P> {
-        ConcurrencyLimitLayer::new(Arc::clone(&self.shared))
-    }
-
-    /// The requests holding a slot right now.
-    pub fn in_flight(&self) -> usize {
-        self.shared.in_flight()
-    }
-
-    /// The most requests that may hold a slot at once.
-    pub fn max_in_flight(&self) -> usize {
-        self.shared.max_in_flight
-    }
-
-    /// The `retry_after` sent with every rejection.
-    pub fn retry_after(&self) -> Duration {
-        self.shared.retry_after
-    }
-
-    /// The name given to the builder.
-    pub fn name(&self) -> &str {
-        &self.shared.name
-    }
-}
+pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Builds a [`ConcurrencyLimit`]; made by [`ConcurrencyLimit::builder`].
 ///
@@ -115,6 +28,17 @@ impl<P> Clone for ConcurrencyLimitBuilder<P> {
             name: Arc::clone(&self.name),
             max_in_flight: self.max_in_flight,
             retry_after: self.retry_after,
+            _release: PhantomData,
+        }
+    }
+}
+
+impl ConcurrencyLimitBuilder<UntilResponse> {
+    pub(crate) fn new(name: Arc<str>) -> Self {
+        Self {
+            name,
+            max_in_flight: None,
+            retry_after: DEFAULT_RETRY_AFTER,
             _release: PhantomData,
         }
     }
@@ -170,10 +94,11 @@ impl<P> ConcurrencyLimitBuilder<P> {
                 self.retry_after,
             ));
         }
-        Ok(ConcurrencyLimit {
-            shared: Arc::new(Lanes::new(Shared::new(self.name, max, self.retry_after))),
-            _release: PhantomData,
-        })
+        Ok(ConcurrencyLimit::new(Arc::new(Lanes::new(Shared::new(
+            self.name,
+            max,
+            self.retry_after,
+        )))))
     }
 }
 
