@@ -71,6 +71,7 @@ pub mod adaptive;
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 pub mod limit;
+pub mod queue;
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub mod rate_limit;
@@ -85,6 +86,7 @@ pub use adaptive::{AdaptiveLimit, AdaptiveLimitLayer};
 #[cfg(feature = "blocking")]
 pub use blocking::{BlockingPool, JobPanicked};
 pub use limit::{ConcurrencyLimit, ConcurrencyLimitLayer};
+pub use queue::{Criticality, Queue, QueueLayer};
 #[cfg(feature = "rate-limit")]
 pub use rate_limit::{RateLimit, RateLimitLayer};
 #[cfg(feature = "retry")]

@@ -27,7 +27,7 @@ mod body;
 mod config;
 mod future;
 mod layer;
-mod permit;
+pub(crate) mod permit;
 
 pub use body::{LimitBody, ReleasePolicy, UntilBodyEnd, UntilResponse};
 pub use config::{ConcurrencyLimit, ConcurrencyLimitBuilder};
