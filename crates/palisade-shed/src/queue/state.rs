@@ -216,7 +216,7 @@ pub(crate) fn enqueue<L: QueueLimit>(
         return Err(RejectKind::DeadlineExceeded);
     }
     let mut lines = wl.lock();
-    if criticality == Criticality::Sheddable && lines.codel.is_overloaded() {
+    if criticality == Criticality::Sheddable && lines.codel.is_overloaded() && wl.len() > 0 {
         drop(lines);
         wl.telemetry.shed(RejectKind::QueueTimeout);
         return Err(RejectKind::QueueTimeout);
@@ -278,29 +278,12 @@ fn dispatch_locked<L: QueueLimit>(
     now: Instant,
 ) -> Option<L::Permit> {
     let wl: &Waitlist<L> = lane;
-    let slough = lines.codel.slough_timeout();
-    let lifo = lines.codel.is_overloaded();
-    if lifo {
-        // A standing queue: waiters other than `Critical` that have waited
-        // past the slough timeout are shed now (serving newest first, they
-        // would otherwise wait for their timers).
-        for line in &mut lines.lines[1..] {
-            while line
-                .front()
-                .is_some_and(|w| now.saturating_duration_since(w.enqueued) > slough)
-            {
-                let w = line.pop_front().expect("checked non-empty");
-                wl.queued.fetch_sub(1, Ordering::Relaxed);
-                shed(wl, &w, RejectKind::QueueTimeout);
-            }
-        }
-    }
+    slough(wl, lines, now);
     let mut spare: Option<L::Permit> = None;
     loop {
-        let Some(rank) = lines.lines.iter().position(|l| !l.is_empty()) else {
+        if lines.lines.iter().all(VecDeque::is_empty) {
             break;
-        };
-        let critical = rank == Criticality::Critical.rank();
+        }
         let permit = match spare.take() {
             Some(p) => p,
             None => match wl.limit.try_acquire() {
@@ -308,6 +291,25 @@ fn dispatch_locked<L: QueueLimit>(
                 None => break,
             },
         };
+        // CoDel sees the delay of the head of the queue (the oldest waiter,
+        // the one first-in first-out would serve next), so that serving
+        // newest first cannot hide a standing queue from it.
+        let head = lines
+            .lines
+            .iter()
+            .filter_map(|l| l.front().map(|w| w.enqueued))
+            .min()
+            .expect("a line is non-empty");
+        lines
+            .codel
+            .observe(now.saturating_duration_since(head), now);
+        slough(wl, lines, now);
+        let Some(rank) = lines.lines.iter().position(|l| !l.is_empty()) else {
+            spare = Some(permit);
+            break;
+        };
+        let critical = rank == Criticality::Critical.rank();
+        let lifo = lines.codel.is_overloaded();
         let line = &mut lines.lines[rank];
         let waiter = if lifo {
             line.pop_back()
@@ -316,15 +318,8 @@ fn dispatch_locked<L: QueueLimit>(
         }
         .expect("line checked non-empty");
         wl.queued.fetch_sub(1, Ordering::Relaxed);
-        let delay = now.saturating_duration_since(waiter.enqueued);
-        let codel_sheds = lines.codel.observe(delay, now);
         if !wl.can_meet(waiter.deadline, now) {
             shed(wl, &waiter, RejectKind::DeadlineExceeded);
-            spare = Some(permit);
-            continue;
-        }
-        if codel_sheds && !critical {
-            shed(wl, &waiter, RejectKind::QueueTimeout);
             spare = Some(permit);
             continue;
         }
@@ -355,9 +350,35 @@ fn dispatch_locked<L: QueueLimit>(
             }
         }
         drop(slot);
-        wl.telemetry.admitted_from_queue(delay);
+        wl.telemetry
+            .admitted_from_queue(now.saturating_duration_since(waiter.enqueued));
+    }
+    if lines.lines.iter().all(VecDeque::is_empty) {
+        // The queue drained: no standing queue in this interval.
+        lines.codel.observe(Duration::ZERO, now);
     }
     spare
+}
+
+/// While CoDel sees a standing queue, sheds the waiters other than
+/// `Critical` that have waited past the slough timeout (twice the target):
+/// folly's rule, applied to the whole queue since it is served newest
+/// first (the oldest waiters are at the front of each line).
+fn slough<L: QueueLimit>(wl: &Waitlist<L>, lines: &mut Lines<L>, now: Instant) {
+    if !lines.codel.is_overloaded() {
+        return;
+    }
+    let slough = lines.codel.slough_timeout();
+    for line in &mut lines.lines[Criticality::Normal.rank()..] {
+        while line
+            .front()
+            .is_some_and(|w| now.saturating_duration_since(w.enqueued) > slough)
+        {
+            let w = line.pop_front().expect("checked non-empty");
+            wl.queued.fetch_sub(1, Ordering::Relaxed);
+            shed(wl, &w, RejectKind::QueueTimeout);
+        }
+    }
 }
 
 /// Answers a waiter already taken out of its line with `kind`.
