@@ -343,13 +343,7 @@ fn dispatch_locked<L: QueueLimit>(
             non_critical: !critical,
             granted_at: Some(now),
         };
-        let mut slot = waiter.lock_slot();
-        if let Slot::Waiting(waker) = std::mem::replace(&mut *slot, Slot::Granted(admitted)) {
-            if let Some(w) = waker {
-                w.wake();
-            }
-        }
-        drop(slot);
+        waiter.answer(Slot::Granted(admitted));
         wl.telemetry
             .admitted_from_queue(now.saturating_duration_since(waiter.enqueued));
     }
@@ -384,12 +378,7 @@ fn slough<L: QueueLimit>(wl: &Waitlist<L>, lines: &mut Lines<L>, now: Instant) {
 /// Answers a waiter already taken out of its line with `kind`.
 fn shed<L: QueueLimit>(wl: &Waitlist<L>, waiter: &Waiter<L>, kind: RejectKind) {
     wl.telemetry.shed(kind);
-    let mut slot = waiter.lock_slot();
-    if let Slot::Waiting(waker) = std::mem::replace(&mut *slot, Slot::Shed(kind)) {
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
+    waiter.answer(Slot::Shed(kind));
 }
 
 /// Takes `waiter` out of its line if it is still there (its future gave up
@@ -407,6 +396,15 @@ pub(crate) fn remove<L: QueueLimit>(lanes: &Lanes<Waitlist<L>>, waiter: &Arc<Wai
 }
 
 impl<L: QueueLimit> Waiter<L> {
+    /// Gives a waiter still in its line (so `Waiting`) its outcome and
+    /// wakes its future.
+    fn answer(&self, outcome: Slot<L>) {
+        let previous = std::mem::replace(&mut *self.lock_slot(), outcome);
+        if let Slot::Waiting(Some(waker)) = previous {
+            waker.wake();
+        }
+    }
+
     pub(crate) fn lock_slot(&self) -> MutexGuard<'_, Slot<L>> {
         self.slot.lock().unwrap_or_else(|e| e.into_inner())
     }
