@@ -484,3 +484,46 @@ fn bad_configuration_names_the_field() {
     assert!(err(q().critical_reserve(-0.1)).starts_with("critical_reserve must be"));
     assert!(q().critical_reserve(0.0).build().is_ok());
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_route_of_an_axum_router_shares_the_one_queue() {
+    use axum::{Router, routing::get};
+    use http::{Request, StatusCode};
+    use palisade_core::http::ErrorResponseLayer;
+
+    let limit = fixed(1);
+    let queue = Queue::builder(limit.clone())
+        .max_len(1)
+        .criticality_header()
+        .build()
+        .unwrap();
+    let slow = || async {
+        tokio::time::sleep(50 * MS).await;
+        "done"
+    };
+    let app = Router::new()
+        .route("/a", get(slow))
+        .route("/b", get(slow))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(ErrorResponseLayer::new())
+                .layer(queue.layer()),
+        );
+    let get = |path: &str| {
+        let req = Request::get(path).body(axum::body::Body::empty()).unwrap();
+        tokio::spawn(app.clone().oneshot(req))
+    };
+    let a = get("/a");
+    settle().await;
+    let b = get("/b");
+    settle().await;
+    // /b waits behind /a: one limit, one queue for both routes.
+    assert_eq!((limit.in_flight(), queue.len()), (1, 1));
+    // The queue is full: the next request is answered 503 at once.
+    let full = get("/a").await.unwrap().unwrap();
+    assert_eq!(full.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(full.headers().contains_key(http::header::RETRY_AFTER));
+    assert_eq!(a.await.unwrap().unwrap().status(), StatusCode::OK);
+    assert_eq!(b.await.unwrap().unwrap().status(), StatusCode::OK);
+    assert_eq!((limit.in_flight(), queue.len()), (0, 0));
+}
