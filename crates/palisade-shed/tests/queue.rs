@@ -96,19 +96,31 @@ fn by_job(j: &Job) -> Criticality {
     j.crit
 }
 
+type ByJob = fn(&Job) -> Criticality;
+type Builder = palisade_shed::queue::QueueBuilder<ConcurrencyLimit, ByJob>;
+type TestQueue = Queue<ConcurrencyLimit, ByJob>;
+
+/// A queue in front of `limit`, set up by `configure`, over the test
+/// backend: the queue, the service and what the backend saw.
+fn setup(
+    limit: &ConcurrencyLimit,
+    configure: impl FnOnce(Builder) -> Builder,
+) -> (TestQueue, Svc, Arc<Mutex<Seen>>) {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let builder = Queue::builder(limit.clone()).criticality(by_job as ByJob);
+    let queue = configure(builder).build().unwrap();
+    let svc = tower::Layer::layer(&queue.layer(), backend(Arc::clone(&seen)));
+    (queue, svc, seen)
+}
+
 fn spawn(svc: &Svc, job: Job) -> tokio::task::JoinHandle<Result<u32, BoxError>> {
     tokio::spawn(svc.clone().oneshot(job))
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_burst_waits_its_turn_first_in_first_out() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
     let limit = fixed(1);
-    let queue = Queue::builder(limit.clone())
-        .criticality(by_job as fn(&Job) -> Criticality)
-        .build()
-        .unwrap();
-    let svc: Svc = tower::Layer::layer(&queue.layer(), backend(Arc::clone(&seen)));
+    let (queue, svc, seen) = setup(&limit, |b| b);
     let mut tasks = Vec::new();
     for id in 0..4 {
         tasks.push(spawn(&svc, job(id, Criticality::Normal, 10 * MS)));
@@ -126,12 +138,7 @@ async fn a_burst_waits_its_turn_first_in_first_out() {
 
 #[tokio::test(start_paused = true)]
 async fn critical_goes_first_then_normal_then_sheddable() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let queue = Queue::builder(fixed(1))
-        .criticality(by_job as fn(&Job) -> Criticality)
-        .build()
-        .unwrap();
-    let svc: Svc = tower::Layer::layer(&queue.layer(), backend(Arc::clone(&seen)));
+    let (queue, svc, seen) = setup(&fixed(1), |b| b);
     let first = spawn(&svc, job(0, Criticality::Normal, 50 * MS));
     settle().await;
     let mut tasks = Vec::new();
@@ -145,6 +152,7 @@ async fn critical_goes_first_then_normal_then_sheddable() {
         tasks.push(spawn(&svc, job(id, crit, 5 * MS)));
         settle().await;
     }
+    assert_eq!(queue.len(), 5);
     first.await.unwrap().unwrap();
     for t in tasks {
         t.await.unwrap().unwrap();
@@ -154,13 +162,7 @@ async fn critical_goes_first_then_normal_then_sheddable() {
 
 #[tokio::test(start_paused = true)]
 async fn a_full_queue_pushes_out_the_least_critical_or_refuses_the_newcomer() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let queue = Queue::builder(fixed(1))
-        .max_len(2)
-        .criticality(by_job as fn(&Job) -> Criticality)
-        .build()
-        .unwrap();
-    let svc: Svc = tower::Layer::layer(&queue.layer(), backend(Arc::clone(&seen)));
+    let (queue, svc, seen) = setup(&fixed(1), |b| b.max_len(2));
     let first = spawn(&svc, job(0, Criticality::Normal, 50 * MS));
     settle().await;
     let sheddable = spawn(&svc, job(1, Criticality::Sheddable, MS));
@@ -191,16 +193,11 @@ async fn a_full_queue_pushes_out_the_least_critical_or_refuses_the_newcomer() {
 
 #[tokio::test(start_paused = true)]
 async fn critical_requests_keep_their_reserved_share() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
     let limit = fixed(10);
-    let queue = Queue::builder(limit.clone())
-        .critical_reserve(0.2)
-        .max_wait(Duration::from_secs(1))
-        .criticality(by_job as fn(&Job) -> Criticality)
-        .build()
-        .unwrap();
+    let (queue, svc, seen) = setup(&limit, |b| {
+        b.critical_reserve(0.2).max_wait(Duration::from_secs(1))
+    });
     assert_eq!(queue.reserved(), 2);
-    let svc: Svc = tower::Layer::layer(&queue.layer(), backend(Arc::clone(&seen)));
     let normal: Vec<_> = (0..10)
         .map(|id| spawn(&svc, job(id, Criticality::Normal, 100 * MS)))
         .collect();
@@ -223,13 +220,8 @@ async fn critical_requests_keep_their_reserved_share() {
 
 #[tokio::test(start_paused = true)]
 async fn a_request_whose_deadline_cannot_be_met_is_never_admitted() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
     let limit = fixed(1);
-    let queue = Queue::builder(limit.clone())
-        .criticality(by_job as fn(&Job) -> Criticality)
-        .build()
-        .unwrap();
-    let svc: Svc = tower::Layer::layer(&queue.layer(), backend(Arc::clone(&seen)));
+    let (queue, svc, seen) = setup(&limit, |b| b);
     let first = spawn(&svc, job(0, Criticality::Normal, 50 * MS));
     settle().await;
     // 20 ms of budget, the slot busy for 50: answered when the budget runs
@@ -276,13 +268,7 @@ async fn a_request_whose_deadline_cannot_be_met_is_never_admitted() {
 
 #[tokio::test(start_paused = true)]
 async fn no_request_waits_longer_than_max_wait() {
-    let queue = Queue::builder(fixed(1))
-        .max_wait(30 * MS)
-        .criticality(by_job as fn(&Job) -> Criticality)
-        .build()
-        .unwrap();
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let svc: Svc = tower::Layer::layer(&queue.layer(), backend(Arc::clone(&seen)));
+    let (queue, svc, _) = setup(&fixed(1), |b| b.max_wait(30 * MS));
     let first = spawn(&svc, job(0, Criticality::Critical, 100 * MS));
     settle().await;
     let start = Instant::now();
@@ -299,13 +285,8 @@ async fn no_request_waits_longer_than_max_wait() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dropped_waiter_leaves_the_queue_and_the_next_one_gets_the_slot() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
     let limit = fixed(1);
-    let queue = Queue::builder(limit.clone())
-        .criticality(by_job as fn(&Job) -> Criticality)
-        .build()
-        .unwrap();
-    let svc: Svc = tower::Layer::layer(&queue.layer(), backend(Arc::clone(&seen)));
+    let (queue, svc, seen) = setup(&limit, |b| b);
     let first = spawn(&svc, job(0, Criticality::Normal, 30 * MS));
     settle().await;
     let gone = spawn(&svc, job(1, Criticality::Normal, MS));
@@ -323,13 +304,8 @@ async fn a_dropped_waiter_leaves_the_queue_and_the_next_one_gets_the_slot() {
 
 #[tokio::test(start_paused = true)]
 async fn a_slot_granted_to_a_waiter_that_is_dropped_goes_to_the_next() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
     let limit = fixed(1);
-    let queue = Queue::builder(limit.clone())
-        .criticality(by_job as fn(&Job) -> Criticality)
-        .build()
-        .unwrap();
-    let svc: Svc = tower::Layer::layer(&queue.layer(), backend(Arc::clone(&seen)));
+    let (queue, svc, seen) = setup(&limit, |b| b);
     let first = spawn(&svc, job(0, Criticality::Normal, 30 * MS));
     settle().await;
     // Polled once (queued), then never again.
@@ -352,15 +328,8 @@ async fn a_slot_granted_to_a_waiter_that_is_dropped_goes_to_the_next() {
 
 #[tokio::test(start_paused = true)]
 async fn a_standing_queue_is_shed_by_codel_and_served_newest_first() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
     let limit = fixed(1);
-    let queue = Queue::builder(limit.clone())
-        .max_len(1000)
-        .max_wait(Duration::from_secs(5))
-        .criticality(by_job as fn(&Job) -> Criticality)
-        .build()
-        .unwrap();
-    let svc: Svc = tower::Layer::layer(&queue.layer(), backend(Arc::clone(&seen)));
+    let (queue, svc, seen) = setup(&limit, |b| b.max_len(1000).max_wait(Duration::from_secs(5)));
     // Twice the capacity for one second: a request every 5 ms, 10 ms each.
     let mut tasks = Vec::new();
     let mut overloaded_seen = false;
@@ -397,14 +366,9 @@ async fn a_standing_queue_is_shed_by_codel_and_served_newest_first() {
 
 #[tokio::test(start_paused = true)]
 async fn sheddable_requests_are_not_queued_while_the_queue_stands() {
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let queue = Queue::builder(fixed(1))
-        .max_len(1000)
-        .max_wait(Duration::from_secs(5))
-        .criticality(by_job as fn(&Job) -> Criticality)
-        .build()
-        .unwrap();
-    let svc: Svc = tower::Layer::layer(&queue.layer(), backend(Arc::clone(&seen)));
+    let (queue, svc, seen) = setup(&fixed(1), |b| {
+        b.max_len(1000).max_wait(Duration::from_secs(5))
+    });
     let mut tasks = Vec::new();
     for id in 0..100 {
         tasks.push(spawn(&svc, job(id, Criticality::Normal, 10 * MS)));

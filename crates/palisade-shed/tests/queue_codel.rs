@@ -60,15 +60,18 @@ fn steps() -> impl Strategy<Value = Vec<(u64, u64)>> {
     )
 }
 
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
 proptest! {
     #[test]
     fn codel_matches_the_reference_model(steps in steps()) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        paused_runtime().block_on(async {
             let t0 = Instant::now();
             let mut codel = Codel::new(TARGET, INTERVAL, t0);
             let mut model = Model::new(t0);
@@ -91,12 +94,7 @@ proptest! {
     /// overloaded and sheds nothing, whatever the timing.
     #[test]
     fn short_delays_never_overload(steps in steps()) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        paused_runtime().block_on(async {
             let mut codel = Codel::new(TARGET, INTERVAL, Instant::now());
             for &(advance, delay) in &steps {
                 tokio::time::advance(Duration::from_micros(advance)).await;
