@@ -197,6 +197,19 @@ fn strategies() -> Vec<Strategy> {
                 queued(l, s, Some(Box::new(move || probe.limit())))
             },
         },
+        // Not a default: Gradient2 with its floor lowered from 20 to 1, to
+        // show what the p99 target needs (the backend has 8 workers).
+        Strategy {
+            name: "CoDel queue + gradient2 min 1 (tuned)",
+            make: |s| {
+                let l = AdaptiveLimit::builder("queue_g2_min1")
+                    .algorithm(Gradient2::default().min_limit(1))
+                    .build()
+                    .unwrap();
+                let probe = l.clone();
+                queued(l, s, Some(Box::new(move || probe.limit())))
+            },
+        },
         Strategy {
             name: "CoDel queue + vegas",
             make: |s| {
@@ -586,11 +599,11 @@ fn line_chart(
     (x0, x1): (f64, f64),
     (y0, y1): (f64, f64),
 ) -> String {
-    const COLORS: [&str; 11] = [
+    const COLORS: [&str; 12] = [
         "#000000", "#e41a1c", "#ff7f00", "#a65628", "#984ea3", "#377eb8", "#4daf4a", "#f781bf",
-        "#17becf", "#bcbd22", "#7f7f7f",
+        "#17becf", "#bcbd22", "#7f7f7f", "#1f3a93",
     ];
-    let (w, h, left, right, top, bottom) = (820.0, 440.0, 60.0, 230.0, 40.0, 50.0);
+    let (w, h, left, right, top, bottom) = (900.0, 440.0, 60.0, 290.0, 40.0, 50.0);
     let pw = w - left - right;
     let ph = h - top - bottom;
     let px = |x: f64| left + (x - x0) / (x1 - x0) * pw;
