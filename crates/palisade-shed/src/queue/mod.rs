@@ -8,10 +8,13 @@
 //! refused — while keeping the queue from ever standing:
 //!
 //! - **CoDel** ([`Codel`]; folly's and Wangle's request-queue variant of
-//!   Nichols and Jacobson's algorithm, target 5 ms, interval 100 ms): when
-//!   no request taken off the queue in a whole interval waited less than
-//!   the target, the queue is *overloaded* and requests that waited over
-//!   twice the target are shed with [`Rejected`](palisade_core::Rejected)
+//!   Nichols and Jacobson's algorithm, target 5 ms, interval 100 ms): each
+//!   time a request is taken off the queue, CoDel is shown the delay of
+//!   the head of the queue (its oldest waiter), and a drained queue counts
+//!   as no delay; when that delay stayed over the target for a whole
+//!   interval, the queue is *overloaded* (a standing queue) and requests
+//!   that waited over twice the target are shed with
+//!   [`Rejected`](palisade_core::Rejected)
 //!   of kind [`QueueTimeout`](palisade_core::RejectKind::QueueTimeout)
 //!   (503 / gRPC `UNAVAILABLE`, with `retry_after`).
 //! - **Adaptive LIFO** (Facebook, "Fail at Scale", 2015): the queue is
