@@ -199,7 +199,7 @@ async fn critical_requests_keep_their_reserved_share() {
     });
     assert_eq!(queue.reserved(), 2);
     let normal: Vec<_> = (0..10)
-        .map(|id| spawn(&svc, job(id, Criticality::Normal, 100 * MS)))
+        .map(|id| spawn(&svc, job(id, Criticality::Normal, 50 * MS)))
         .collect();
     settle().await;
     // Eight normal requests run; two wait although two slots are free.

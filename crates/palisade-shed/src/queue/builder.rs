@@ -62,8 +62,8 @@ impl<L, K> QueueBuilder<L, K> {
     }
 
     /// CoDel's interval (default 100 ms; in [1 ms, 60 s]): the queue is
-    /// overloaded when its head stayed older than the target, and it never
-    /// drained, for a whole interval.
+    /// overloaded when its head stayed older than the target for a whole
+    /// interval, or when it has not been empty for a whole interval.
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval;
         self

@@ -12,8 +12,9 @@
 //!   time a request is taken off the queue, CoDel is shown the delay of
 //!   the head of the queue (its oldest waiter), and a drained queue counts
 //!   as no delay; when that delay stayed over the target for a whole
-//!   interval, the queue is *overloaded* (a standing queue) and requests
-//!   that waited over twice the target are shed with
+//!   interval — or, Facebook's rule, when the queue has not been empty for
+//!   a whole interval — the queue is *overloaded* (a standing queue) and
+//!   requests that waited over twice the target are shed with
 //!   [`Rejected`](palisade_core::Rejected)
 //!   of kind [`QueueTimeout`](palisade_core::RejectKind::QueueTimeout)
 //!   (503 / gRPC `UNAVAILABLE`, with `retry_after`).

@@ -50,6 +50,25 @@ pub(crate) struct Waitlist<L: QueueLimit> {
 struct Lines<L: QueueLimit> {
     lines: [VecDeque<Arc<Waiter<L>>>; 3],
     codel: Codel,
+    /// When the queue was last empty.
+    last_empty: Instant,
+}
+
+impl<L: QueueLimit> Lines<L> {
+    fn is_empty(&self) -> bool {
+        self.lines.iter().all(VecDeque::is_empty)
+    }
+
+    /// Whether the queue is overloaded at `now`: CoDel found a standing
+    /// delay in its last interval (folly), or the queue has not been empty
+    /// for a whole interval (Facebook's "Fail at Scale" rule, which keeps
+    /// the state on while shedding and serving newest first hold the delay
+    /// CoDel sees near the target).
+    fn overloaded(&self, now: Instant) -> bool {
+        self.codel.is_overloaded()
+            || (!self.is_empty()
+                && now.saturating_duration_since(self.last_empty) >= self.codel.interval())
+    }
 }
 
 /// A queued request, shared by its future and the line it waits in.
@@ -90,6 +109,7 @@ impl<L: QueueLimit> Waitlist<L> {
             lines: Mutex::new(Lines {
                 lines: [VecDeque::new(), VecDeque::new(), VecDeque::new()],
                 codel: Codel::new(settings.target, settings.interval, now),
+                last_empty: now,
             }),
         }
     }
@@ -108,7 +128,7 @@ impl<L: QueueLimit> Waitlist<L> {
     /// Whether CoDel found a standing queue in its last interval (then the
     /// queue serves newest first).
     pub(crate) fn is_overloaded(&self) -> bool {
-        self.lock().codel.is_overloaded()
+        self.lock().overloaded(Instant::now())
     }
 
     /// Requests other than `Critical` holding a slot taken through the queue.
@@ -216,7 +236,7 @@ pub(crate) fn enqueue<L: QueueLimit>(
         return Err(RejectKind::DeadlineExceeded);
     }
     let mut lines = wl.lock();
-    if criticality == Criticality::Sheddable && lines.codel.is_overloaded() && wl.len() > 0 {
+    if criticality == Criticality::Sheddable && lines.overloaded(now) {
         drop(lines);
         wl.telemetry.shed(RejectKind::QueueTimeout);
         return Err(RejectKind::QueueTimeout);
@@ -246,6 +266,9 @@ pub(crate) fn enqueue<L: QueueLimit>(
         deadline,
         slot: Mutex::new(Slot::Waiting(None)),
     });
+    if lines.is_empty() {
+        lines.last_empty = now;
+    }
     lines.lines[criticality.rank()].push_back(Arc::clone(&waiter));
     wl.queued.fetch_add(1, Ordering::Relaxed);
     // Pairs with the fence in `Admitted::drop`: either that release sees
@@ -281,7 +304,7 @@ fn dispatch_locked<L: QueueLimit>(
     slough(wl, lines, now);
     let mut spare: Option<L::Permit> = None;
     loop {
-        if lines.lines.iter().all(VecDeque::is_empty) {
+        if lines.is_empty() {
             break;
         }
         let permit = match spare.take() {
@@ -309,7 +332,7 @@ fn dispatch_locked<L: QueueLimit>(
             break;
         };
         let critical = rank == Criticality::Critical.rank();
-        let lifo = lines.codel.is_overloaded();
+        let lifo = lines.overloaded(now);
         let line = &mut lines.lines[rank];
         let waiter = if lifo {
             line.pop_back()
@@ -347,9 +370,10 @@ fn dispatch_locked<L: QueueLimit>(
         wl.telemetry
             .admitted_from_queue(now.saturating_duration_since(waiter.enqueued));
     }
-    if lines.lines.iter().all(VecDeque::is_empty) {
+    if lines.is_empty() {
         // The queue drained: no standing queue in this interval.
         lines.codel.observe(Duration::ZERO, now);
+        lines.last_empty = now;
     }
     spare
 }
@@ -359,7 +383,7 @@ fn dispatch_locked<L: QueueLimit>(
 /// folly's rule, applied to the whole queue since it is served newest
 /// first (the oldest waiters are at the front of each line).
 fn slough<L: QueueLimit>(wl: &Waitlist<L>, lines: &mut Lines<L>, now: Instant) {
-    if !lines.codel.is_overloaded() {
+    if !lines.overloaded(now) {
         return;
     }
     let slough = lines.codel.slough_timeout();
@@ -390,6 +414,9 @@ pub(crate) fn remove<L: QueueLimit>(lanes: &Lanes<Waitlist<L>>, waiter: &Arc<Wai
         return false;
     };
     line.remove(i);
+    if lines.is_empty() {
+        lines.last_empty = Instant::now();
+    }
     lanes.queued.fetch_sub(1, Ordering::Relaxed);
     lanes.telemetry.queue_len(lanes.len());
     true
