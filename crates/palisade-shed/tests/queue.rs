@@ -491,3 +491,34 @@ async fn every_route_of_an_axum_router_shares_the_one_queue() {
     assert_eq!(b.await.unwrap().unwrap().status(), StatusCode::OK);
     assert_eq!((limit.in_flight(), queue.len()), (0, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_queue_not_empty_for_a_whole_interval_sheds_its_old_waiters() {
+    let limit = fixed(1);
+    let (queue, svc, seen) = setup(&limit, |b| b.max_wait(Duration::from_secs(1)));
+    let first = spawn(&svc, job(0, Criticality::Normal, 155 * MS));
+    settle().await;
+    let old = spawn(&svc, job(1, Criticality::Normal, MS));
+    settle().await;
+    // Not empty for 50 ms: not standing yet, nobody is shed.
+    tokio::time::sleep(50 * MS).await;
+    let older = spawn(&svc, job(2, Criticality::Normal, MS));
+    settle().await;
+    assert!(!queue.is_overloaded());
+    assert_eq!(queue.len(), 2);
+    // Not empty for 150 ms: standing. The next arrival sheds the waiters
+    // older than twice the target (Fail at Scale's short timeout) and
+    // itself waits.
+    tokio::time::sleep(100 * MS).await;
+    assert!(queue.is_overloaded());
+    let fresh = spawn(&svc, job(3, Criticality::Normal, MS));
+    settle().await;
+    assert_eq!(
+        kind(&old.await.unwrap().unwrap_err()),
+        RejectKind::QueueTimeout
+    );
+    assert_eq!(queue.len(), 1);
+    first.await.unwrap().unwrap();
+    assert_eq!(fresh.await.unwrap().unwrap(), 3);
+    assert_eq!(seen.lock().unwrap().started, [0, 3]);
+}
