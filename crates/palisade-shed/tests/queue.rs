@@ -517,6 +517,10 @@ async fn a_queue_not_empty_for_a_whole_interval_sheds_its_old_waiters() {
         kind(&old.await.unwrap().unwrap_err()),
         RejectKind::QueueTimeout
     );
+    assert_eq!(
+        kind(&older.await.unwrap().unwrap_err()),
+        RejectKind::QueueTimeout
+    );
     assert_eq!(queue.len(), 1);
     first.await.unwrap().unwrap();
     assert_eq!(fresh.await.unwrap().unwrap(), 3);
