@@ -221,7 +221,7 @@ pub mod prelude {
     pub use palisade_core::http::HttpServerErrors;
 
     #[cfg(feature = "batch")]
-    pub use palisade_batch::{Batch, Batcher, Load, Loader};
+    pub use palisade_batch::{Batcher, BatcherService, Loader, LoaderService};
     #[cfg(feature = "breaker")]
     pub use palisade_breaker::{Backoff, CircuitBreaker, KeyedCircuitBreaker, Permit};
     #[cfg(feature = "cache")]
@@ -245,5 +245,7 @@ pub mod prelude {
     pub use palisade_shed::Retry;
 
     #[cfg(feature = "shed")]
-    pub use palisade_shed::AdaptiveLimit;
+    pub use palisade_shed::{AdaptiveLimit, AdaptiveThrottle, Criticality, Queue};
+    #[cfg(feature = "shed")]
+    pub use palisade_shed::queue::CriticalityHeader;
 }

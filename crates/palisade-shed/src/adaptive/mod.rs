@@ -34,7 +34,8 @@ mod builder;
 mod future;
 mod layer;
 mod service;
-mod state;
+pub(crate) mod state;
+mod telemetry;
 
 pub use algorithm::{Aimd, Algorithm, Gradient2, Vegas};
 pub use builder::AdaptiveLimitBuilder;
@@ -76,7 +77,7 @@ use std::{fmt, sync::Arc, time::Duration};
 /// # Ok(()) }
 /// ```
 pub struct AdaptiveLimit<C = ErrorsAsFailures> {
-    shared: Arc<Lanes<Shared<C>>>,
+    pub(crate) shared: Arc<Lanes<Shared<C>>>,
 }
 
 impl<C> Clone for AdaptiveLimit<C> {
@@ -115,6 +116,12 @@ impl<C> AdaptiveLimit<C> {
     /// The requests holding a slot right now.
     pub fn in_flight(&self) -> usize {
         self.shared.in_flight()
+    }
+
+    /// Requests refused (over the limit) since the limit was built: a
+    /// cumulative count, to turn into a rate by sampling it twice.
+    pub fn rejected_total(&self) -> u64 {
+        self.shared.slots.rejected_total()
     }
 
     /// The algorithm's name (`gradient2`, `vegas`, `aimd`).
