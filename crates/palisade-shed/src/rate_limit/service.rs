@@ -113,7 +113,12 @@ impl<S, F, K: Hash + Eq + Clone + Send + Sync + 'static, A> RateLimitService<S, 
     {
         let key = self.key.key(&req);
         #[cfg(feature = "redis")]
-        if let Some(pending) = self.state.cluster.as_ref().and_then(|c| c.begin(&key)) {
+        if let Some(cluster) = &self.state.cluster {
+            let Some(pending) = cluster.begin(&key) else {
+                // Redis is skipped: the local limiter decides, below.
+                self.state.decided_locally();
+                return self.local(&key, req);
+            };
             let clone = self.inner.clone();
             let mut inner = std::mem::replace(&mut self.inner, clone);
             let state = Arc::clone(&self.state);
@@ -122,7 +127,16 @@ impl<S, F, K: Hash + Eq + Clone + Send + Sync + 'static, A> RateLimitService<S, 
                 Ok(inner.call(req))
             }));
         }
-        match self.state.check(&key) {
+        self.local(&key, req)
+    }
+
+    /// The local limiter's decision: call the inner service, or refuse.
+    #[inline]
+    fn local<Req>(&mut self, key: &K, req: Req) -> ResponseFuture<S::Future, A>
+    where
+        S: InnerService<Req>,
+    {
+        match self.state.check(key) {
             Ok(()) => ResponseFuture::inner(self.inner.call(req)),
             Err(rejected) => ResponseFuture::rejected(rejected),
         }

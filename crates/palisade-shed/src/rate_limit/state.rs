@@ -253,8 +253,18 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> State<K> {
                 self.telemetry.rejected(&self.name, wait);
                 Err(self.rejection(wait))
             }
-            Err(_) => self.check(key),
+            Err(_) => {
+                self.telemetry.decided_locally(&self.name);
+                self.check(key)
+            }
         }
+    }
+
+    /// Counts a check of a cluster-wide limit that skipped Redis (not
+    /// connected, or its breaker open) for the local limiter.
+    #[cfg(feature = "redis")]
+    pub(crate) fn decided_locally(&self) {
+        self.telemetry.decided_locally(&self.name);
     }
 
     /// Takes one request's worth of the key's quota, or says why not.

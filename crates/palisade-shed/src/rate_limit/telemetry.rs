@@ -8,6 +8,8 @@ use std::time::Duration;
 
 const KEYS: &str = "palisade_shed_rate_limit_keys";
 const OVERFLOW: &str = "palisade_shed_rate_limit_overflow_total";
+#[cfg(feature = "redis")]
+const LOCAL: &str = "palisade_shed_rate_limit_local_total";
 
 /// The metric handles of one `RateLimit`.
 #[derive(Debug)]
@@ -15,6 +17,8 @@ pub(crate) struct RateLimitTelemetry {
     rejected: Counter,
     keys: Gauge,
     overflow: Counter,
+    #[cfg(feature = "redis")]
+    local: Counter,
 }
 
 impl RateLimitTelemetry {
@@ -53,7 +57,26 @@ impl RateLimitTelemetry {
                 name,
                 &[],
             ),
+            #[cfg(feature = "redis")]
+            local: Counter::new(
+                LOCAL,
+                "Checks of a cluster-wide rate limit decided by the local limiter because Redis was not connected, its breaker was open, or the check failed or timed out.",
+                name,
+                &[],
+            ),
         }
+    }
+
+    /// A check of a cluster-wide limit was decided by the local limiter.
+    #[cfg(feature = "redis")]
+    #[inline]
+    pub(crate) fn decided_locally(&self, name: &str) {
+        self.local.increment(1);
+        #[cfg(feature = "tracing")]
+        tracing::trace!(
+            name,
+            "palisade-shed: redis skipped; rate limit decided locally"
+        );
     }
 
     /// A request was refused; the key has room again after `wait`.
