@@ -6,6 +6,17 @@
 //! For instruction counts (steady under load), run the bench binary under
 //! callgrind with `HTTP_HIT_ITERS=N`: it primes the cache, makes `N` hits and
 //! exits; the difference between two values of `N` is the cost of the hits.
+//! `HTTP_HIT_MODE` picks what each iteration does (every mode builds the same
+//! request and drops what it got, so the request's cost is in each):
+//!
+//! - `layer` (default): a fresh hit through the `HttpCache` layer;
+//! - `moka`: a raw `moka::future::Cache::get` of an entry stored under the
+//!   same key as the layer's (its `authority + path?query` bytes), the
+//!   baseline of the hit;
+//! - `request`: the request alone.
+//!
+//! `scripts/callgrind-http-hit.sh` (in this crate) runs all three and prints
+//! instructions per iteration and the ratio layer / moka.
 
 use std::{
     convert::Infallible,
@@ -67,8 +78,28 @@ fn main_bench(c: &mut Criterion) {
 
     if let Ok(n) = std::env::var("HTTP_HIT_ITERS") {
         let n: u64 = n.parse().expect("HTTP_HIT_ITERS: a number");
-        for _ in 0..n {
-            black_box(now(svc.call(black_box(request()))).unwrap());
+        match std::env::var("HTTP_HIT_MODE").as_deref() {
+            Ok("moka") => {
+                let moka: moka::future::Cache<Bytes, std::sync::Arc<Response<Bytes>>> =
+                    moka::future::Cache::builder().max_capacity(10_000).build();
+                let key = Bytes::from_static(b"example.com/articles/42?lang=en");
+                now(moka.insert(key.clone(), std::sync::Arc::new(Response::new(Bytes::new()))));
+                for _ in 0..n {
+                    let req = black_box(request());
+                    black_box(now(moka.get(black_box(&key))).unwrap());
+                    drop(req);
+                }
+            }
+            Ok("request") => {
+                for _ in 0..n {
+                    black_box(request());
+                }
+            }
+            _ => {
+                for _ in 0..n {
+                    black_box(now(svc.call(black_box(request()))).unwrap());
+                }
+            }
         }
         return;
     }

@@ -16,7 +16,7 @@ use moka::{future::Cache as MokaCache, notification::RemovalCause};
 
 use crate::{
     entry::SharedEntry,
-    stats::{Event, Recorder},
+    telemetry::{Event, Recorder},
 };
 
 /// An L1 insert that did not complete on its first poll.
@@ -108,7 +108,7 @@ where
 
     /// Stores `entry`, returning the rest of the insert when moka is busy
     /// and it did not complete at once (`None`: the entry is visible now).
-    /// The caller must drive it (see `Core::settle`).
+    /// The caller must drive it (see `CacheState::settle`).
     #[must_use]
     pub(crate) fn insert_now(&self, key: K, entry: SharedEntry<V>) -> Option<PendingInsert> {
         let moka = self.moka.clone();

@@ -92,12 +92,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
-#[cfg(any(feature = "redis", fuzzing))]
-mod codec;
-mod core;
 mod entry;
 mod flight;
 mod l1;
+mod l2;
+mod leader;
+mod policy;
+mod state;
 mod stats;
 mod telemetry;
 mod waiter;
@@ -130,10 +131,10 @@ pub mod fuzzing {
     /// if what decoded does not encode and decode to the same entry.
     pub fn decode_envelope(data: &[u8]) {
         let bytes = bytes::Bytes::copy_from_slice(data);
-        if let Ok(entry) = crate::codec::decode(&bytes) {
-            let again = crate::codec::encode(&entry).expect("a decoded entry encodes");
+        if let Ok(entry) = crate::store::codec::decode(&bytes) {
+            let again = crate::store::codec::encode(&entry).expect("a decoded entry encodes");
             assert_eq!(
-                crate::codec::decode(&bytes::Bytes::from(again)),
+                crate::store::codec::decode(&bytes::Bytes::from(again)),
                 Ok(entry),
                 "a decoded entry round-trips"
             );

@@ -20,7 +20,7 @@ use palisade_core::BoxError;
 use tokio::sync::mpsc;
 use tower_service::Service;
 
-use crate::{core::LeadGuard, error::TakeOverFailed};
+use crate::{error::TakeOverFailed, leader::LeadGuard};
 
 /// A request, the flight it leads (if any), and what the driver needs.
 type Job<Req, K, V, X> = (Req, Option<LeadGuard<K, V>>, X);

@@ -16,7 +16,7 @@ use tower_service::Service;
 
 use super::service::{L2Lookup, classify_l2};
 use crate::{
-    core::{LeadGuard, guarded},
+    leader::{LeadGuard, guarded},
     error::TakeOverFailed,
     waiter::{Waited, Waiter},
     worker::Worker,
@@ -169,7 +169,7 @@ where
                     // request waits for it like any other.
                     let slot = guard.flight.add_waiter();
                     let waiter = Waiter::new(
-                        Arc::clone(&guard.core),
+                        Arc::clone(&guard.state),
                         guard.key.clone(),
                         Arc::clone(&guard.flight),
                         slot,

@@ -7,14 +7,14 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::CacheService;
-use crate::core::Core;
+use crate::state::CacheState;
 
 /// Wraps services with a [`Cache`](crate::Cache); from [`Cache::layer`](crate::Cache::layer).
 ///
 /// Holds only the cache's shared state and the key function: every service it
 /// makes shares one cache.
 pub struct CacheLayer<K, V, F, Req> {
-    core: Arc<Core<K, V>>,
+    state: Arc<CacheState<K, V>>,
     key: F,
     _req: PhantomData<fn(&Req)>,
 }
@@ -22,7 +22,7 @@ pub struct CacheLayer<K, V, F, Req> {
 impl<K, V, F: Clone, Req> Clone for CacheLayer<K, V, F, Req> {
     fn clone(&self) -> Self {
         Self {
-            core: Arc::clone(&self.core),
+            state: Arc::clone(&self.state),
             key: self.key.clone(),
             _req: PhantomData,
         }
@@ -32,15 +32,15 @@ impl<K, V, F: Clone, Req> Clone for CacheLayer<K, V, F, Req> {
 impl<K, V, F, Req> fmt::Debug for CacheLayer<K, V, F, Req> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheLayer")
-            .field("cache", &self.core.name)
+            .field("cache", &self.state.name)
             .finish_non_exhaustive()
     }
 }
 
 impl<K, V, F, Req> CacheLayer<K, V, F, Req> {
-    pub(super) fn new(core: Arc<Core<K, V>>, key: F) -> Self {
+    pub(super) fn new(state: Arc<CacheState<K, V>>, key: F) -> Self {
         Self {
-            core,
+            state,
             key,
             _req: PhantomData,
         }
@@ -60,6 +60,6 @@ where
     type Service = CacheService<S, K, V, F, Req>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CacheService::new(inner, Arc::clone(&self.core), self.key.clone())
+        CacheService::new(inner, Arc::clone(&self.state), self.key.clone())
     }
 }

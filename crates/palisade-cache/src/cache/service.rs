@@ -13,11 +13,13 @@ use tower_service::Service;
 
 use super::future::ResponseFuture;
 use crate::{
-    core::{Core, L2Op, LeadGuard, Lookup},
+    l2::L2Op,
+    leader::LeadGuard,
+    state::{CacheState, Lookup},
     entry::{Freshness, SharedEntry},
     flight::Join,
     l1::poll_now,
-    stats::Event,
+    telemetry::Event,
     waiter::Waiter,
     worker::Worker,
 };
@@ -37,7 +39,7 @@ use crate::{
 /// miss); `call` never clones it.
 pub struct CacheService<S: Service<Req>, K, V, F, Req> {
     inner: S,
-    core: Arc<Core<K, V>>,
+    state: Arc<CacheState<K, V>>,
     key: F,
     worker: Arc<Worker<S, Req, K, V>>,
 }
@@ -50,7 +52,7 @@ where
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            core: Arc::clone(&self.core),
+            state: Arc::clone(&self.state),
             key: self.key.clone(),
             worker: Arc::clone(&self.worker),
         }
@@ -61,7 +63,7 @@ impl<S: Service<Req> + fmt::Debug, K, V, F, Req> fmt::Debug for CacheService<S, 
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheService")
             .field("inner", &self.inner)
-            .field("cache", &self.core.name)
+            .field("cache", &self.state.name)
             .finish_non_exhaustive()
     }
 }
@@ -75,7 +77,7 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    pub(super) fn new(inner: S, core: Arc<Core<K, V>>, key: F) -> Self {
+    pub(super) fn new(inner: S, state: Arc<CacheState<K, V>>, key: F) -> Self {
         let worker = Arc::new(Worker::new(inner.clone(), |fut, guard, ()| {
             Box::pin(async move {
                 let result = fut.await.map_err(Into::into);
@@ -86,7 +88,7 @@ where
         }));
         Self {
             inner,
-            core,
+            state,
             key,
             worker,
         }
@@ -129,51 +131,51 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let core = &self.core;
+        let state = &self.state;
         let Some(key) = (self.key)(&req) else {
-            core.recorder.record(Event::Bypass);
+            state.recorder.record(Event::Bypass);
             return ResponseFuture::bypass(self.inner.call(req));
         };
         let now = Instant::now();
-        let stale = match core.lookup(&key, now) {
+        let stale = match state.lookup(&key, now) {
             Lookup::Fresh(entry) => {
-                core.recorder.record(Event::Hit);
+                state.recorder.record(Event::Hit);
                 return ResponseFuture::ready(Ok(entry.value.clone()));
             }
             Lookup::Stale(entry) => {
-                core.recorder.record(Event::Stale);
+                state.recorder.record(Event::Stale);
                 let value = entry.value.clone();
                 self.refresh(key, req, entry);
                 return ResponseFuture::ready(Ok(value));
             }
             Lookup::Miss(stale) | Lookup::Busy(stale) => stale,
         };
-        match core.flights.join(&key) {
+        match state.flights.join(&key) {
             Join::Wait(flight, slot) => {
-                core.recorder.record(Event::Coalesced);
-                let waiter = Waiter::new(Arc::clone(core), key, flight, slot, stale);
+                state.recorder.record(Event::Coalesced);
+                let waiter = Waiter::new(Arc::clone(state), key, flight, slot, stale);
                 ResponseFuture::wait(waiter, req, Arc::clone(&self.worker))
             }
             Join::Lead(flight) => {
-                let mut guard = LeadGuard::new(Arc::clone(core), key, flight, stale, false);
+                let mut guard = LeadGuard::new(Arc::clone(state), key, flight, stale, false);
                 // A flight for this key may have ended (its value now in L1)
                 // between the lookup above and the join: look once more.
-                let recheck = match core.l1.try_get_now(&guard.key) {
+                let recheck = match state.l1.try_get_now(&guard.key) {
                     Some(Some(entry)) if entry.freshness(now) == Freshness::Fresh => {
-                        core.recorder.record(Event::Hit);
+                        state.recorder.record(Event::Hit);
                         return ResponseFuture::ready(Ok(guard.found_in_l1(&entry)));
                     }
                     Some(_) => false,
                     None => true,
                 };
-                if recheck || core.l2.is_some() {
+                if recheck || state.l2.is_some() {
                     match self.look_in_l2(&mut guard, now, recheck) {
                         L2First::Hit(entry) => {
-                            core.recorder.record(Event::Hit);
+                            state.recorder.record(Event::Hit);
                             return ResponseFuture::ready(Ok(guard.fill(entry)));
                         }
                         L2First::Pending(lookup) => {
-                            core.recorder.record(Event::Miss);
+                            state.recorder.record(Event::Miss);
                             return ResponseFuture::l2(
                                 lookup,
                                 req,
@@ -184,7 +186,7 @@ where
                         L2First::Miss => {}
                     }
                 }
-                core.recorder.record(Event::Miss);
+                state.recorder.record(Event::Miss);
                 ResponseFuture::lead(self.inner.call(req), guard)
             }
         }
@@ -215,12 +217,12 @@ where
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let core = &self.core;
-        let Some(flight) = core.flights.try_lead(&key) else {
+        let state = &self.state;
+        let Some(flight) = state.flights.try_lead(&key) else {
             return;
         };
-        core.recorder.record(Event::Refresh);
-        let guard = LeadGuard::new(Arc::clone(core), key, flight, Some(entry), true);
+        state.recorder.record(Event::Refresh);
+        let guard = LeadGuard::new(Arc::clone(state), key, flight, Some(entry), true);
         let fut = self.inner.call(req);
         handle.spawn(async move {
             let _ = guard.complete(fut.await.map_err(Into::into));
@@ -231,15 +233,15 @@ where
     /// memory). A store that reports itself unavailable is not asked. With
     /// `recheck` (L1 was busy), looks in L1 again first, waiting for it.
     fn look_in_l2(&self, guard: &mut LeadGuard<K, V>, now: Instant, recheck: bool) -> L2First<V> {
-        let core = Arc::clone(&self.core);
-        let l2 = core
+        let state = Arc::clone(&self.state);
+        let l2 = state
             .l2_if_available(L2Op::Get)
             .and_then(|l2| Some((Arc::clone(&l2.store), (l2.encode_key)(&guard.key)?)));
         if l2.is_none() && !recheck {
             return L2First::Miss;
         }
         let key = recheck.then(|| guard.key.clone());
-        let core2 = Arc::clone(&core);
+        let core2 = Arc::clone(&state);
         let mut lookup: L2Lookup<V> = Box::pin(async move {
             let mut in_l1 = None;
             if let Some(key) = key

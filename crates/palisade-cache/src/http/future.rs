@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tower_service::Service;
 
 use super::{
-    CacheBody, HttpCore, HttpValue,
+    CacheBody, HttpState, HttpValue,
     key::variant_suffix,
     lead::{
         Buffered, Ctx, Guard, Step, answer, error_response, on_buffered, on_head, poll_buffer,
@@ -27,7 +27,7 @@ use super::{
     service::{Background, HttpL2Lookup, Target, fill_from_l2, invalidate},
 };
 use crate::{
-    core::guarded,
+    leader::guarded,
     waiter::{Waited, Waiter},
 };
 
@@ -48,7 +48,7 @@ pin_project! {
         Bypass { #[pin] fut: S::Future },
         Invalidate {
             #[pin] fut: S::Future,
-            core: Arc<HttpCore>,
+            state: Arc<HttpState>,
             target: Option<Target>,
         },
         Lead { #[pin] fut: S::Future, guard: Option<Guard>, ctx: Option<Ctx> },
@@ -102,9 +102,9 @@ impl<S: Service<Request<ReqB>>, ReqB, ResB> HttpResponseFuture<S, ReqB, ResB> {
         }
     }
 
-    pub(super) fn invalidate(fut: S::Future, core: Arc<HttpCore>, target: Option<Target>) -> Self {
+    pub(super) fn invalidate(fut: S::Future, state: Arc<HttpState>, target: Option<Target>) -> Self {
         Self {
-            state: State::Invalidate { fut, core, target },
+            state: State::Invalidate { fut, state, target },
         }
     }
 
@@ -189,13 +189,13 @@ where
                     resp.headers_mut().insert(X_CACHE, x_cache::BYPASS);
                     return Poll::Ready(Ok(resp.map(CacheBody::inner)));
                 }
-                StateProj::Invalidate { fut, core, target } => {
+                StateProj::Invalidate { fut, state, target } => {
                     let mut resp = ready!(fut.poll(cx))?;
                     let status = resp.status();
                     if (status.is_success() || status.is_redirection())
                         && let Some(target) = target.take()
                     {
-                        invalidate(core, target.keys(resp.headers()));
+                        invalidate(state, target.keys(resp.headers()));
                     }
                     resp.headers_mut().insert(X_CACHE, x_cache::BYPASS);
                     return Poll::Ready(Ok(resp.map(CacheBody::inner)));

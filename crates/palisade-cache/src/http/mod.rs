@@ -19,7 +19,7 @@ use std::{fmt, sync::Arc, time::Duration};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode, header};
 
-use crate::{core::Core, stats::Stats};
+use crate::{state::CacheState, stats::Stats};
 
 /// A stored response: status, headers and the whole body (shared).
 #[derive(Debug)]
@@ -69,7 +69,7 @@ pub(crate) enum HttpValue {
     Vary(Arc<[HeaderName]>),
 }
 
-pub(crate) type HttpCore = Core<Bytes, HttpValue>;
+pub(crate) type HttpState = CacheState<Bytes, HttpValue>;
 
 /// A response cache for HTTP services, with HTTP semantics: the handle to
 /// its shared state.
@@ -110,14 +110,14 @@ pub(crate) type HttpCore = Core<Bytes, HttpValue>;
 /// ```
 #[derive(Clone)]
 pub struct HttpCache {
-    core: Arc<HttpCore>,
+    state: Arc<HttpState>,
     defaults: Arc<policy::Defaults>,
 }
 
 impl fmt::Debug for HttpCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpCache")
-            .field("core", &self.core)
+            .field("state", &self.state)
             .field("defaults", &self.defaults)
             .finish()
     }
@@ -135,38 +135,38 @@ impl HttpCache {
     /// made from it (and from other layers of this cache) shares the cache.
     #[must_use]
     pub fn layer(&self) -> HttpCacheLayer {
-        HttpCacheLayer::new(Arc::clone(&self.core), Arc::clone(&self.defaults))
+        HttpCacheLayer::new(Arc::clone(&self.state), Arc::clone(&self.defaults))
     }
 
     /// Drops every response tagged `tag` (by `Cache-Tag` / `Surrogate-Key`)
     /// here and, with an L2, in the shared tier and every replica's L1.
     pub async fn invalidate_tag(&self, tag: &str) {
-        self.core.invalidate_tag(tag).await;
+        self.state.invalidate_tag(tag).await;
     }
 
     /// Drops everything this replica's L1 holds.
     pub fn clear(&self) {
-        self.core.l1.invalidate_all();
+        self.state.l1.invalidate_all();
     }
 
     /// The cache's counters and current size (bytes of bodies and headers).
     #[must_use]
     pub fn stats(&self) -> Stats {
-        self.core.stats()
+        self.state.stats()
     }
 
     /// Applies moka's pending work now (evictions, invalidations), so that
     /// [`stats`](Self::stats) reports exact sizes.
     pub async fn run_pending_tasks(&self) {
-        self.core.l1.run_pending_tasks().await;
-        self.core
+        self.state.l1.run_pending_tasks().await;
+        self.state
             .recorder
-            .set_size(self.core.l1.entry_count(), self.core.l1.weighed_size());
+            .set_size(self.state.l1.entry_count(), self.state.l1.weighed_size());
     }
 
     /// The name given to the builder.
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.core.name
+        &self.state.name
     }
 }

@@ -495,8 +495,8 @@ pub(crate) fn decision(
     lifetime: Lifetime,
     headers: &HeaderMap,
     body_len: usize,
-) -> crate::core::Decision {
-    crate::core::Decision {
+) -> crate::policy::Decision {
+    crate::policy::Decision {
         lifetime,
         tags: tags(headers),
         weight: weight(headers, body_len),

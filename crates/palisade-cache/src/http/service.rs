@@ -17,18 +17,19 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{
-    CacheBody, HttpCore, HttpValue,
+    CacheBody, HttpState, HttpValue,
     future::HttpResponseFuture,
     key::{base_key, variant_key, variant_suffix},
     lead::{Ctx, Guard, add_validators, answer, lead_async, prepare, respond},
     policy::{Defaults, RequestMode, Scan, scan, x_cache},
 };
 use crate::{
-    core::{L2Op, LeadGuard},
+    l2::L2Op,
+    leader::LeadGuard,
     entry::{Freshness, SharedEntry},
     flight::{Join, Phase},
     l1::poll_now,
-    stats::Event,
+    telemetry::Event,
     waiter::Waiter,
     worker::Worker,
 };
@@ -38,21 +39,21 @@ use crate::{
 /// shares the one cache.
 #[derive(Clone)]
 pub struct HttpCacheLayer {
-    core: Arc<HttpCore>,
+    state: Arc<HttpState>,
     defaults: Arc<Defaults>,
 }
 
 impl fmt::Debug for HttpCacheLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpCacheLayer")
-            .field("cache", &self.core.name)
+            .field("cache", &self.state.name)
             .finish_non_exhaustive()
     }
 }
 
 impl HttpCacheLayer {
-    pub(super) fn new(core: Arc<HttpCore>, defaults: Arc<Defaults>) -> Self {
-        Self { core, defaults }
+    pub(super) fn new(state: Arc<HttpState>, defaults: Arc<Defaults>) -> Self {
+        Self { state, defaults }
     }
 }
 
@@ -66,7 +67,7 @@ impl<S: Clone> Layer<S> for HttpCacheLayer {
                 worker: OnceLock::new(),
             }),
             inner,
-            core: Arc::clone(&self.core),
+            state: Arc::clone(&self.state),
             defaults: Arc::clone(&self.defaults),
         }
     }
@@ -157,7 +158,7 @@ impl<S> Background<S> {
 /// miss, an own call when a coalesced response could not be shared).
 pub struct HttpCacheService<S> {
     inner: S,
-    core: Arc<HttpCore>,
+    state: Arc<HttpState>,
     defaults: Arc<Defaults>,
     background: Arc<Background<S>>,
 }
@@ -166,7 +167,7 @@ impl<S: Clone> Clone for HttpCacheService<S> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            core: Arc::clone(&self.core),
+            state: Arc::clone(&self.state),
             defaults: Arc::clone(&self.defaults),
             background: Arc::clone(&self.background),
         }
@@ -177,7 +178,7 @@ impl<S: fmt::Debug> fmt::Debug for HttpCacheService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpCacheService")
             .field("inner", &self.inner)
-            .field("cache", &self.core.name)
+            .field("cache", &self.state.name)
             .finish_non_exhaustive()
     }
 }
@@ -246,18 +247,18 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
-        let core = &self.core;
+        let state = &self.state;
         let scan = scan(req.method(), req.headers(), &self.defaults);
         let mode = scan.mode;
         let base = match (mode, base_key(&req)) {
             (RequestMode::Invalidate, base) => {
-                core.recorder.record(Event::Bypass);
+                state.recorder.record(Event::Bypass);
                 let target = base.map(|key| Target::of(&req, key));
                 let fut = self.inner.call(req);
-                return HttpResponseFuture::invalidate(fut, Arc::clone(core), target);
+                return HttpResponseFuture::invalidate(fut, Arc::clone(state), target);
             }
             (RequestMode::Bypass, _) | (_, None) => {
-                core.recorder.record(Event::Bypass);
+                state.recorder.record(Event::Bypass);
                 return HttpResponseFuture::bypass(self.inner.call(req));
             }
             (_, Some(base)) => base,
@@ -271,7 +272,7 @@ where
         let (key, stale) = match (found, mode) {
             (Found::Fresh(key, entry), RequestMode::Normal) => {
                 if let HttpValue::Response(stored) = &entry.value {
-                    core.recorder.record(Event::Hit);
+                    state.recorder.record(Event::Hit);
                     let age = Some(entry.age(now));
                     let resp = if scan.conditional {
                         answer(stored, head, x_cache::HIT, age, req.headers())
@@ -284,7 +285,7 @@ where
             }
             (Found::Stale(key, entry), RequestMode::Normal) => {
                 if let HttpValue::Response(stored) = &entry.value {
-                    core.recorder.record(Event::Stale);
+                    state.recorder.record(Event::Stale);
                     let age = Some(entry.age(now));
                     let resp = answer(stored, head, x_cache::STALE, age, req.headers());
                     self.refresh(key, base, scan, req, entry);
@@ -296,7 +297,7 @@ where
             (Found::Miss(key, stale), _) => (key, stale),
         };
         let ctx = Ctx {
-            core: Arc::clone(core),
+            state: Arc::clone(state),
             defaults: Arc::clone(&self.defaults),
             base,
             req_headers: req.headers().clone(),
@@ -308,14 +309,14 @@ where
             *req.method_mut() = Method::GET;
         }
         prepare(&mut req, None);
-        match core.flights.join(&key) {
+        match state.flights.join(&key) {
             Join::Wait(flight, slot) => {
-                core.recorder.record(Event::Coalesced);
-                let waiter = Waiter::new(Arc::clone(core), key, flight, slot, stale);
+                state.recorder.record(Event::Coalesced);
+                let waiter = Waiter::new(Arc::clone(state), key, flight, slot, stale);
                 HttpResponseFuture::wait(waiter, req, ctx, Arc::clone(&self.background))
             }
             Join::Lead(flight) => {
-                let mut guard = LeadGuard::new(Arc::clone(core), key, flight, stale, false);
+                let mut guard = LeadGuard::new(Arc::clone(state), key, flight, stale, false);
                 // A flight for this URL may have ended (its response now in
                 // L1) between the lookup above and the join: look once more.
                 if mode == RequestMode::Normal
@@ -323,13 +324,13 @@ where
                     && let HttpValue::Response(stored) = &entry.value
                     && (!scan.authorized || stored.authorized_ok)
                 {
-                    core.recorder.record(Event::Hit);
+                    state.recorder.record(Event::Hit);
                     let age = Some(entry.age(now));
                     let resp = answer(stored, head, x_cache::HIT, age, &ctx.req_headers);
                     guard.found_in_l1(&entry);
                     return HttpResponseFuture::ready(resp);
                 }
-                if mode == RequestMode::Normal && core.l2_if_available(L2Op::Get).is_some() {
+                if mode == RequestMode::Normal && state.l2_if_available(L2Op::Get).is_some() {
                     let mut lookup = l2_lookup(&ctx);
                     match poll_now(lookup.as_mut()) {
                         Some(found) => match fill_from_l2(&ctx, guard, found) {
@@ -337,7 +338,7 @@ where
                             Err(g) => guard = g,
                         },
                         None => {
-                            core.recorder.record(Event::Miss);
+                            state.recorder.record(Event::Miss);
                             return HttpResponseFuture::l2(
                                 lookup,
                                 req,
@@ -348,7 +349,7 @@ where
                         }
                     }
                 }
-                core.recorder.record(Event::Miss);
+                state.recorder.record(Event::Miss);
                 add_validators(req.headers_mut(), guard.stale.as_ref());
                 HttpResponseFuture::lead(self.inner.call(req), guard, ctx)
             }
@@ -359,7 +360,7 @@ where
 impl<S> HttpCacheService<S> {
     /// Looks the request up in L1, through the URL's `Vary` marker if any.
     fn lookup(&self, base: &Bytes, headers: &http::HeaderMap, now: Instant) -> Found {
-        let l1 = &self.core.l1;
+        let l1 = &self.state.l1;
         let Some(mut entry) = l1.get_now(base) else {
             return Found::Miss(base.clone(), None);
         };
@@ -403,13 +404,13 @@ impl<S> HttpCacheService<S> {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let core = &self.core;
-        let Some(flight) = core.flights.try_lead(&key) else {
+        let state = &self.state;
+        let Some(flight) = state.flights.try_lead(&key) else {
             return;
         };
-        core.recorder.record(Event::Refresh);
+        state.recorder.record(Event::Refresh);
         let ctx = Ctx {
-            core: Arc::clone(core),
+            state: Arc::clone(state),
             defaults: Arc::clone(&self.defaults),
             base,
             req_headers: req.headers().clone(),
@@ -419,7 +420,7 @@ impl<S> HttpCacheService<S> {
         };
         *req.method_mut() = Method::GET;
         prepare(&mut req, Some(&entry));
-        let guard = LeadGuard::new(Arc::clone(core), key, flight, Some(entry), true);
+        let guard = LeadGuard::new(Arc::clone(state), key, flight, Some(entry), true);
         let fut = self.inner.call(req);
         handle.spawn(async move {
             let _ = lead_async(ctx, Some(guard), fut).await;
@@ -429,21 +430,21 @@ impl<S> HttpCacheService<S> {
 
 /// Looks the request up in the L2 (through the URL's `Vary` marker).
 fn l2_lookup(ctx: &Ctx) -> HttpL2Lookup {
-    let core = Arc::clone(&ctx.core);
+    let state = Arc::clone(&ctx.state);
     let base = ctx.base.clone();
     let headers = ctx.req_headers.clone();
     Box::pin(async move {
-        let l2 = core.l2.as_ref()?;
+        let l2 = state.l2.as_ref()?;
         let entry = l2.store.get(&(l2.encode_key)(&base)?).await?;
         let now = Instant::now();
-        let entry = core.entry_from_l2(entry, now)?;
+        let entry = state.entry_from_l2(entry, now)?;
         let HttpValue::Vary(names) = &entry.value else {
             return Some((base, entry));
         };
         let key = variant_key(&base, &variant_suffix(names, &headers));
-        core.l1.insert(base, entry.clone());
+        state.l1.insert(base, entry.clone());
         let found = l2.store.get(&(l2.encode_key)(&key)?).await?;
-        let found = core.entry_from_l2(found, now)?;
+        let found = state.entry_from_l2(found, now)?;
         Some((key, found))
     })
 }
@@ -470,11 +471,11 @@ pub(crate) fn fill_from_l2<B>(
     }
     if ctx.scan.authorized && !stored.authorized_ok {
         // Not for this request (RFC 9111 §3.5); L1 keeps it for the others.
-        ctx.core.l1.insert(key, entry);
+        ctx.state.l1.insert(key, entry);
         return Err(guard);
     }
-    let pending = ctx.core.l1.insert_now(key, entry.clone());
-    ctx.core.recorder.record(Event::Hit);
+    let pending = ctx.state.l1.insert_now(key, entry.clone());
+    ctx.state.recorder.record(Event::Hit);
     let age = Some(entry.age(now));
     let resp = answer(stored, ctx.head, x_cache::HIT, age, &ctx.req_headers);
     guard.finish_stored(entry.value.clone(), pending.into_iter().collect());
@@ -549,17 +550,17 @@ impl Target {
 
 /// Drops the stored responses for `keys` here now and, with an L2, in the
 /// shared tier and every replica's L1 (the purge path) in the background.
-pub(crate) fn invalidate(core: &Arc<HttpCore>, keys: Vec<Bytes>) {
+pub(crate) fn invalidate(state: &Arc<HttpState>, keys: Vec<Bytes>) {
     for key in &keys {
-        core.l1.remove_now(key);
+        state.l1.remove_now(key);
     }
-    if core.l2.is_some()
+    if state.l2.is_some()
         && let Ok(handle) = tokio::runtime::Handle::try_current()
     {
-        let core = Arc::clone(core);
+        let state = Arc::clone(state);
         handle.spawn(async move {
             for key in keys {
-                core.invalidate(&key).await;
+                state.invalidate(&key).await;
             }
         });
     }

@@ -24,7 +24,7 @@ use redis::{FromRedisValue, RedisError};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::codec;
+use crate::store::codec;
 use crate::store::{L2Entry, L2Future, L2Store, Purge, PurgeSink};
 use keys::{Keys, encode_purge};
 use stats::{Counters, Lookup};
