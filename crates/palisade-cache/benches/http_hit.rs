@@ -83,7 +83,10 @@ fn main_bench(c: &mut Criterion) {
                 let moka: moka::future::Cache<Bytes, std::sync::Arc<Response<Bytes>>> =
                     moka::future::Cache::builder().max_capacity(10_000).build();
                 let key = Bytes::from_static(b"example.com/articles/42?lang=en");
-                now(moka.insert(key.clone(), std::sync::Arc::new(Response::new(Bytes::new()))));
+                now(moka.insert(
+                    key.clone(),
+                    std::sync::Arc::new(Response::new(Bytes::new())),
+                ));
                 for _ in 0..n {
                     let req = black_box(request());
                     black_box(now(moka.get(black_box(&key))).unwrap());

@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::store::{L2Payload, L2Store};
+use crate::{
+    entry::SharedEntry,
+    store::{L2Payload, L2Store},
+};
 
 /// How values become L2 payloads and keys become L2 keys (chosen where the
 /// bounds are known: `.l2()` on a builder).
@@ -33,3 +36,9 @@ pub(crate) enum L2Op {
     Put,
 }
 
+/// An L2 lookup in progress (boxed: it is behind a network round trip).
+pub(crate) type L2Lookup<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<T>> + Send>>;
+
+/// A generic cache's L2 lookup: the entry found.
+pub(crate) type EntryLookup<V> = L2Lookup<SharedEntry<V>>;

@@ -4,14 +4,17 @@
 
 use std::{any::Any, hash::Hash, panic::AssertUnwindSafe, sync::Arc};
 
+use tokio::{runtime::Handle, time::Instant};
+
 use palisade_core::BoxError;
 
 use crate::{
-    entry::SharedEntry,
+    entry::{Freshness, SharedEntry},
     error::CallPanicked,
     flight::{Flight, Phase},
     l1::PendingInsert,
     state::CacheState,
+    telemetry::Event,
 };
 
 type EndFn<K, V> = fn(&mut LeadGuard<K, V>);
@@ -67,6 +70,41 @@ where
                 }
             }),
         }
+    }
+
+    /// Starts the one background refresh of `key` (its stale `entry` the
+    /// fallback): the runtime to spawn it on and the guard that leads it.
+    /// `None` without a runtime, or when a call for the key runs already.
+    pub(crate) fn refresh(
+        state: &Arc<CacheState<K, V>>,
+        key: K,
+        entry: SharedEntry<V>,
+    ) -> Option<(Handle, Self)> {
+        let handle = Handle::try_current().ok()?;
+        let flight = state.flights.try_lead(&key)?;
+        state.recorder.record(Event::Refresh);
+        Some((
+            handle,
+            Self::new(Arc::clone(state), key, flight, Some(entry), true),
+        ))
+    }
+
+    /// Weighs an entry found in the L2: a fresh one is returned (a hit); a
+    /// stale one becomes the stale-if-error fallback when `better(current
+    /// fallback, entry)` says so.
+    pub(crate) fn l2_found(
+        &mut self,
+        entry: SharedEntry<V>,
+        now: Instant,
+        better: impl FnOnce(Option<&SharedEntry<V>>, &SharedEntry<V>) -> bool,
+    ) -> Option<SharedEntry<V>> {
+        if entry.freshness(now) == Freshness::Fresh {
+            return Some(entry);
+        }
+        if better(self.stale.as_ref(), &entry) {
+            self.stale = Some(entry);
+        }
+        None
     }
 
     /// Ends the lead because the call panicked: the waiters get
@@ -169,4 +207,3 @@ where
         }
     }
 }
-

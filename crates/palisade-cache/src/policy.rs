@@ -15,4 +15,3 @@ pub(crate) struct Decision {
 pub(crate) trait Policy<V>: Send + Sync + 'static {
     fn decide(&self, value: &V) -> Option<Decision>;
 }
-

@@ -294,4 +294,3 @@ where
         telemetry::purged(&self.name, purge);
     }
 }
-

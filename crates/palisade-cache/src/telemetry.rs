@@ -85,7 +85,6 @@ impl Recorder {
     }
 }
 
-
 #[cfg(feature = "metrics")]
 #[derive(Debug)]
 pub(crate) struct Metrics {

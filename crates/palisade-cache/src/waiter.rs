@@ -9,10 +9,10 @@ use std::{
 use palisade_core::BoxError;
 
 use crate::{
-    leader::LeadGuard,
-    state::CacheState,
     entry::SharedEntry,
     flight::{Flight, WaitPoll},
+    leader::LeadGuard,
+    state::CacheState,
     telemetry::{self, Event},
 };
 

@@ -11,15 +11,14 @@ use super::{
     policy::{GenericPolicy, TagsFn, TtlFn, WeighFn},
 };
 use crate::{
+    entry::Lifetime,
     l2::L2Hook,
     state::CacheState,
-    entry::Lifetime,
     store::{L2Payload, L2Store},
 };
 
 /// Entries held when neither `max_entries` nor `max_bytes` is given.
 pub const DEFAULT_MAX_ENTRIES: u64 = 10_000;
-
 
 /// Builds a [`Cache`]; from [`Cache::builder`].
 ///

@@ -2,6 +2,7 @@
 
 mod builder;
 mod future;
+mod l2;
 mod layer;
 mod policy;
 mod service;
@@ -82,7 +83,7 @@ where
     ///
     /// All services made from this layer (and from other layers of this
     /// cache) share the cache.
-    pub fn layer<Req, F>(&self, key: F) -> CacheLayer<K, V, F, Req>
+    pub fn layer<Req, F>(&self, key: F) -> CacheLayer<K, V, F>
     where
         F: Fn(&Req) -> Option<K> + Clone,
     {
@@ -114,7 +115,8 @@ where
     pub async fn run_pending_tasks(&self) {
         self.state.l1.run_pending_tasks().await;
         let state = &self.state;
-        state.recorder
+        state
+            .recorder
             .set_size(state.l1.entry_count(), state.l1.weighed_size());
     }
 

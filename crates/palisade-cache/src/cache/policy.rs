@@ -49,4 +49,3 @@ impl<V: 'static> Policy<V> for GenericPolicy<V> {
         })
     }
 }
-

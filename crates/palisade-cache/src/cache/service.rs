@@ -11,17 +11,18 @@ use palisade_core::BoxError;
 use tokio::time::Instant;
 use tower_service::Service;
 
-use super::future::ResponseFuture;
+use super::{
+    future::ResponseFuture,
+    l2::{L2First, look_in_l2},
+};
 use crate::{
-    l2::L2Op,
-    leader::LeadGuard,
-    state::{CacheState, Lookup},
     entry::{Freshness, SharedEntry},
     flight::Join,
-    l1::poll_now,
+    leader::LeadGuard,
+    state::{CacheState, Lookup},
     telemetry::Event,
     waiter::Waiter,
-    worker::Worker,
+    worker::{Background, DriveOf, WorkerRef},
 };
 
 /// A service answering from a [`Cache`](crate::Cache); made by [`CacheLayer`](super::CacheLayer).
@@ -37,29 +38,25 @@ use crate::{
 /// service is cloned once, when the layer wraps it, for the calls no request
 /// can make itself (a take-over after a cancelled leader, a call after an L2
 /// miss); `call` never clones it.
-pub struct CacheService<S: Service<Req>, K, V, F, Req> {
+pub struct CacheService<S, K, V, F> {
     inner: S,
     state: Arc<CacheState<K, V>>,
     key: F,
-    worker: Arc<Worker<S, Req, K, V>>,
+    background: Arc<Background<S>>,
 }
 
-impl<S, K, V, F, Req> Clone for CacheService<S, K, V, F, Req>
-where
-    S: Service<Req> + Clone,
-    F: Clone,
-{
+impl<S: Clone, K, V, F: Clone> Clone for CacheService<S, K, V, F> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
             state: Arc::clone(&self.state),
             key: self.key.clone(),
-            worker: Arc::clone(&self.worker),
+            background: Arc::clone(&self.background),
         }
     }
 }
 
-impl<S: Service<Req> + fmt::Debug, K, V, F, Req> fmt::Debug for CacheService<S, K, V, F, Req> {
+impl<S: fmt::Debug, K, V, F> fmt::Debug for CacheService<S, K, V, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheService")
             .field("inner", &self.inner)
@@ -68,34 +65,18 @@ impl<S: Service<Req> + fmt::Debug, K, V, F, Req> fmt::Debug for CacheService<S, 
     }
 }
 
-impl<S, K, V, F, Req> CacheService<S, K, V, F, Req>
-where
-    S: Service<Req, Response = V> + Clone + Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-    Req: Send + 'static,
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
+impl<S: Clone, K, V, F> CacheService<S, K, V, F> {
     pub(super) fn new(inner: S, state: Arc<CacheState<K, V>>, key: F) -> Self {
-        let worker = Arc::new(Worker::new(inner.clone(), |fut, guard, ()| {
-            Box::pin(async move {
-                let result = fut.await.map_err(Into::into);
-                if let Some(guard) = guard {
-                    let _ = guard.complete(result);
-                }
-            })
-        }));
         Self {
+            background: Arc::new(Background::new(inner.clone())),
             inner,
             state,
             key,
-            worker,
         }
     }
 }
 
-impl<S: Service<Req>, K, V, F, Req> CacheService<S, K, V, F, Req> {
+impl<S, K, V, F> CacheService<S, K, V, F> {
     /// The inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -112,9 +93,9 @@ impl<S: Service<Req>, K, V, F, Req> CacheService<S, K, V, F, Req> {
     }
 }
 
-impl<S, K, V, F, Req> Service<Req> for CacheService<S, K, V, F, Req>
+impl<S, K, V, F, Req> Service<Req> for CacheService<S, K, V, F>
 where
-    S: Service<Req, Response = V> + Clone + Send + 'static,
+    S: Service<Req, Response = V> + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
     Req: Send + 'static,
@@ -124,7 +105,7 @@ where
 {
     type Response = V;
     type Error = BoxError;
-    type Future = ResponseFuture<S, Req, K, V>;
+    type Future = ResponseFuture<S::Future, Req, K, V>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -154,7 +135,7 @@ where
             Join::Wait(flight, slot) => {
                 state.recorder.record(Event::Coalesced);
                 let waiter = Waiter::new(Arc::clone(state), key, flight, slot, stale);
-                ResponseFuture::wait(waiter, req, Arc::clone(&self.worker))
+                ResponseFuture::wait(waiter, req, self.worker())
             }
             Join::Lead(flight) => {
                 let mut guard = LeadGuard::new(Arc::clone(state), key, flight, stale, false);
@@ -169,19 +150,14 @@ where
                     None => true,
                 };
                 if recheck || state.l2.is_some() {
-                    match self.look_in_l2(&mut guard, now, recheck) {
+                    match look_in_l2(&self.state, &mut guard, now, recheck) {
                         L2First::Hit(entry) => {
                             state.recorder.record(Event::Hit);
                             return ResponseFuture::ready(Ok(guard.fill(entry)));
                         }
                         L2First::Pending(lookup) => {
                             state.recorder.record(Event::Miss);
-                            return ResponseFuture::l2(
-                                lookup,
-                                req,
-                                guard,
-                                Arc::clone(&self.worker),
-                            );
+                            return ResponseFuture::l2(lookup, req, guard, self.worker());
                         }
                         L2First::Miss => {}
                     }
@@ -193,100 +169,55 @@ where
     }
 }
 
-/// An L2 lookup in progress (boxed: it is behind a network round trip).
-pub(crate) type L2Lookup<V> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Option<SharedEntry<V>>> + Send>>;
-
-enum L2First<V> {
-    Hit(SharedEntry<V>),
-    Miss,
-    Pending(L2Lookup<V>),
-}
-
-impl<S, K, V, F, Req> CacheService<S, K, V, F, Req>
+/// Drives a call of the background service to the end of its flight.
+fn drive<S, Req, K, V>() -> DriveOf<S, Req, K, V, ()>
 where
-    S: Service<Req, Response = V> + Clone + Send + 'static,
+    S: Service<Req, Response = V> + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
     Req: Send + 'static,
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
+    |fut, guard, ()| {
+        Box::pin(async move {
+            let result = fut.await.map_err(Into::into);
+            if let Some(guard) = guard {
+                let _ = guard.complete(result);
+            }
+        })
+    }
+}
+
+impl<S, K, V, F> CacheService<S, K, V, F> {
+    /// The background worker for requests of type `Req`.
+    fn worker<Req>(&self) -> Option<WorkerRef<Req, K, V, ()>>
+    where
+        S: Service<Req, Response = V> + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        Req: Send + 'static,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        self.background.worker(drive::<S, Req, K, V>())
+    }
+
     /// Starts the one background refresh of `key` unless one runs already.
-    fn refresh(&mut self, key: K, req: Req, entry: SharedEntry<V>) {
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+    fn refresh<Req>(&mut self, key: K, req: Req, entry: SharedEntry<V>)
+    where
+        S: Service<Req, Response = V> + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let Some((handle, guard)) = LeadGuard::refresh(&self.state, key, entry) else {
             return;
         };
-        let state = &self.state;
-        let Some(flight) = state.flights.try_lead(&key) else {
-            return;
-        };
-        state.recorder.record(Event::Refresh);
-        let guard = LeadGuard::new(Arc::clone(state), key, flight, Some(entry), true);
         let fut = self.inner.call(req);
         handle.spawn(async move {
             let _ = guard.complete(fut.await.map_err(Into::into));
         });
     }
-
-    /// Looks in the L2, answering at once when the store does (a hit in
-    /// memory). A store that reports itself unavailable is not asked. With
-    /// `recheck` (L1 was busy), looks in L1 again first, waiting for it.
-    fn look_in_l2(&self, guard: &mut LeadGuard<K, V>, now: Instant, recheck: bool) -> L2First<V> {
-        let state = Arc::clone(&self.state);
-        let l2 = state
-            .l2_if_available(L2Op::Get)
-            .and_then(|l2| Some((Arc::clone(&l2.store), (l2.encode_key)(&guard.key)?)));
-        if l2.is_none() && !recheck {
-            return L2First::Miss;
-        }
-        let key = recheck.then(|| guard.key.clone());
-        let core2 = Arc::clone(&state);
-        let mut lookup: L2Lookup<V> = Box::pin(async move {
-            let mut in_l1 = None;
-            if let Some(key) = key
-                && let Some(entry) = core2.l1.get(&key).await
-            {
-                if entry.freshness(Instant::now()) == Freshness::Fresh {
-                    return Some(entry);
-                }
-                in_l1 = Some(entry);
-            }
-            let Some((store, key)) = l2 else {
-                return in_l1;
-            };
-            let found = match store.get(&key).await {
-                Some(entry) => core2.entry_from_l2(entry, Instant::now()),
-                None => None,
-            };
-            found.or(in_l1)
-        });
-        match poll_now(lookup.as_mut()) {
-            None => L2First::Pending(lookup),
-            Some(found) => match classify_l2(found, now, guard) {
-                Some(entry) => L2First::Hit(entry),
-                None => L2First::Miss,
-            },
-        }
-    }
-}
-
-/// A fresh L2 entry is a hit; a stale one only improves the stale fallback.
-pub(crate) fn classify_l2<K, V>(
-    found: Option<SharedEntry<V>>,
-    now: Instant,
-    guard: &mut LeadGuard<K, V>,
-) -> Option<SharedEntry<V>> {
-    let entry = found?;
-    if entry.freshness(now) == Freshness::Fresh {
-        return Some(entry);
-    }
-    let better = guard
-        .stale
-        .as_ref()
-        .is_none_or(|s| s.stored_at < entry.stored_at);
-    if better && entry.usable_on_error(now) {
-        guard.stale = Some(entry);
-    }
-    None
 }

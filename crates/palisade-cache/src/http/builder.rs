@@ -11,10 +11,10 @@ use super::{
     policy::{self, DELTA_SECONDS_MAX, Defaults},
 };
 use crate::{
+    entry::Lifetime,
     l2::L2Hook,
     policy::{Decision, Policy},
     state::CacheState,
-    entry::Lifetime,
     store::{L2Payload, L2Store},
 };
 

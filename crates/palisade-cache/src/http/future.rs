@@ -13,22 +13,24 @@ use http::{Request, Response, response::Parts};
 use http_body::Body;
 use palisade_core::BoxError;
 use pin_project_lite::pin_project;
-use tokio::sync::oneshot;
 use tower_service::Service;
 
 use super::{
     CacheBody, HttpState, HttpValue,
+    background::{ReplyRx, submit},
+    invalidate::{Target, invalidate},
     key::variant_suffix,
+    l2::{HttpL2Lookup, fill_from_l2},
     lead::{
         Buffered, Ctx, Guard, Step, answer, error_response, on_buffered, on_head, poll_buffer,
         shared_failure_response,
     },
     policy::{Decided, X_CACHE, key_names, x_cache},
-    service::{Background, HttpL2Lookup, Target, fill_from_l2, invalidate},
 };
 use crate::{
     leader::guarded,
     waiter::{Waited, Waiter},
+    worker::Background,
 };
 
 type Out<B, E> = Result<Response<CacheBody<B>>, E>;
@@ -73,7 +75,7 @@ pin_project! {
             ctx: Option<Ctx>,
             background: Arc<Background<S>>,
         },
-        Own { rx: oneshot::Receiver<Out<ResB, S::Error>> },
+        Own { rx: ReplyRx<ResB, S::Error> },
     }
 }
 
@@ -102,7 +104,11 @@ impl<S: Service<Request<ReqB>>, ReqB, ResB> HttpResponseFuture<S, ReqB, ResB> {
         }
     }
 
-    pub(super) fn invalidate(fut: S::Future, state: Arc<HttpState>, target: Option<Target>) -> Self {
+    pub(super) fn invalidate(
+        fut: S::Future,
+        state: Arc<HttpState>,
+        target: Option<Target>,
+    ) -> Self {
         Self {
             state: State::Invalidate { fut, state, target },
         }
@@ -266,7 +272,7 @@ where
                     };
                     match fill_from_l2(&c, g, found) {
                         Ok(resp) => return Poll::Ready(Ok(resp)),
-                        Err(g) => match background.submit::<ReqB, ResB>(r, Some(g), c) {
+                        Err(g) => match submit::<S, ReqB, ResB>(background, r, Some(g), c) {
                             Some(rx) => State::Own { rx },
                             None => return Poll::Ready(gone()),
                         },
@@ -309,7 +315,7 @@ where
                     let (Some(r), Some(c)) = (req.take(), ctx.take()) else {
                         return Poll::Ready(gone());
                     };
-                    match background.submit(r, guard, c) {
+                    match submit(background, r, guard, c) {
                         Some(rx) => State::Own { rx },
                         None => return Poll::Ready(gone()),
                     }

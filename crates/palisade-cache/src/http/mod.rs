@@ -1,9 +1,13 @@
 //! [`HttpCache`]: a shared cache for HTTP services, with HTTP semantics.
 
+mod background;
 mod body;
 mod builder;
 mod future;
+mod invalidate;
 mod key;
+mod l2;
+mod layer;
 mod lead;
 mod policy;
 mod service;
@@ -11,8 +15,9 @@ mod service;
 pub use body::CacheBody;
 pub use builder::HttpCacheBuilder;
 pub use future::HttpResponseFuture;
+pub use layer::HttpCacheLayer;
 pub use policy::X_CACHE;
-pub use service::{HttpCacheLayer, HttpCacheService};
+pub use service::HttpCacheService;
 
 use std::{fmt, sync::Arc, time::Duration};
 
