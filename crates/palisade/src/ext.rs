@@ -156,7 +156,7 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
         self,
         cache: &palisade_cache::Cache<K, V>,
         key: F,
-    ) -> ServiceBuilder<Stack<palisade_cache::CacheLayer<K, V, F, Req>, L>>
+    ) -> ServiceBuilder<Stack<palisade_cache::CacheLayer<K, V, F>, L>>
     where
         K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
@@ -274,7 +274,7 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self,
         cache: &palisade_cache::Cache<K, V>,
         key: F,
-    ) -> ServiceBuilder<Stack<palisade_cache::CacheLayer<K, V, F, Req>, L>>
+    ) -> ServiceBuilder<Stack<palisade_cache::CacheLayer<K, V, F>, L>>
     where
         K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
