@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::{
     entry::{Entry, Freshness, Lifetime, SharedEntry},
     flight::{Flight, Flights, Phase},
-    l1::{L1, PendingInsert},
+    l1::{L1, MAINTAIN_EVERY, PendingInsert},
     l2::{L2Hook, L2Op},
     policy::{Decision, Policy},
     stats::Stats,
@@ -44,6 +44,22 @@ pub(crate) struct CacheState<K, V> {
     pub(crate) policy: Box<dyn Policy<V>>,
     pub(crate) recorder: Arc<Recorder>,
     pub(crate) l2: Option<L2Hook<K, V>>,
+}
+
+impl<K, V> CacheState<K, V> {
+    /// Records a request answered from the cache; every
+    /// [`MAINTAIN_EVERY`] hits, has moka's read log applied off the request
+    /// path (see `l1.rs`).
+    #[inline]
+    pub(crate) fn record_hit(&self)
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        V: Send + Sync + 'static,
+    {
+        if self.recorder.record_hit() % MAINTAIN_EVERY == MAINTAIN_EVERY - 1 {
+            self.l1.maintain_soon();
+        }
+    }
 }
 
 impl<K, V> std::fmt::Debug for CacheState<K, V> {

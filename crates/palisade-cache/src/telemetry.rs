@@ -65,6 +65,14 @@ impl Recorder {
         self.metrics.record(event);
     }
 
+    /// Records a hit; returns the number of hits before it.
+    #[inline]
+    pub(crate) fn record_hit(&self) -> u64 {
+        let before = self.hits.fetch_add(1, Relaxed);
+        self.metrics.record(Event::Hit);
+        before
+    }
+
     pub(crate) fn set_size(&self, entries: u64, weighed: u64) {
         self.metrics.set_size(entries, weighed);
     }

@@ -120,7 +120,7 @@ where
         let now = Instant::now();
         let stale = match state.lookup(&key, now) {
             Lookup::Fresh(entry) => {
-                state.recorder.record(Event::Hit);
+                state.record_hit();
                 return ResponseFuture::ready(Ok(entry.value.clone()));
             }
             Lookup::Stale(entry) => {
@@ -143,7 +143,7 @@ where
                 // between the lookup above and the join: look once more.
                 let recheck = match state.l1.try_get_now(&guard.key) {
                     Some(Some(entry)) if entry.freshness(now) == Freshness::Fresh => {
-                        state.recorder.record(Event::Hit);
+                        state.record_hit();
                         return ResponseFuture::ready(Ok(guard.found_in_l1(&entry)));
                     }
                     Some(_) => false,
@@ -152,7 +152,7 @@ where
                 if recheck || state.l2.is_some() {
                     match look_in_l2(&self.state, &mut guard, now, recheck) {
                         L2First::Hit(entry) => {
-                            state.recorder.record(Event::Hit);
+                            state.record_hit();
                             return ResponseFuture::ready(Ok(guard.fill(entry)));
                         }
                         L2First::Pending(lookup) => {

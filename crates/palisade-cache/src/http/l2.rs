@@ -13,7 +13,7 @@ use super::{
     lead::{Ctx, Guard, answer},
     policy::x_cache,
 };
-use crate::{entry::SharedEntry, l2::L2Lookup, telemetry::Event};
+use crate::{entry::SharedEntry, l2::L2Lookup};
 
 /// An L2 lookup in progress: the key an entry was found under, and it.
 pub(crate) type HttpL2Lookup = L2Lookup<(Bytes, SharedEntry<HttpValue>)>;
@@ -66,7 +66,7 @@ pub(crate) fn fill_from_l2<B>(
         return Err(guard);
     }
     let pending = ctx.state.l1.insert_now(key, entry.clone());
-    ctx.state.recorder.record(Event::Hit);
+    ctx.state.record_hit();
     let age = Some(entry.age(now));
     let resp = answer(stored, ctx.head, x_cache::HIT, age, &ctx.req_headers);
     guard.finish_stored(entry.value.clone(), pending.into_iter().collect());
