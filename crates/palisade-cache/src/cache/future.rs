@@ -84,9 +84,7 @@ impl<Fut, Req, K, V> fmt::Debug for ResponseFuture<Fut, Req, K, V> {
             State::L2 { .. } => "l2",
             State::Wait { .. } => "wait",
         };
-        f.debug_struct("ResponseFuture")
-            .field("state", &state)
-            .finish()
+        crate::debug::state_machine(f, "ResponseFuture", state)
     }
 }
 

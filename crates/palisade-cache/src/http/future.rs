@@ -25,7 +25,7 @@ use super::{
         Buffered, Ctx, Guard, Step, answer, error_response, on_buffered, on_head, poll_buffer,
         shared_failure_response,
     },
-    policy::{Decided, X_CACHE, key_names, x_cache},
+    policy::{Decided, X_CACHE_NAME, key_names, x_cache},
 };
 use crate::{
     leader::guarded,
@@ -54,29 +54,40 @@ pin_project! {
             target: Option<Target>,
         },
         Lead { #[pin] fut: S::Future, guard: Option<Guard>, ctx: Option<Ctx> },
-        Buffer {
-            body: Option<Pin<Box<ResB>>>,
-            parts: Option<Parts>,
-            buf: Buffered,
-            decided: Decided,
-            guard: Option<Guard>,
-            ctx: Option<Ctx>,
-        },
-        L2 {
-            lookup: HttpL2Lookup,
-            req: Option<Request<ReqB>>,
-            guard: Option<Guard>,
-            ctx: Option<Ctx>,
-            background: Arc<Background<S>>,
-        },
-        Wait {
-            waiter: Waiter<Bytes, HttpValue>,
-            req: Option<Request<ReqB>>,
-            ctx: Option<Ctx>,
-            background: Arc<Background<S>>,
-        },
+        // The rare states are boxed, so that the future of a hit (and of
+        // every request) stays small to move.
+        Buffer { st: Box<BufferState<ResB>> },
+        L2 { st: Box<L2State<S, ReqB>> },
+        Wait { st: Box<WaitState<S, ReqB>> },
         Own { rx: ReplyRx<ResB, S::Error> },
     }
+}
+
+/// Reading a body to store it.
+struct BufferState<ResB> {
+    body: Option<Pin<Box<ResB>>>,
+    parts: Option<Parts>,
+    buf: Buffered,
+    decided: Decided,
+    guard: Option<Guard>,
+    ctx: Option<Ctx>,
+}
+
+/// Leading, waiting for the L2 first.
+struct L2State<S, ReqB> {
+    lookup: HttpL2Lookup,
+    req: Option<Request<ReqB>>,
+    guard: Option<Guard>,
+    ctx: Option<Ctx>,
+    background: Arc<Background<S>>,
+}
+
+/// Waiting for another request's call.
+struct WaitState<S, ReqB> {
+    waiter: Waiter<Bytes, HttpValue>,
+    req: Option<Request<ReqB>>,
+    ctx: Option<Ctx>,
+    background: Arc<Background<S>>,
 }
 
 impl<S: Service<Request<ReqB>>, ReqB, ResB> fmt::Debug for HttpResponseFuture<S, ReqB, ResB> {
@@ -91,9 +102,7 @@ impl<S: Service<Request<ReqB>>, ReqB, ResB> fmt::Debug for HttpResponseFuture<S,
             State::Wait { .. } => "wait",
             State::Own { .. } => "own",
         };
-        f.debug_struct("HttpResponseFuture")
-            .field("state", &state)
-            .finish()
+        crate::debug::state_machine(f, "HttpResponseFuture", state)
     }
 }
 
@@ -139,11 +148,13 @@ impl<S: Service<Request<ReqB>>, ReqB, ResB> HttpResponseFuture<S, ReqB, ResB> {
     ) -> Self {
         Self {
             state: State::L2 {
-                lookup,
-                req: Some(req),
-                guard: Some(guard),
-                ctx: Some(ctx),
-                background,
+                st: Box::new(L2State {
+                    lookup,
+                    req: Some(req),
+                    guard: Some(guard),
+                    ctx: Some(ctx),
+                    background,
+                }),
             },
         }
     }
@@ -156,10 +167,12 @@ impl<S: Service<Request<ReqB>>, ReqB, ResB> HttpResponseFuture<S, ReqB, ResB> {
     ) -> Self {
         Self {
             state: State::Wait {
-                waiter,
-                req: Some(req),
-                ctx: Some(ctx),
-                background,
+                st: Box::new(WaitState {
+                    waiter,
+                    req: Some(req),
+                    ctx: Some(ctx),
+                    background,
+                }),
             },
         }
     }
@@ -192,7 +205,7 @@ where
                 }
                 StateProj::Bypass { fut } => {
                     let mut resp = ready!(fut.poll(cx))?;
-                    resp.headers_mut().insert(X_CACHE, x_cache::BYPASS);
+                    resp.headers_mut().insert(X_CACHE_NAME, x_cache::BYPASS);
                     return Poll::Ready(Ok(resp.map(CacheBody::inner)));
                 }
                 StateProj::Invalidate { fut, state, target } => {
@@ -203,7 +216,7 @@ where
                     {
                         invalidate(state, target.keys(resp.headers()));
                     }
-                    resp.headers_mut().insert(X_CACHE, x_cache::BYPASS);
+                    resp.headers_mut().insert(X_CACHE_NAME, x_cache::BYPASS);
                     return Poll::Ready(Ok(resp.map(CacheBody::inner)));
                 }
                 StateProj::Lead { fut, guard, ctx } => {
@@ -221,23 +234,26 @@ where
                             },
                             guard,
                         ) => State::Buffer {
-                            body: Some(Box::pin(body)),
-                            parts: Some(parts),
-                            buf: Buffered::default(),
-                            decided,
-                            guard,
-                            ctx: Some(ctx),
+                            st: Box::new(BufferState {
+                                body: Some(Box::pin(body)),
+                                parts: Some(parts),
+                                buf: Buffered::default(),
+                                decided,
+                                guard,
+                                ctx: Some(ctx),
+                            }),
                         },
                     }
                 }
-                StateProj::Buffer {
-                    body,
-                    parts,
-                    buf,
-                    decided,
-                    guard,
-                    ctx,
-                } => {
+                StateProj::Buffer { st } => {
+                    let BufferState {
+                        body,
+                        parts,
+                        buf,
+                        decided,
+                        guard,
+                        ctx,
+                    } = &mut **st;
                     let (Some(b), Some(c)) = (body.as_mut(), ctx.as_ref()) else {
                         return Poll::Ready(gone());
                     };
@@ -259,13 +275,14 @@ where
                         *decided,
                     )));
                 }
-                StateProj::L2 {
-                    lookup,
-                    req,
-                    guard,
-                    ctx,
-                    background,
-                } => {
+                StateProj::L2 { st } => {
+                    let L2State {
+                        lookup,
+                        req,
+                        guard,
+                        ctx,
+                        background,
+                    } = &mut **st;
                     let found = ready!(lookup.as_mut().poll(cx));
                     let (Some(g), Some(r), Some(c)) = (guard.take(), req.take(), ctx.take()) else {
                         return Poll::Ready(gone());
@@ -278,12 +295,13 @@ where
                         },
                     }
                 }
-                StateProj::Wait {
-                    waiter,
-                    req,
-                    ctx,
-                    background,
-                } => {
+                StateProj::Wait { st } => {
+                    let WaitState {
+                        waiter,
+                        req,
+                        ctx,
+                        background,
+                    } = &mut **st;
                     let waited = ready!(waiter.poll(cx));
                     let Some(c) = ctx.as_ref() else {
                         return Poll::Ready(gone());

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::{
     CacheBody, HttpState, HttpValue, Stored,
     key::variant_suffix,
-    policy::{self, Answer, Decided, Defaults, Scan, Times, X_CACHE, x_cache},
+    policy::{self, Answer, Decided, Defaults, Scan, Times, X_CACHE_NAME, x_cache},
 };
 use crate::{
     entry::SharedEntry, flight::Phase, l1::PendingInsert, leader::LeadGuard, policy::Decision,
@@ -65,6 +65,22 @@ pub(crate) fn respond<B>(
     x: HeaderValue,
     age: Option<Duration>,
 ) -> Response<CacheBody<B>> {
+    if !head
+        && let Some(age) = age
+        && x == x_cache::HIT
+    {
+        // A hit on GET: the precomputed hit headers (same headers, same
+        // order as below).
+        let mut resp = Response::new(CacheBody::full(stored.body.clone()));
+        *resp.status_mut() = stored.status;
+        let headers = resp.headers_mut();
+        *headers = stored.hit_headers.clone();
+        headers.insert(
+            header::AGE,
+            policy::age_value(age.saturating_add(stored.initial_age)),
+        );
+        return resp;
+    }
     let body = if head {
         CacheBody::empty()
     } else {
@@ -78,7 +94,7 @@ pub(crate) fn respond<B>(
         resp.headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(stored.body.len()));
     }
-    resp.headers_mut().insert(X_CACHE, x);
+    resp.headers_mut().insert(X_CACHE_NAME, x);
     if let Some(age) = age {
         resp.headers_mut().insert(
             header::AGE,
@@ -164,7 +180,7 @@ fn status_response<B>(status: StatusCode) -> Response<CacheBody<B>> {
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-    resp.headers_mut().insert(X_CACHE, x_cache::MISS);
+    resp.headers_mut().insert(X_CACHE_NAME, x_cache::MISS);
     resp
 }
 
@@ -225,7 +241,7 @@ pub(crate) fn stale_response<B>(
 }
 
 fn mark<B>(mut resp: Response<B>, x: HeaderValue) -> Response<B> {
-    resp.headers_mut().insert(X_CACHE, x);
+    resp.headers_mut().insert(X_CACHE_NAME, x);
     resp
 }
 

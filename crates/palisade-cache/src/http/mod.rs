@@ -39,6 +39,10 @@ pub(crate) struct Stored {
     pub(crate) initial_age: Duration,
     /// It may answer a request with `Authorization` (RFC 9111 §3.5).
     pub(crate) authorized_ok: bool,
+    /// The headers of a fresh hit, made once: `headers` plus `x-cache: HIT`
+    /// and an `Age` slot, so a hit clones one map and overwrites `Age` in
+    /// place (no header name parsed, no entry added, no growth).
+    pub(crate) hit_headers: HeaderMap,
 }
 
 impl Stored {
@@ -55,6 +59,11 @@ impl Stored {
             headers.insert(header::AGE, policy::age_value(initial_age));
         }
         let authorized_ok = policy::authorized_ok(&headers);
+        let mut hit_headers = headers.clone();
+        hit_headers.insert(policy::X_CACHE_NAME, policy::x_cache::HIT);
+        if !hit_headers.contains_key(header::AGE) {
+            hit_headers.insert(header::AGE, policy::age_value(Duration::ZERO));
+        }
         Self {
             status,
             headers,
@@ -62,6 +71,7 @@ impl Stored {
             variant,
             initial_age,
             authorized_ok,
+            hit_headers,
         }
     }
 }

@@ -18,7 +18,7 @@ use super::{
     CacheBody, HttpState, HttpValue,
     future::HttpResponseFuture,
     invalidate::Target,
-    key::{base_key, variant_key, variant_suffix},
+    key::{KeyBuf, push_variant_suffix, write_base_key},
     l2::{fill_from_l2, l2_lookup},
     lead::{Ctx, add_validators, answer, lead_async, prepare, respond},
     policy::{Defaults, RequestMode, Scan, scan, x_cache},
@@ -96,11 +96,12 @@ impl<S> HttpCacheService<S> {
     }
 }
 
-/// An L1 lookup: the key to coalesce on and what was found there.
+/// What an L1 lookup found (the key to coalesce on is left in the
+/// [`KeyBuf`]).
 enum Found {
-    Fresh(Bytes, SharedEntry<HttpValue>),
-    Stale(Bytes, SharedEntry<HttpValue>),
-    Miss(Bytes, Option<SharedEntry<HttpValue>>),
+    Fresh(SharedEntry<HttpValue>),
+    Stale(SharedEntry<HttpValue>),
+    Miss(Option<SharedEntry<HttpValue>>),
 }
 
 impl Found {
@@ -112,9 +113,7 @@ impl Found {
             HttpValue::Vary(_) => true,
         };
         match self {
-            Self::Fresh(k, e) | Self::Stale(k, e) | Self::Miss(k, Some(e)) if !ok(&e) => {
-                Self::Miss(k, None)
-            }
+            Self::Fresh(e) | Self::Stale(e) | Self::Miss(Some(e)) if !ok(&e) => Self::Miss(None),
             other => other,
         }
     }
@@ -141,29 +140,34 @@ where
         let state = &self.state;
         let scan = scan(req.method(), req.headers(), &self.defaults);
         let mode = scan.mode;
-        let base = match (mode, base_key(&req)) {
-            (RequestMode::Invalidate, base) => {
+        // The key is built on the stack; it becomes `Bytes` only when this
+        // request goes on to call (not on a hit).
+        let mut key = KeyBuf::new();
+        let keyed = write_base_key(&req, &mut key);
+        match (mode, keyed) {
+            (RequestMode::Invalidate, _) => {
                 state.recorder.record(Event::Bypass);
-                let target = base.map(|key| Target::of(&req, key));
+                let target = keyed.then(|| Target::of(&req, key.to_bytes()));
                 let fut = self.inner.call(req);
                 return HttpResponseFuture::invalidate(fut, Arc::clone(state), target);
             }
-            (RequestMode::Bypass, _) | (_, None) => {
+            (RequestMode::Bypass, _) | (_, false) => {
                 state.recorder.record(Event::Bypass);
                 return HttpResponseFuture::bypass(self.inner.call(req));
             }
-            (_, Some(base)) => base,
-        };
+            _ => {}
+        }
+        let base_len = key.len();
         let head = req.method() == Method::HEAD;
         let now = Instant::now();
-        let mut found = self.lookup(&base, req.headers(), now);
+        let mut found = self.lookup(&mut key, req.headers(), now);
         if scan.authorized {
             found = found.authorized();
         }
-        let (key, stale) = match (found, mode) {
-            (Found::Fresh(key, entry), RequestMode::Normal) => {
+        let stale = match (found, mode) {
+            (Found::Fresh(entry), RequestMode::Normal) => {
                 if let HttpValue::Response(stored) = &entry.value {
-                    state.recorder.record(Event::Hit);
+                    state.record_hit();
                     let age = Some(entry.age(now));
                     let resp = if scan.conditional {
                         answer(stored, head, x_cache::HIT, age, req.headers())
@@ -172,30 +176,26 @@ where
                     };
                     return HttpResponseFuture::ready(resp);
                 }
-                (key, None)
+                None
             }
-            (Found::Stale(key, entry), RequestMode::Normal) => {
+            (Found::Stale(entry), RequestMode::Normal) => {
                 if let HttpValue::Response(stored) = &entry.value {
                     state.recorder.record(Event::Stale);
                     let age = Some(entry.age(now));
                     let resp = answer(stored, head, x_cache::STALE, age, req.headers());
+                    let key = key.to_bytes();
+                    let base = key.slice(..base_len);
                     self.refresh(key, base, scan, req, entry);
                     return HttpResponseFuture::ready(resp);
                 }
-                (key, None)
+                None
             }
-            (Found::Fresh(key, entry) | Found::Stale(key, entry), _) => (key, Some(entry)),
-            (Found::Miss(key, stale), _) => (key, stale),
+            (Found::Fresh(entry) | Found::Stale(entry), _) => Some(entry),
+            (Found::Miss(stale), _) => stale,
         };
-        let ctx = Ctx {
-            state: Arc::clone(state),
-            defaults: Arc::clone(&self.defaults),
-            base,
-            req_headers: req.headers().clone(),
-            scan,
-            request_time: SystemTime::now(),
-            head,
-        };
+        let key = key.to_bytes();
+        let base = key.slice(..base_len);
+        let ctx = self.ctx(base, req.headers(), scan, head);
         if head {
             *req.method_mut() = Method::GET;
         }
@@ -211,11 +211,12 @@ where
                 // A flight for this URL may have ended (its response now in
                 // L1) between the lookup above and the join: look once more.
                 if mode == RequestMode::Normal
-                    && let Found::Fresh(_, entry) = self.lookup(&ctx.base, &ctx.req_headers, now)
+                    && let Found::Fresh(entry) =
+                        self.lookup(&mut KeyBuf::from_slice(&ctx.base), &ctx.req_headers, now)
                     && let HttpValue::Response(stored) = &entry.value
                     && (!scan.authorized || stored.authorized_ok)
                 {
-                    state.recorder.record(Event::Hit);
+                    state.record_hit();
                     let age = Some(entry.age(now));
                     let resp = answer(stored, head, x_cache::HIT, age, &ctx.req_headers);
                     guard.found_in_l1(&entry);
@@ -249,27 +250,40 @@ where
 }
 
 impl<S> HttpCacheService<S> {
-    /// Looks the request up in L1, through the URL's `Vary` marker if any.
-    fn lookup(&self, base: &Bytes, headers: &http::HeaderMap, now: Instant) -> Found {
+    /// What a call made for this request needs besides its response.
+    fn ctx(&self, base: Bytes, req_headers: &http::HeaderMap, scan: Scan, head: bool) -> Ctx {
+        Ctx {
+            state: Arc::clone(&self.state),
+            defaults: Arc::clone(&self.defaults),
+            base,
+            req_headers: req_headers.clone(),
+            scan,
+            request_time: SystemTime::now(),
+            head,
+        }
+    }
+
+    /// Looks the request up in L1, through the URL's `Vary` marker if any:
+    /// `key` holds the base key, and the variant's key after.
+    fn lookup(&self, key: &mut KeyBuf, headers: &http::HeaderMap, now: Instant) -> Found {
         let l1 = &self.state.l1;
-        let Some(mut entry) = l1.get_now(base) else {
-            return Found::Miss(base.clone(), None);
+        let Some(mut entry) = l1.get_now(key.as_slice()) else {
+            return Found::Miss(None);
         };
-        let mut key = base.clone();
         if let HttpValue::Vary(names) = &entry.value {
-            key = variant_key(base, &variant_suffix(names, headers));
-            match l1.get_now(&key) {
+            push_variant_suffix(key, names, headers);
+            match l1.get_now(key.as_slice()) {
                 Some(e) => entry = e,
-                None => return Found::Miss(key, None),
+                None => return Found::Miss(None),
             }
         }
         match entry.freshness(now) {
-            Freshness::Fresh => Found::Fresh(key, entry),
-            Freshness::StaleRevalidate => Found::Stale(key, entry),
-            Freshness::StaleIfError => Found::Miss(key, Some(entry)),
+            Freshness::Fresh => Found::Fresh(entry),
+            Freshness::StaleRevalidate => Found::Stale(entry),
+            Freshness::StaleIfError => Found::Miss(Some(entry)),
             Freshness::Expired => {
-                l1.remove_if_same(&key, &entry);
-                Found::Miss(key, None)
+                l1.remove_if_same(key.as_slice(), &entry);
+                Found::Miss(None)
             }
         }
     }
@@ -296,15 +310,7 @@ impl<S> HttpCacheService<S> {
         let Some((handle, guard)) = LeadGuard::refresh(state, key, entry) else {
             return;
         };
-        let ctx = Ctx {
-            state: Arc::clone(state),
-            defaults: Arc::clone(&self.defaults),
-            base,
-            req_headers: req.headers().clone(),
-            scan,
-            request_time: SystemTime::now(),
-            head: false,
-        };
+        let ctx = self.ctx(base, req.headers(), scan, false);
         *req.method_mut() = Method::GET;
         prepare(&mut req, guard.stale.as_ref());
         let fut = self.inner.call(req);
