@@ -35,7 +35,7 @@ use crate::{
 };
 
 /// A service answering from an [`HttpCache`](super::HttpCache); made by
-/// [`HttpCacheLayer`]. See [`HttpCache`](super::HttpCache) for the rules.
+/// [`HttpCacheLayer`](super::HttpCacheLayer). See [`HttpCache`](super::HttpCache) for the rules.
 ///
 /// `poll_ready` waits for the inner service (a miss needs it). The inner
 /// service is cloned once, when the layer wraps it, for calls no request can
