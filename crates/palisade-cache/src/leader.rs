@@ -12,7 +12,6 @@ use crate::{
     entry::{Freshness, SharedEntry},
     error::CallPanicked,
     flight::{Flight, Phase},
-    l1::PendingInsert,
     state::CacheState,
     telemetry::Event,
 };
@@ -170,7 +169,7 @@ where
     #[cfg(feature = "http")]
     /// Ends the lead with `value`, stored in L1 by the caller (`pending`:
     /// the inserts that did not complete at once).
-    pub(crate) fn finish_stored(mut self, value: V, pending: Vec<PendingInsert>) {
+    pub(crate) fn finish_stored(mut self, value: V, pending: Vec<crate::l1::PendingInsert>) {
         self.abandon = None;
         self.flight.finish(Phase::Done(Ok(value)));
         self.state.settle(&self.key, &self.flight, pending);
