@@ -1,14 +1,36 @@
-//! Shared pieces of the Palisade example stacks: a simulated upstream that
-//! fails for a while and then recovers, and a small load generator.
+//! Shared pieces of the Palisade example stacks: the users service (the
+//! main demo, in [`users`]), a simulated upstream that fails for a while and
+//! then recovers, and a small load generator.
 //!
 //! The binaries in `src/bin/` are the examples:
 //!
+//! - `users_service`: the main demo. The guidelines' own service on
+//!   PostgreSQL (or embedded SQLite) and Redis, with every Palisade layer,
+//!   driven through a scripted day of faults
+//!   (`cargo run -p palisade-examples --bin users_service`).
 //! - `full_stack`: an axum server with every Palisade layer in the order of
 //!   `docs/layer-order.md`, in front of a flaky, slow user service, driven
 //!   by a built-in load generator (`cargo run -p palisade-examples --bin full_stack`).
 //! - `grpc_stack`: a tonic server with deadlines, a concurrency limit,
 //!   latency tracking and gRPC status mapping
 //!   (`cargo run -p palisade-examples --bin grpc_stack`).
+//!
+//! # Contributor notes
+//!
+//! - `src/bin/`: one file per example binary, `main` and its printing only.
+//! - `src/users/`: the users service, one module per part: `mod.rs` (the
+//!   running [`users::UsersService`] handle: start-up and shutdown),
+//!   `builder.rs` (its validated settings), `database.rs` (the sqlx pool,
+//!   schema, seed and bulk query), `repository.rs` (the Palisade data path),
+//!   `recommendations.rs` (the dependency and its client stack), `http.rs`
+//!   (routes and the inbound stack), `state.rs` (the live handles the load
+//!   generator reads), `user.rs` (the row type), `load.rs` (the scripted
+//!   day), `bench.rs` (the batching figure), `redis_server.rs` (a private
+//!   `redis-server` for fault runs). Lower modules never import `mod.rs`.
+//! - `tests/`: the users service through real sockets, on embedded SQLite
+//!   and, when `DATABASE_URL` answers, on PostgreSQL.
+
+pub mod users;
 
 use std::{
     collections::HashMap,

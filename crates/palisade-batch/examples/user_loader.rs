@@ -25,7 +25,7 @@ use axum::{
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
-use palisade_batch::{Load, Loader};
+use palisade_batch::{Loader, LoaderService};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 /// What the bulk lookup saw.
@@ -36,7 +36,7 @@ struct BulkStats {
     sizes: Mutex<HashMap<usize, usize>>,
 }
 
-type Users = Load<u64, String>;
+type Users = LoaderService<u64, String>;
 
 async fn get_user(State(users): State<Users>, Path(id): Path<u64>) -> (StatusCode, String) {
     match users.oneshot(id).await {

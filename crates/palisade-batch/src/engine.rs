@@ -22,10 +22,10 @@ use tokio::{
 
 use crate::{
     bisect,
-    config::Core,
     error::{BatchFailed, Panicked, SharedError, site},
     queue::Queue,
-    telemetry::FlushReason,
+    state::BatchState,
+    stats::FlushReason,
 };
 
 /// What a batcher does with its items; the [`Engine`] decides when.
@@ -50,7 +50,7 @@ pub(crate) trait Strategy {
     fn form(
         &mut self,
         queue: &mut Queue<Self::Queued>,
-        core: &Core,
+        state: &BatchState,
         now: Instant,
     ) -> Option<Self::Job>;
     /// Drops callers that gave up from a batch about to be retried; `None`
@@ -108,7 +108,7 @@ impl<F: Future, J> Future for Running<F, J> {
 /// and every caller is answered.
 pub(crate) struct Engine<St: Strategy> {
     strategy: St,
-    core: Arc<Core>,
+    state: Arc<BatchState>,
     rx: mpsc::UnboundedReceiver<St::Msg>,
     queue: Queue<St::Queued>,
     /// Halves of failed batches, sent before new batches.
@@ -127,13 +127,17 @@ where
     St::Call: Send,
 {
     /// Spawns the worker on the configured runtime.
-    pub(crate) fn spawn(strategy: St, core: Arc<Core>, rx: mpsc::UnboundedReceiver<St::Msg>) {
-        let runtime = core.runtime.clone();
-        core.workers.fetch_add(1, Ordering::Relaxed);
-        core.telemetry.worker_started();
+    pub(crate) fn spawn(
+        strategy: St,
+        state: Arc<BatchState>,
+        rx: mpsc::UnboundedReceiver<St::Msg>,
+    ) {
+        let runtime = state.runtime.clone();
+        state.workers.fetch_add(1, Ordering::Relaxed);
+        state.telemetry.worker_started();
         let mut engine = Engine {
             strategy,
-            core,
+            state,
             rx,
             queue: Queue::new(),
             retries: std::collections::VecDeque::new(),
@@ -154,11 +158,11 @@ impl<St: Strategy> Drop for Engine<St> {
     /// (callers still waiting then get `Rejected` of kind `Closed`).
     fn drop(&mut self) {
         for _ in 0..self.running.len() {
-            self.core.in_flight.fetch_sub(1, Ordering::Relaxed);
-            self.core.telemetry.call_finished();
+            self.state.in_flight.fetch_sub(1, Ordering::Relaxed);
+            self.state.telemetry.call_finished();
         }
-        self.core.workers.fetch_sub(1, Ordering::Relaxed);
-        self.core.telemetry.worker_stopped();
+        self.state.workers.fetch_sub(1, Ordering::Relaxed);
+        self.state.telemetry.worker_stopped();
     }
 }
 
@@ -204,8 +208,8 @@ impl<St: Strategy> Engine<St> {
         let mut progress = false;
         while let Poll::Ready(Some((job, depth, result))) = self.running.poll_next_unpin(cx) {
             progress = true;
-            self.core.in_flight.fetch_sub(1, Ordering::Relaxed);
-            self.core.telemetry.call_finished();
+            self.state.in_flight.fetch_sub(1, Ordering::Relaxed);
+            self.state.telemetry.call_finished();
             match result {
                 Ok(Ok(output)) => self.strategy.answer(job, output),
                 Ok(Err(error)) => self.failed(job, depth, Arc::from(error.into())),
@@ -218,14 +222,14 @@ impl<St: Strategy> Engine<St> {
     /// A batch failed: bisect it or fail its callers.
     fn failed(&mut self, job: St::Job, depth: u32, cause: SharedError) {
         let len = St::len(&job);
-        if bisect::should_split(len, depth, self.core.limits.bisect_depth) {
-            self.core.telemetry.bisecting(len, depth, &*cause);
+        if bisect::should_split(len, depth, self.state.limits.bisect_depth) {
+            self.state.telemetry.bisecting(len, depth, &*cause);
             let (first, second) = self.strategy.split(job);
             self.retries.push_back((first, depth + 1));
             self.retries.push_back((second, depth + 1));
         } else {
-            self.core.telemetry.failed(len, &*cause);
-            let error = BatchFailed::new(self.core.name.clone(), len, cause);
+            self.state.telemetry.failed(len, &*cause);
+            let error = BatchFailed::new(self.state.name.clone(), len, cause);
             self.strategy.fail(job, &error);
         }
     }
@@ -234,11 +238,11 @@ impl<St: Strategy> Engine<St> {
     /// is ready.
     fn dispatch(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        while self.running.len() < self.core.limits.max_in_flight {
+        while self.running.len() < self.state.limits.max_in_flight {
             let reason = if self.retries.is_empty() {
                 match self
                     .queue
-                    .flush_reason(&self.core.limits, Instant::now, self.closed)
+                    .flush_reason(&self.state.limits, Instant::now, self.closed)
                 {
                     Some(reason) => reason,
                     None => break,
@@ -260,10 +264,10 @@ impl<St: Strategy> Engine<St> {
             if let Err(error) = ready {
                 // A readiness error (or panic) fails the batch that waited
                 // for it; the worker goes on with the next one.
-                self.failed(job, self.core.limits.bisect_depth, error);
+                self.failed(job, self.state.limits.bisect_depth, error);
                 continue;
             }
-            self.core.telemetry.flushed(reason, St::len(&job));
+            self.state.flushed(reason, St::len(&job));
             let strategy = &mut self.strategy;
             let call = match catch_unwind(AssertUnwindSafe(|| strategy.call(&mut job))) {
                 Ok(call) => call,
@@ -280,8 +284,8 @@ impl<St: Strategy> Engine<St> {
                 job: Some(job),
                 depth,
             });
-            self.core.in_flight.fetch_add(1, Ordering::Relaxed);
-            self.core.telemetry.call_started();
+            self.state.in_flight.fetch_add(1, Ordering::Relaxed);
+            self.state.telemetry.call_started();
         }
         progress
     }
@@ -293,14 +297,14 @@ impl<St: Strategy> Engine<St> {
         } else {
             let job = self
                 .strategy
-                .form(&mut self.queue, &self.core, Instant::now())?;
+                .form(&mut self.queue, &self.state, Instant::now())?;
             Some((job, 0))
         }
     }
 
     /// Arms the linger timer of the oldest item; true when it fired.
     fn poll_linger(&mut self, cx: &mut Context<'_>) -> bool {
-        let max_wait = self.core.limits.max_wait;
+        let max_wait = self.state.limits.max_wait;
         if max_wait.is_zero() || self.closed || self.queue.is_due() {
             return false;
         }

@@ -1,4 +1,5 @@
-//! The response future of [`Batch`](crate::Batch) and [`Load`](crate::Load).
+//! The response future of [`BatcherService`](crate::BatcherService) and
+//! [`LoaderService`](crate::LoaderService), both made by the shared front end.
 
 use std::{
     fmt,

@@ -90,23 +90,62 @@
 //! `palisade_batch_flushes_total{name,reason}` (counter; reason `size`,
 //! `weight`, `time`, `eager`, `close`, `retry`), `palisade_batch_in_flight{name}`
 //! (gauge, inner calls outstanding).
+//!
+//! Without any feature, each handle counts what it sent:
+//! [`Batcher::stats`] / [`Loader::stats`] return a [`BatchStats`] — batches
+//! and items sent (so the mean batch size) and the batches by
+//! [`FlushReason`] — cumulative since `build()`, over all its services.
+//!
+//! # Contributor notes
+//!
+//! The crate follows the workspace layout (one folder per middleware, shared
+//! state at the bottom, no import circles):
+//!
+//! - `batcher/` and `loader/`: one folder per front end, each with `mod.rs`
+//!   (module docs, the handle `Batcher` / `Loader`, re-exports), `builder.rs`
+//!   (`BatcherBuilder` / `LoaderBuilder`), `layer.rs` (`BatcherLayer` /
+//!   `LoaderLayer`), `service.rs` (`BatcherService` / `LoaderService`) and
+//!   `strategy.rs` (what the worker does with that mode's items: positional
+//!   answers, or deduplicated keys looked up in a map). These are thin: the
+//!   public types wrap the generic pieces below and add names, docs and
+//!   bounds. The services have no `get_ref`/`into_inner`: the inner service
+//!   lives in the worker task.
+//! - `front/`: the generic front end both share — the handle's contents and
+//!   worker spawning (`handle.rs`), the settings and their validation
+//!   (`builder.rs`, with the setter methods both builders get from one
+//!   macro), and the callers' end of a worker (`service.rs`).
+//! - `engine.rs`: the worker loop (intake, flush decisions, readiness,
+//!   outstanding batches, linger timer, bisection), generic over a
+//!   `Strategy`; `queue.rs`: what travels to the worker and its pending
+//!   items; `bisect.rs`: how failed batches are split.
+//! - `future.rs`: `ResponseFuture`, shared by both services;
+//!   `error.rs`: every error type; `weigh.rs`: the public `Weigh` trait;
+//!   `telemetry.rs`: all metrics and tracing output; `stats.rs`: the public
+//!   `BatchStats`, `Flushes` and `FlushReason` and the atomics behind them.
+//! - `state.rs` (the bottom, with `stats.rs` and `telemetry.rs` below it):
+//!   `BatchState`, the validated limits and counters a handle shares with
+//!   its layers, services and workers.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod batcher;
 mod bisect;
-mod config;
 mod engine;
 pub mod error;
+mod front;
 pub mod future;
 mod loader;
 mod queue;
+mod state;
+mod stats;
 mod telemetry;
+mod weigh;
 
-pub use batcher::{Batch, BatchLayer, Batcher, BatcherBuilder};
-pub use config::Weigh;
-pub use loader::{Load, LoadLayer, Loader, LoaderBuilder};
+pub use batcher::{Batcher, BatcherBuilder, BatcherLayer, BatcherService};
+pub use loader::{Loader, LoaderBuilder, LoaderLayer, LoaderService};
 pub use palisade_core::{BoxError, ConfigError, RejectKind, Rejected};
+pub use stats::{BatchStats, FlushReason, Flushes};
+pub use weigh::Weigh;
 
 /// The README's code, compiled as a doctest.
 #[cfg(doctest)]

@@ -1,31 +1,16 @@
-//! The queue between callers and a worker: what a caller sends, the caller's
-//! end (capacity and sending), and the worker's pending items.
-//!
-//! Capacity is a semaphore, not a bounded channel: a caller holds one permit
-//! from `poll_ready` until its item is *sent to the inner service* (or dropped
-//! because the caller gave up), so `queue_capacity` bounds the items waiting
-//! for a batch, not just the items in the channel. The channel itself is
-//! unbounded for that reason; it never holds more than the permits allow.
+//! What travels between callers and a worker ([`Msg`], [`Answer`]) and the
+//! worker's items waiting for their batch ([`Queue`]): when a batch is due
+//! and which items it takes.
 
-use std::{
-    collections::VecDeque,
-    fmt,
-    sync::Arc,
-    task::{Context, Poll},
-};
+use std::collections::VecDeque;
 
-use palisade_core::{BoxError, RejectKind, Rejected};
+use palisade_core::BoxError;
 use tokio::{
-    sync::{OwnedSemaphorePermit, TryAcquireError, mpsc, oneshot},
+    sync::{OwnedSemaphorePermit, oneshot},
     time::{Duration, Instant},
 };
-use tokio_util::sync::PollSemaphore;
 
-use crate::{
-    config::{Core, Limits},
-    future::ResponseFuture,
-    telemetry::FlushReason,
-};
+use crate::{state::Limits, stats::FlushReason};
 
 /// The answer a caller waits for.
 pub(crate) type Answer<R> = oneshot::Sender<Result<R, BoxError>>;
@@ -38,116 +23,6 @@ pub(crate) struct Msg<T, R> {
     /// Room in the queue, given back when the item is sent or dropped.
     pub(crate) permit: OwnedSemaphorePermit,
     pub(crate) arrived: Instant,
-}
-
-/// The caller's end: reserves room in `poll_ready`, sends in `call`.
-pub(crate) struct Caller<T, R> {
-    tx: mpsc::UnboundedSender<Msg<T, R>>,
-    core: Arc<Core>,
-    /// Created the first time the queue is found full (it allocates).
-    waiting: Option<PollSemaphore>,
-    permit: Option<OwnedSemaphorePermit>,
-    /// `poll_ready` found the queue full and `reject_when_full` is set.
-    reject: bool,
-}
-
-impl<T, R> Caller<T, R> {
-    pub(crate) fn new(tx: mpsc::UnboundedSender<Msg<T, R>>, core: Arc<Core>) -> Self {
-        Self {
-            tx,
-            core,
-            waiting: None,
-            permit: None,
-            reject: false,
-        }
-    }
-
-    pub(crate) fn core(&self) -> &Core {
-        &self.core
-    }
-
-    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        if self.permit.is_some() || self.reject {
-            return Poll::Ready(Ok(()));
-        }
-        match self.core.semaphore.clone().try_acquire_owned() {
-            Ok(permit) => {
-                self.permit = Some(permit);
-                return Poll::Ready(Ok(()));
-            }
-            Err(TryAcquireError::NoPermits) if self.core.reject_when_full => {
-                self.reject = true;
-                return Poll::Ready(Ok(()));
-            }
-            // The semaphore is never closed; wait like for no permits.
-            Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => {}
-        }
-        let semaphore = &self.core.semaphore;
-        let waiting = self
-            .waiting
-            .get_or_insert_with(|| PollSemaphore::new(semaphore.clone()));
-        match waiting.poll_acquire(cx) {
-            Poll::Ready(Some(permit)) => {
-                self.permit = Some(permit);
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(None) => Poll::Ready(Err(Rejected::new(
-                RejectKind::Closed,
-                self.core.name.clone(),
-            )
-            .into())),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    pub(crate) fn call(&mut self, item: T) -> ResponseFuture<R> {
-        let permit = match self.permit.take() {
-            Some(permit) => permit,
-            None => {
-                let rejected = std::mem::take(&mut self.reject);
-                // `call` without a successful `poll_ready` (a contract
-                // violation) still never waits: take room if there is some.
-                match self.core.semaphore.clone().try_acquire_owned() {
-                    Ok(permit) if !rejected => permit,
-                    _ => {
-                        return ResponseFuture::failed(
-                            Rejected::new(RejectKind::BatchFull, self.core.name.clone()).into(),
-                        );
-                    }
-                }
-            }
-        };
-        let (tx, rx) = oneshot::channel();
-        let msg = Msg {
-            item,
-            tx,
-            permit,
-            arrived: Instant::now(),
-        };
-        if self.tx.send(msg).is_err() {
-            return ResponseFuture::failed(
-                Rejected::new(RejectKind::Closed, self.core.name.clone()).into(),
-            );
-        }
-        ResponseFuture::waiting(rx, self.core.name.clone())
-    }
-}
-
-impl<T, R> Clone for Caller<T, R> {
-    /// A clone shares the queue but never a reservation.
-    fn clone(&self) -> Self {
-        Self::new(self.tx.clone(), self.core.clone())
-    }
-}
-
-impl<T, R> fmt::Debug for Caller<T, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Caller")
-            .field("name", &self.core.name)
-            .field("reserved", &self.permit.is_some())
-            .field("reject", &self.reject)
-            .finish_non_exhaustive()
-    }
 }
 
 /// An item waiting in a worker for its batch.

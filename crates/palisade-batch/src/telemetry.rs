@@ -3,47 +3,7 @@
 
 use std::time::Duration;
 
-/// Why a batch was sent to the inner service (the `reason` label of
-/// `palisade_batch_flushes_total`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FlushReason {
-    /// The batch reached `max_size`.
-    Size,
-    /// The batch reached `max_weight`.
-    Weight,
-    /// `max_wait` passed since the batch's first item.
-    Time,
-    /// `max_wait` is zero and a batch slot was free.
-    Eager,
-    /// Every service was dropped: what was left is sent at once.
-    Close,
-    /// A half of a failed batch is retried (`bisect_on_error`).
-    Retry,
-}
-
-#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-impl FlushReason {
-    /// Every reason, in declaration order (`reason as usize` indexes it).
-    const ALL: [FlushReason; 6] = [
-        FlushReason::Size,
-        FlushReason::Weight,
-        FlushReason::Time,
-        FlushReason::Eager,
-        FlushReason::Close,
-        FlushReason::Retry,
-    ];
-
-    pub(crate) const fn label(self) -> &'static str {
-        match self {
-            FlushReason::Size => "size",
-            FlushReason::Weight => "weight",
-            FlushReason::Time => "time",
-            FlushReason::Eager => "eager",
-            FlushReason::Close => "close",
-            FlushReason::Retry => "retry",
-        }
-    }
-}
+use crate::stats::FlushReason;
 
 /// Metric handles of one batcher or loader, created once when it is built.
 #[derive(Debug)]

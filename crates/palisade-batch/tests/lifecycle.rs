@@ -298,7 +298,7 @@ async fn two_axum_routes_share_one_loader() {
     };
     use http::Request;
 
-    type Users = palisade_batch::Load<u32, u32>;
+    type Users = palisade_batch::LoaderService<u32, u32>;
     async fn user(State(users): State<Users>, Path(id): Path<u32>) -> String {
         format!("{:?}", users.oneshot(id).await.unwrap())
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 /// How long an open breaker waits before it admits probes.
 ///
 /// A fixed wait ([`Backoff::fixed`], what
-/// [`open_wait`](crate::Builder::open_wait) sets) or an exponential one that
+/// [`open_wait`](crate::CircuitBreakerBuilder::open_wait) sets) or an exponential one that
 /// doubles on every consecutive re-open (a failed half-open probe), up to a
 /// cap, optionally with random jitter. Closing the breaker resets it.
 ///

@@ -1,21 +1,16 @@
 //! The [`CircuitBreaker`] handle.
 
 use crate::{
-    config::{Builder, Config},
-    core::Core,
     lane::{Lane, Lanes},
-    layer::CircuitBreakerLayer,
+    machine::StateMachine,
     permit::{Guard, Permit},
-    state::{Reason, Snapshot, State, Transition},
+    settings::Settings,
+    state::BreakerState,
+    status::{Reason, Snapshot, State, Transition},
+    verdict::AtResponse,
 };
 use palisade_core::{ErrorsAsFailures, Rejected};
-use std::{any::Any, fmt, sync::Arc};
-
-/// What an `Arc` of one breaker holds: the state machine and the classifier.
-pub(crate) struct Inner<C: ?Sized> {
-    pub(crate) core: Core,
-    pub(crate) classify: C,
-}
+use std::{any::Any, fmt, marker::PhantomData, sync::Arc};
 
 /// A circuit breaker: a cheap, cloneable handle to one shared state machine.
 ///
@@ -53,103 +48,61 @@ pub(crate) struct Inner<C: ?Sized> {
 /// # Ok(())
 /// # }
 /// ```
-pub struct CircuitBreaker<C = ErrorsAsFailures> {
+pub struct CircuitBreaker<C = ErrorsAsFailures, V = AtResponse> {
     shared: Arc<Shared<C>>,
+    /// When its services learn a call's outcome.
+    verdict: PhantomData<fn() -> V>,
 }
 
 /// What a handle points at: the state and the lanes response futures hold
 /// it by (see `lane.rs`).
 struct Shared<C> {
-    inner: Arc<Inner<C>>,
+    state: Arc<BreakerState<C>>,
     lanes: Lanes<C>,
 }
 
-impl<C> Clone for CircuitBreaker<C> {
+impl<C, V> Clone for CircuitBreaker<C, V> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
+            verdict: PhantomData,
         }
     }
 }
 
-impl<C> fmt::Debug for CircuitBreaker<C> {
+impl<C, V> fmt::Debug for CircuitBreaker<C, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreaker")
-            .field("name", &self.core().config.name)
+            .field("name", &self.machine().config.name)
             .field("state", &self.state())
             .finish_non_exhaustive()
     }
 }
 
-impl CircuitBreaker {
-    /// Starts configuring a breaker called `name` (the `name` label of its
-    /// metrics and the name in its rejections), for any protocol: every
-    /// `Err` of the inner service is a failure ([`ErrorsAsFailures`]).
-    ///
-    /// For HTTP or gRPC services, start from
-    /// [`builder_for_http`](Self::builder_for_http) or
-    /// [`builder_for_grpc`](Self::builder_for_grpc), whose classifiers also
-    /// read the response: an HTTP server that answers `500` returns `Ok`.
-    pub fn builder(name: impl Into<Arc<str>>) -> Builder {
-        Builder::new(name.into())
-    }
-
-    /// Starts configuring a breaker for an HTTP service: a `5xx` response
-    /// and a transport error (`Err`) are failures, anything else a success
-    /// ([`HttpServerErrors`](palisade_core::http::HttpServerErrors)). The
-    /// other settings have the defaults of [`Builder`]; nothing else needs
-    /// setting. For one breaker per upstream host, add
-    /// [`key`](Builder::key).
-    ///
-    /// ```
-    /// use palisade_breaker::{CircuitBreaker, State};
-    /// use palisade_core::http::HttpServerErrors;
-    ///
-    /// let breaker = CircuitBreaker::builder_for_http("upstream")
-    ///     .consecutive_failures(5)
-    ///     .build()?;
-    /// assert_eq!(breaker.state(), State::Closed);
-    /// # Ok::<(), palisade_core::ConfigError>(())
-    /// ```
-    #[cfg(feature = "http")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-    pub fn builder_for_http(
-        name: impl Into<Arc<str>>,
-    ) -> Builder<palisade_core::http::HttpServerErrors> {
-        Builder::new(name.into()).classify(palisade_core::http::HttpServerErrors::new())
-    }
-
-    /// Starts configuring a breaker for a gRPC service: the server-side
-    /// status codes (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`,
-    /// `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`) and transport errors are
-    /// failures ([`GrpcErrors`](palisade_core::grpc::GrpcErrors)).
-    ///
-    /// The status of a trailers-only response (how tonic answers a unary
-    /// call that fails) is read from the response head. A status that
-    /// arrives only in the trailers of a streamed body is not seen by this
-    /// breaker: such a call counts as ignored.
-    #[cfg(feature = "grpc")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
-    pub fn builder_for_grpc(name: impl Into<Arc<str>>) -> Builder<palisade_core::grpc::GrpcErrors> {
-        Builder::new(name.into()).classify(palisade_core::grpc::GrpcErrors::new())
-    }
-}
-
-impl<C> CircuitBreaker<C> {
+impl<C, V> CircuitBreaker<C, V> {
     /// A breaker with one lane per core (up to 16).
-    pub(crate) fn from_config(config: Config, classify: C) -> Self {
+    pub(crate) fn from_settings(config: Settings, classify: C) -> Self {
         Self::with_lanes(config, classify, palisade_core::lane::default_lanes())
     }
 
     /// A breaker whose response futures share `lanes` reference counts.
-    pub(crate) fn with_lanes(config: Config, classify: C, lanes: usize) -> Self {
-        let inner = Arc::new(Inner {
-            core: Core::new(config),
+    pub(crate) fn with_lanes(config: Settings, classify: C, lanes: usize) -> Self {
+        let state = Arc::new(BreakerState {
+            machine: StateMachine::new(config, lanes),
             classify,
         });
-        let lanes = Lanes::with_count(Arc::clone(&inner), lanes);
+        let lanes = Lanes::with_count(Arc::clone(&state), lanes);
         Self {
-            shared: Arc::new(Shared { inner, lanes }),
+            shared: Arc::new(Shared { state, lanes }),
+            verdict: PhantomData,
+        }
+    }
+
+    /// The same breaker, its services reading outcomes at another time.
+    pub(crate) fn with_verdict<V2>(self) -> CircuitBreaker<C, V2> {
+        CircuitBreaker {
+            shared: self.shared,
+            verdict: PhantomData,
         }
     }
 
@@ -161,18 +114,13 @@ impl<C> CircuitBreaker<C> {
 
     /// The state machine.
     #[inline]
-    pub(crate) fn core(&self) -> &Core {
-        &self.shared.inner.core
+    pub(crate) fn machine(&self) -> &StateMachine {
+        &self.shared.state.machine
     }
 
     /// The name given to the builder.
     pub fn name(&self) -> &str {
-        &self.core().config.name
-    }
-
-    /// A layer whose services all share this breaker.
-    pub fn layer(&self) -> CircuitBreakerLayer<C> {
-        CircuitBreakerLayer::new(self.clone())
+        &self.machine().config.name
     }
 
     /// The current state.
@@ -180,37 +128,38 @@ impl<C> CircuitBreaker<C> {
     /// An open breaker whose wait has passed reports `Open` until the next
     /// call moves it to `HalfOpen`.
     pub fn state(&self) -> State {
-        self.core().state()
+        self.machine().state()
     }
 
     /// The state, the window's figures, how often it opened and when it will
     /// next probe.
     pub fn snapshot(&self) -> Snapshot {
-        self.core().snapshot()
+        self.machine().snapshot()
     }
 
     /// Rejects every call until [`reset`](Self::reset) (or another manual state).
     pub fn force_open(&self) {
-        self.core()
+        self.machine()
             .transition(None, State::ForcedOpen, Reason::Manual);
     }
 
     /// Admits every call and records nothing until [`reset`](Self::reset).
     pub fn disable(&self) {
-        self.core()
+        self.machine()
             .transition(None, State::Disabled, Reason::Manual);
     }
 
     /// Admits every call, records and reports outcomes, but never trips,
     /// until [`reset`](Self::reset).
     pub fn metrics_only(&self) {
-        self.core()
+        self.machine()
             .transition(None, State::MetricsOnly, Reason::Manual);
     }
 
     /// Returns to `Closed` with an empty window and the backoff reset.
     pub fn reset(&self) {
-        self.core().transition(None, State::Closed, Reason::Manual);
+        self.machine()
+            .transition(None, State::Closed, Reason::Manual);
     }
 
     /// Calls `callback` on every state change, after the change and outside
@@ -220,11 +169,11 @@ impl<C> CircuitBreaker<C> {
     where
         F: Fn(&Transition) + Send + Sync + 'static,
     {
-        self.core().add_callback(Arc::new(callback));
+        self.machine().add_callback(Arc::new(callback));
     }
 }
 
-impl<C: Send + Sync + 'static> CircuitBreaker<C> {
+impl<C: Send + Sync + 'static, V> CircuitBreaker<C, V> {
     /// Asks to make one call, without tower: a [`Permit`] to report the
     /// outcome with, or the rejection (kind `CircuitOpen`, with the time
     /// until the next probe as `retry_after` while open).
@@ -237,9 +186,9 @@ impl<C: Send + Sync + 'static> CircuitBreaker<C> {
     /// [`Rejected`] when the breaker is open, forced open, or half-open with
     /// every probe slot taken.
     pub fn try_acquire(&self) -> Result<Permit, Rejected> {
-        let core = self.core();
-        let ticket = core.acquire().map_err(|r| core.rejected(r))?;
-        let inner: Arc<Inner<dyn Any + Send + Sync>> = self.shared.inner.clone();
-        Ok(Permit::new(Guard::new(inner, ticket)))
+        let machine = self.machine();
+        let ticket = machine.acquire().map_err(|r| machine.rejected(r))?;
+        let state: Arc<BreakerState<dyn Any + Send + Sync>> = self.shared.state.clone();
+        Ok(Permit::new(Guard::new(state, ticket)))
     }
 }

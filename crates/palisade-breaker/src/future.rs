@@ -1,11 +1,24 @@
 //! The response future.
 
-use crate::{core::Dropped, lane::Lane, lane::Owner, permit::Guard};
+#[cfg(feature = "grpc")]
+use crate::{
+    body::{GrpcBody, watch},
+    verdict::AtEndOfStream,
+};
+use crate::{
+    lane::{Lane, Owner},
+    machine::Dropped,
+    permit::Guard,
+    verdict::AtResponse,
+};
 use palisade_core::{BoxError, Classify, Rejected};
+#[cfg(feature = "grpc")]
+use palisade_core::{Outcome, grpc::GrpcErrors};
 use pin_project_lite::pin_project;
 use std::{
     fmt,
     future::Future,
+    marker::PhantomData,
     pin::Pin,
     task::{Context, Poll, ready},
 };
@@ -13,10 +26,13 @@ use std::{
 pin_project! {
     /// The response future of [`CircuitBreakerService`](crate::CircuitBreakerService)
     /// (and of the keyed service): the inner future, classified and recorded
-    /// when it finishes, or the rejection, ready at once.
-    pub struct ResponseFuture<F, C> {
+    /// when it finishes, or the rejection, ready at once. With
+    /// [`AtEndOfStream`](crate::AtEndOfStream) (a gRPC breaker), a status
+    /// that is not in the response head is recorded by the body, at its end.
+    pub struct ResponseFuture<F, C, V = AtResponse> {
         #[pin]
         kind: Kind<F, C>,
+        verdict: PhantomData<fn() -> V>,
     }
 }
 
@@ -35,10 +51,11 @@ pin_project! {
     }
 }
 
-impl<F, C> ResponseFuture<F, C> {
+impl<F, C, V> ResponseFuture<F, C, V> {
     pub(crate) fn called(future: F, guard: Guard<Lane<C>>) -> Self {
         Self {
             kind: Kind::Called { future, guard },
+            verdict: PhantomData,
         }
     }
 
@@ -47,11 +64,40 @@ impl<F, C> ResponseFuture<F, C> {
             kind: Kind::Rejected {
                 error: Some(Box::new(rejected)),
             },
+            verdict: PhantomData,
+        }
+    }
+
+    /// Polls the inner future; when it is done, `finish` records the
+    /// outcome with the call's guard and gives the response.
+    #[inline]
+    fn poll_with<T, E, U>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        finish: impl FnOnce(Result<T, E>, &mut Guard<Lane<C>>) -> Result<U, E>,
+    ) -> Poll<Result<U, BoxError>>
+    where
+        F: Future<Output = Result<T, E>>,
+        E: Into<BoxError>,
+    {
+        match self.project().kind.project() {
+            KindProj::Called { future, guard } => {
+                // Records a failure if the inner future panics; costs
+                // nothing otherwise (disarmed: its drop never runs).
+                let on_unwind = OnUnwind(&mut *guard);
+                let poll = future.poll(cx);
+                let _disarmed = std::mem::ManuallyDrop::new(on_unwind);
+                let result = ready!(poll);
+                Poll::Ready(finish(result, guard).map_err(Into::into))
+            }
+            KindProj::Rejected { error } => Poll::Ready(Err(error
+                .take()
+                .unwrap_or_else(|| "response future polled after completion".into()))),
         }
     }
 }
 
-impl<F, C> fmt::Debug for ResponseFuture<F, C> {
+impl<F, C, V> fmt::Debug for ResponseFuture<F, C, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
             Kind::Called { .. } => "called",
@@ -63,7 +109,7 @@ impl<F, C> fmt::Debug for ResponseFuture<F, C> {
     }
 }
 
-impl<F, C, T, E> Future for ResponseFuture<F, C>
+impl<F, C, T, E> Future for ResponseFuture<F, C, AtResponse>
 where
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
@@ -71,23 +117,34 @@ where
 {
     type Output = Result<T, BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Called { future, guard } => {
-                // Records a failure if the inner future panics; costs
-                // nothing otherwise (disarmed: its drop never runs).
-                let on_unwind = OnUnwind(&mut *guard);
-                let poll = future.poll(cx);
-                let _disarmed = std::mem::ManuallyDrop::new(on_unwind);
-                let result = ready!(poll);
-                let outcome = guard.inner().classify.classify(result.as_ref());
-                guard.finish(outcome);
-                Poll::Ready(result.map_err(Into::into))
+        self.poll_with(cx, |result, guard| {
+            let outcome = guard.state().classify.classify(result.as_ref());
+            guard.finish(outcome);
+            result
+        })
+    }
+}
+
+/// A gRPC breaker's future: a status in the response head is recorded at
+/// once; otherwise the body is watched for the trailers.
+#[cfg(feature = "grpc")]
+impl<F, B, E> Future for ResponseFuture<F, GrpcErrors, AtEndOfStream>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<http::Response<GrpcBody<B>>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.poll_with(cx, |result, guard| match result {
+            Ok(response) => Ok(watch(response, guard)),
+            Err(err) => {
+                guard.finish(Outcome::Failure);
+                Err(err)
             }
-            KindProj::Rejected { error } => Poll::Ready(Err(error
-                .take()
-                .unwrap_or_else(|| "response future polled after completion".into()))),
-        }
+        })
     }
 }
 

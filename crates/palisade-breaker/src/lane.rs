@@ -3,30 +3,28 @@
 //! so threads calling through one breaker do not fight over a single `Arc`
 //! counter — or through the breaker's own `Arc` (manual permits).
 
-use crate::breaker::Inner;
+use crate::state::BreakerState;
 use std::sync::Arc;
 
-pub(crate) use palisade_core::lane::Padded;
-
 /// A lane to a breaker's state.
-pub(crate) type Lane<C> = palisade_core::lane::Lane<Inner<C>>;
+pub(crate) type Lane<C> = palisade_core::lane::Lane<BreakerState<C>>;
 
 /// The lanes of one breaker.
-pub(crate) type Lanes<C> = palisade_core::lane::Lanes<Inner<C>>;
+pub(crate) type Lanes<C> = palisade_core::lane::Lanes<BreakerState<C>>;
 
 /// What a [`Guard`](crate::permit::Guard) holds to reach its breaker.
 pub(crate) trait Owner {
     /// The classifier type of the breaker.
     type Classify: ?Sized;
 
-    fn inner(&self) -> &Inner<Self::Classify>;
+    fn state(&self) -> &BreakerState<Self::Classify>;
 }
 
-impl<C: ?Sized> Owner for Arc<Inner<C>> {
+impl<C: ?Sized> Owner for Arc<BreakerState<C>> {
     type Classify = C;
 
     #[inline]
-    fn inner(&self) -> &Inner<C> {
+    fn state(&self) -> &BreakerState<C> {
         self
     }
 }
@@ -35,7 +33,7 @@ impl<C> Owner for Lane<C> {
     type Classify = C;
 
     #[inline]
-    fn inner(&self) -> &Inner<C> {
+    fn state(&self) -> &BreakerState<C> {
         self
     }
 }

@@ -1,9 +1,9 @@
 //! Admissions: the guard a service future holds and the public [`Permit`].
 
 use crate::{
-    breaker::Inner,
-    core::{Dropped, Ticket, TicketKind},
     lane::Owner,
+    machine::{Dropped, Ticket, TicketKind},
+    state::BreakerState,
 };
 use palisade_core::{Outcome, deadline::Deadline};
 use std::{any::Any, fmt, sync::Arc};
@@ -32,8 +32,8 @@ impl<P: Owner> Guard<P> {
 
     /// The breaker's shared state.
     #[inline]
-    pub(crate) fn inner(&self) -> &Inner<P::Classify> {
-        self.owner.inner()
+    pub(crate) fn state(&self) -> &BreakerState<P::Classify> {
+        self.owner.state()
     }
 
     /// Marks the start of the call, when the slow-call rule needs it.
@@ -51,10 +51,37 @@ impl<P: Owner> Guard<P> {
         if ticket.kind() != TicketKind::Finished {
             self.ticket = ticket.finished();
             self.owner
-                .inner()
-                .core
+                .state()
+                .machine
                 .finish(ticket, self.start.as_ref(), outcome);
         }
+    }
+
+    /// Moves the admission out into a new guard (which records it), leaving
+    /// this one finished.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(crate) fn take(&mut self) -> Self
+    where
+        P: Clone,
+    {
+        let ticket = self.ticket;
+        self.ticket = ticket.finished();
+        Self {
+            owner: self.owner.clone(),
+            ticket,
+            start: self.start,
+        }
+    }
+
+    /// Records the outcome a body reported at its end. `Ignored` means the
+    /// body was dropped before its end: recorded as any dropped call (see
+    /// [`dropped`](Self::dropped)).
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub(crate) fn finish_at_end(mut self, outcome: Outcome) {
+        if outcome != Outcome::Ignored {
+            self.finish(outcome);
+        }
+        // Otherwise the drop records it.
     }
 
     /// Whether this is a half-open probe.
@@ -70,8 +97,8 @@ impl<P: Owner> Guard<P> {
         if ticket.kind() != TicketKind::Finished {
             self.ticket = ticket.finished();
             self.owner
-                .inner()
-                .core
+                .state()
+                .machine
                 .finish_dropped(ticket, self.start, cause);
         }
     }
@@ -148,20 +175,20 @@ impl<P: Owner> fmt::Debug for Guard<P> {
 /// ```
 #[must_use = "a permit dropped without recording counts as ignored"]
 pub struct Permit {
-    guard: Guard<Arc<Inner<dyn Any + Send + Sync>>>,
+    guard: Guard<Arc<BreakerState<dyn Any + Send + Sync>>>,
 }
 
 impl fmt::Debug for Permit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
-            .field("breaker", &self.guard.inner().core.config.name)
+            .field("breaker", &self.guard.state().machine.config.name)
             .field("probe", &self.is_probe())
             .finish()
     }
 }
 
 impl Permit {
-    pub(crate) fn new(mut guard: Guard<Arc<Inner<dyn Any + Send + Sync>>>) -> Self {
+    pub(crate) fn new(mut guard: Guard<Arc<BreakerState<dyn Any + Send + Sync>>>) -> Self {
         guard.start();
         Self { guard }
     }

@@ -1,12 +1,18 @@
 //! The tower service.
 
+#[cfg(feature = "grpc")]
+use crate::{body::GrpcBody, verdict::AtEndOfStream};
 use crate::{
-    CircuitBreaker, State,
-    core::{Refusal, TicketKind},
+    breaker::CircuitBreaker,
     future::ResponseFuture,
     lane::Lane,
+    machine::{Refusal, TicketKind},
     permit::Guard,
+    status::State,
+    verdict::AtResponse,
 };
+#[cfg(feature = "grpc")]
+use palisade_core::grpc::GrpcErrors;
 use palisade_core::{BoxError, Classify};
 use std::{
     fmt,
@@ -30,12 +36,12 @@ use tower_service::Service;
 /// classified and recorded; a response future dropped before it finishes
 /// counts as ignored (and frees its probe slot).
 ///
-/// With [`wait_while_open`](crate::Builder::wait_while_open), `poll_ready`
+/// With [`wait_while_open`](crate::CircuitBreakerBuilder::wait_while_open), `poll_ready`
 /// instead stays `Pending` while the breaker is open, until probing is
 /// allowed.
-pub struct CircuitBreakerService<S, C> {
+pub struct CircuitBreakerService<S, C, V = AtResponse> {
     inner: S,
-    breaker: CircuitBreaker<C>,
+    breaker: CircuitBreaker<C, V>,
     /// An admission taken by `poll_ready`, spent by `call`.
     reserved: Option<Guard<Lane<C>>>,
     /// A refusal decided by `poll_ready`, returned by `call`.
@@ -43,9 +49,9 @@ pub struct CircuitBreakerService<S, C> {
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
-impl<S, C> CircuitBreakerService<S, C> {
+impl<S, C, V> CircuitBreakerService<S, C, V> {
     /// Puts `inner` behind `breaker`.
-    pub fn new(inner: S, breaker: CircuitBreaker<C>) -> Self {
+    pub fn new(inner: S, breaker: CircuitBreaker<C, V>) -> Self {
         Self {
             inner,
             breaker,
@@ -56,7 +62,7 @@ impl<S, C> CircuitBreakerService<S, C> {
     }
 
     /// The breaker.
-    pub fn breaker(&self) -> &CircuitBreaker<C> {
+    pub fn breaker(&self) -> &CircuitBreaker<C, V> {
         &self.breaker
     }
 
@@ -77,7 +83,7 @@ impl<S, C> CircuitBreakerService<S, C> {
 
     #[inline]
     fn admit(&self) -> Result<Guard<Lane<C>>, Refusal> {
-        let ticket = self.breaker.core().acquire()?;
+        let ticket = self.breaker.machine().acquire()?;
         Ok(Guard::new(self.breaker.lane(), ticket))
     }
 
@@ -85,7 +91,7 @@ impl<S, C> CircuitBreakerService<S, C> {
     /// until `call`; other admissions (closed, metrics-only, disabled) hold
     /// nothing and are simply taken again in `call`.
     fn reserve(&mut self) -> Result<(), Refusal> {
-        let ticket = self.breaker.core().acquire()?;
+        let ticket = self.breaker.machine().acquire()?;
         if ticket.kind() == TicketKind::Probe {
             self.reserved = Some(Guard::new(self.breaker.lane(), ticket));
         }
@@ -109,9 +115,9 @@ impl<S, C> CircuitBreakerService<S, C> {
             Err(rejected) => rejected,
         };
         loop {
-            let core = self.breaker.core();
-            if core.config.wait_while_open
-                && let Some(until) = core.open_deadline()
+            let machine = self.breaker.machine();
+            if machine.config.wait_while_open
+                && let Some(until) = machine.open_deadline()
             {
                 let sleep = self
                     .sleep
@@ -137,39 +143,39 @@ impl<S, C> CircuitBreakerService<S, C> {
 
     #[cold]
     #[inline(never)]
-    fn refused<F>(&self, refusal: Refusal) -> ResponseFuture<F, C> {
-        ResponseFuture::rejected(self.breaker.core().rejected(refusal))
+    fn refused<F>(&self, refusal: Refusal) -> ResponseFuture<F, C, V> {
+        ResponseFuture::rejected(self.breaker.machine().rejected(refusal))
     }
 
     /// `call` with a probe slot reserved or a refusal decided by
     /// `poll_ready`.
     #[cold]
     #[inline(never)]
-    fn call_decided<Req>(&mut self, req: Req) -> ResponseFuture<S::Future, C>
+    fn call_decided<Req>(&mut self, req: Req) -> ResponseFuture<S::Future, C, V>
     where
         S: Service<Req>,
     {
         if let Some(refusal) = self.rejected.take() {
-            return ResponseFuture::rejected(self.breaker.core().rejected(refusal));
+            return ResponseFuture::rejected(self.breaker.machine().rejected(refusal));
         }
         match self.reserved.take().map_or_else(|| self.admit(), Ok) {
             Ok(mut guard) => {
                 guard.start();
                 ResponseFuture::called(self.inner.call(req), guard)
             }
-            Err(refusal) => ResponseFuture::rejected(self.breaker.core().rejected(refusal)),
+            Err(refusal) => ResponseFuture::rejected(self.breaker.machine().rejected(refusal)),
         }
     }
 }
 
-impl<S: Clone, C> Clone for CircuitBreakerService<S, C> {
+impl<S: Clone, C, V> Clone for CircuitBreakerService<S, C, V> {
     fn clone(&self) -> Self {
         // A clone never copies an admission.
         Self::new(self.inner.clone(), self.breaker.clone())
     }
 }
 
-impl<S: fmt::Debug, C> fmt::Debug for CircuitBreakerService<S, C> {
+impl<S: fmt::Debug, C, V> fmt::Debug for CircuitBreakerService<S, C, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreakerService")
             .field("inner", &self.inner)
@@ -180,22 +186,18 @@ impl<S: fmt::Debug, C> fmt::Debug for CircuitBreakerService<S, C> {
     }
 }
 
-impl<S, C, Req> Service<Req> for CircuitBreakerService<S, C>
-where
-    S: Service<Req>,
-    S::Error: Into<BoxError>,
-    C: Classify<S::Response, S::Error>,
-{
-    type Response = S::Response;
-    type Error = BoxError;
-    type Future = ResponseFuture<S::Future, C>;
-
+impl<S, C, V> CircuitBreakerService<S, C, V> {
+    /// `poll_ready` of every `Service` impl below.
     #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+    fn poll_ready_admitted<Req>(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>>
+    where
+        S: Service<Req>,
+        S::Error: Into<BoxError>,
+    {
         // Closed, nothing decided yet: nothing to reserve (`call` admits).
         let plain = self.reserved.is_none()
             && self.rejected.is_none()
-            && self.breaker.core().state() == State::Closed;
+            && self.breaker.machine().state() == State::Closed;
         if !plain {
             match self.poll_admission(cx) {
                 Poll::Ready(true) => {}
@@ -214,10 +216,14 @@ where
         }
     }
 
+    /// `call` of every `Service` impl below.
     #[inline]
-    fn call(&mut self, req: Req) -> Self::Future {
+    fn call_admitted<Req>(&mut self, req: Req) -> ResponseFuture<S::Future, C, V>
+    where
+        S: Service<Req>,
+    {
         if self.reserved.is_none() && self.rejected.is_none() {
-            return match self.breaker.core().acquire() {
+            return match self.breaker.machine().acquire() {
                 Ok(ticket) => {
                     // Built from values in registers, straight into the
                     // future: nothing is copied whole through memory.
@@ -229,5 +235,51 @@ where
             };
         }
         self.call_decided(req)
+    }
+}
+
+impl<S, C, Req> Service<Req> for CircuitBreakerService<S, C, AtResponse>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    C: Classify<S::Response, S::Error>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, C>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.poll_ready_admitted::<Req>(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, req: Req) -> Self::Future {
+        self.call_admitted(req)
+    }
+}
+
+/// A gRPC breaker ([`builder_for_grpc`](crate::CircuitBreaker::builder_for_grpc)):
+/// the response body is wrapped so that a status sent in trailers is
+/// counted when the body ends.
+#[cfg(feature = "grpc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
+impl<S, B, Req> Service<Req> for CircuitBreakerService<S, GrpcErrors, AtEndOfStream>
+where
+    S: Service<Req, Response = http::Response<B>>,
+    S::Error: Into<BoxError>,
+{
+    type Response = http::Response<GrpcBody<B>>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future, GrpcErrors, AtEndOfStream>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.poll_ready_admitted::<Req>(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, req: Req) -> Self::Future {
+        self.call_admitted(req)
     }
 }

@@ -4,9 +4,17 @@
 //! corresponding calls compile to nothing.
 
 #[cfg(any(feature = "metrics", feature = "tracing"))]
-use crate::state::State;
-use crate::state::Transition;
-use std::{fmt, sync::Arc};
+use crate::status::State;
+use crate::status::Transition;
+use palisade_core::lane::Padded;
+use std::{
+    cell::Cell,
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+};
 
 /// What happened to one call, as counted in `palisade_breaker_calls_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +56,68 @@ impl Call {
     }
 }
 
-/// Cached metric handles of one breaker.
+/// Calls counted since the breaker was built, for
+/// [`Snapshot::calls_total`](crate::Snapshot::calls_total) and
+/// `rejected_total`.
+///
+/// Finished calls are counted on a few cache lines of their own (a power of
+/// two, one per group of threads, as many as the breaker has lanes), each
+/// thread adding to its own: counting a call writes no line that other
+/// threads write, so a healthy breaker still shares no written line. The
+/// total is their sum. Rejections (the open path) share one counter.
+struct Totals {
+    calls: Box<[Padded<AtomicU64>]>,
+    rejected: AtomicU64,
+}
+
+impl Totals {
+    fn new(stripes: usize) -> Self {
+        let stripes = stripes.max(1).next_power_of_two();
+        Self {
+            calls: (0..stripes).map(|_| Padded(AtomicU64::new(0))).collect(),
+            rejected: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    fn call(&self) {
+        let stripe = stripe_index() & (self.calls.len() - 1);
+        self.calls[stripe].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn calls(&self) -> u64 {
+        self.calls
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
+    }
+}
+
+/// A small number of the calling thread, stable for its life: which stripe
+/// of [`Totals`] it adds to. (Any stripe is correct; distinct ones avoid
+/// sharing a written line.)
+#[inline]
+fn stripe_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    INDEX
+        .try_with(|index| {
+            let mut i = index.get();
+            if i == usize::MAX {
+                i = NEXT.fetch_add(1, Ordering::Relaxed) & (usize::MAX >> 1);
+                index.set(i);
+            }
+            i
+        })
+        // During thread teardown: any stripe will do.
+        .unwrap_or(0)
+}
+
+/// Cached metric handles and call totals of one breaker.
 pub(crate) struct Telemetry {
+    totals: Totals,
     #[cfg(feature = "metrics")]
     calls: [metrics::Counter; 7],
     #[cfg(feature = "metrics")]
@@ -65,7 +133,10 @@ impl fmt::Debug for Telemetry {
 }
 
 impl Telemetry {
-    pub(crate) fn new(name: &Arc<str>) -> Self {
+    /// `stripes`: how many groups of threads count calls apart (the
+    /// breaker's lanes).
+    pub(crate) fn new(name: &Arc<str>, stripes: usize) -> Self {
+        let totals = Totals::new(stripes);
         #[cfg(feature = "metrics")]
         {
             let label = name.to_string();
@@ -79,6 +150,7 @@ impl Telemetry {
             let state = metrics::gauge!("palisade_breaker_state", "name" => label);
             state.set(State::Closed.as_gauge());
             Self {
+                totals,
                 calls,
                 state,
                 name: name.clone(),
@@ -86,12 +158,23 @@ impl Telemetry {
         }
         #[cfg(not(feature = "metrics"))]
         {
-            Self { name: name.clone() }
+            Self {
+                totals,
+                name: name.clone(),
+            }
         }
     }
 
     #[inline]
     pub(crate) fn call(&self, call: Call) {
+        // Each finished call reports exactly one of these three.
+        match call {
+            Call::Success | Call::Failure | Call::Ignored => self.totals.call(),
+            Call::Rejected => {
+                self.totals.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            Call::Slow | Call::Timeout | Call::Panic => {}
+        }
         #[cfg(feature = "metrics")]
         {
             let idx = match call {
@@ -107,6 +190,16 @@ impl Telemetry {
         }
         #[cfg(not(feature = "metrics"))]
         let _ = call;
+    }
+
+    /// Calls finished since the breaker was built.
+    pub(crate) fn calls_total(&self) -> u64 {
+        self.totals.calls()
+    }
+
+    /// Calls rejected since the breaker was built.
+    pub(crate) fn rejected_total(&self) -> u64 {
+        self.totals.rejected.load(Ordering::Relaxed)
     }
 
     pub(crate) fn transition(&self, t: &Transition) {

@@ -4,7 +4,7 @@
 //! transition): an outcome recorded with an older generation is dropped, and
 //! resetting a window is storing a new generation.
 
-use crate::lane::Padded;
+use palisade_core::lane::Padded;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Outcome counts over a window.

@@ -107,7 +107,7 @@ fn settings() -> impl Strategy<Value = Settings> {
         )
 }
 
-fn builder(s: &Settings) -> palisade_breaker::Builder {
+fn builder(s: &Settings) -> palisade_breaker::CircuitBreakerBuilder {
     let mut b = CircuitBreaker::builder("prop").open_backoff(s.backoff);
     if let Some(r) = s.failure_rate {
         b = b.failure_rate(r);

@@ -14,7 +14,7 @@ mod body;
 mod classify;
 mod status;
 
-pub use body::ClassifiedBody;
+pub use body::{ClassifiedBody, GrpcReport};
 pub use classify::{GrpcErrors, GrpcVerdict};
 pub use status::{StatusFuture, StatusLayer, StatusService};
 pub use tower_http::classify::GrpcCode;

@@ -22,7 +22,7 @@ use http::{Response, StatusCode};
 use tower_http::classify::{ClassifiedResponse, ClassifyResponse, StatusInRangeAsFailures};
 
 pub use body::ResponseBody;
-pub use error_response::{ErrorResponse, ErrorResponseFuture, ErrorResponseLayer};
+pub use error_response::{ErrorResponseFuture, ErrorResponseLayer, ErrorResponseService};
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]

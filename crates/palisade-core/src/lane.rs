@@ -10,8 +10,10 @@
 //! Correctness never depends on which lane a thread uses: a lane only keeps
 //! the state alive.
 //!
-//! This is a building block of the Palisade layer crates (the breaker, the
-//! limit, the timeout); it is public so that they can share it.
+//! This is an internal building block of the Palisade layer crates (the
+//! breaker, the limits, the timeout), public only so that they can share it
+//! and hidden from the docs: it is not part of the API and may change in any
+//! release. [`Padded`] is the one cache-line padding of the workspace.
 //!
 //! ```
 //! use palisade_core::lane::Lanes;

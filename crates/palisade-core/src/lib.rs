@@ -10,6 +10,9 @@
 //!   optional retry-after. [`http::ErrorResponseLayer`] turns it into a `503`
 //!   / `504` / `429` response and [`grpc::StatusLayer`] into a `tonic::Status`.
 //! - [`ConfigError`]: the error of every Palisade builder, naming the field.
+//! - [`body::TrackedBody`] (feature `body`, implied by `http`): the one
+//!   end-of-body tracker of the Palisade layers (a limit's permit, a latency
+//!   record, a gRPC outcome are each an [`body::OnBodyEnd`]).
 //! - [`deadline::Deadline`]: the ambient deadline of a request, set by
 //!   `palisade-shed`'s `Timeout` and read by the layers below it.
 //!
@@ -42,12 +45,31 @@
 //! assert_eq!(verdict, Outcome::Failure);
 //! # }
 //! ```
+//!
+//! # Contributor notes
+//!
+//! - `classify.rs` ([`Outcome`], [`Classify`]), `rejected.rs` ([`Rejected`]),
+//!   `error.rs` ([`ConfigError`]), `deadline.rs`: the shared types, each in
+//!   its own module at the bottom of the crate.
+//! - `body.rs` (feature `body`): [`body::TrackedBody`], the one end-of-body
+//!   tracker; the layers (a limit's permit, latency's record, gRPC's
+//!   [`grpc::GrpcReport`]) implement [`body::OnBodyEnd`] instead of wrapping
+//!   bodies of their own.
+//! - `http/` and `grpc/`: the protocol mappings, one middleware each
+//!   (`ErrorResponseLayer` / `ErrorResponseService`, `StatusLayer` /
+//!   `StatusService`) with their classifiers.
+//! - `lane.rs`: lanes and `Padded`, the internal building blocks of the
+//!   layer crates' shared state; `#[doc(hidden)]`, not part of the API.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "body")]
+#[cfg_attr(docsrs, doc(cfg(feature = "body")))]
+pub mod body;
 mod classify;
-mod config;
 pub mod deadline;
+mod error;
+#[doc(hidden)]
 pub mod lane;
 mod rejected;
 
@@ -60,7 +82,7 @@ pub mod http;
 pub mod grpc;
 
 pub use classify::{Classify, ErrorsAsFailures, Outcome};
-pub use config::ConfigError;
+pub use error::ConfigError;
 pub use rejected::{ErrorRef, RateLimitQuota, RejectKind, Rejected};
 
 /// The boxed error type of every Palisade service (the same as `tower::BoxError`).

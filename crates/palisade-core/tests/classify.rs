@@ -12,7 +12,7 @@ use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
 use palisade_core::{
     Classify, Outcome,
-    grpc::{ClassifiedBody, GrpcCode, GrpcErrors, GrpcVerdict},
+    grpc::{ClassifiedBody, GrpcCode, GrpcErrors, GrpcReport, GrpcVerdict},
     http::HttpServerErrors,
 };
 
@@ -38,9 +38,10 @@ fn classified(
 ) {
     let seen = Seen::default();
     let sink = seen.clone();
-    let b = ClassifiedBody::new(body(frames), GrpcErrors::new(), move |o| {
+    let report = GrpcReport::new(GrpcErrors::new(), move |o| {
         sink.lock().unwrap().push(o);
     });
+    let b = ClassifiedBody::new(body(frames), report);
     (b, seen)
 }
 

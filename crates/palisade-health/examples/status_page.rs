@@ -12,7 +12,8 @@
 //! `postgres://postgres@127.0.0.1:5432/test`; skipped with a message when
 //! absent) and Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`). Open
 //! `/status` in a browser; `/health`, `/health/ready` and `/health/live`
-//! are the JSON endpoints.
+//! are the JSON endpoints; `/latency` is the latency tracker's own report,
+//! drawn by the same page renderer.
 
 use std::{
     sync::{
@@ -150,7 +151,8 @@ pub async fn demo() -> Result<Demo, BoxError> {
         .route_service("/health", health.service())
         .route_service("/health/ready", health.readiness_service())
         .route_service("/health/live", health.liveness_service())
-        .route_service("/status", health.status_page());
+        .route_service("/status", health.status_page())
+        .route_service("/latency", tracker.report());
 
     tokio::spawn(drive(app.clone()));
     Ok(Demo { app, health })

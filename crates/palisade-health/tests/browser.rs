@@ -1,6 +1,7 @@
 //! The status page in a real browser: headless Chromium against the running
 //! `status_page` example. Checks the rendered DOM shows every component with
-//! live numbers and takes a screenshot (to the target dir, or to
+//! live numbers, that the latency report (the same renderer) shows p50 … p99.9
+//! per route, p95 included, and takes a screenshot (to the target dir, or to
 //! `docs/health-status-page.png` with `PALISADE_UPDATE_SCREENSHOT=1`).
 //!
 //! Skipped with a message when Chromium is absent, unless
@@ -194,6 +195,39 @@ async fn the_status_page_shows_every_component_live_in_chromium() {
     assert!(number(cell(&dom, "latency \u{2014} http", route, "rate")) > 0.0);
     assert!(dom.contains("<polyline"), "the sparkline is drawn");
 
+    // The latency report: the same renderer, the latency section only, with p95.
+    let report = run_chromium(
+        &chromium,
+        &[
+            "--virtual-time-budget=5000".to_owned(),
+            "--dump-dom".to_owned(),
+            format!("http://{addr}/latency"),
+        ],
+    )
+    .await;
+    let refreshes = report
+        .split("data-refreshes=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("no data-refreshes on the report's <body>:\n{report}"));
+    assert!(refreshes >= 1, "the report refreshed itself from its JSON");
+    assert!(!report.contains("data-section=\"health\""), "only latency");
+    for p in ["p50", "p90", "p95", "p99", "p999", "max"] {
+        let v = cell(&report, "latency \u{2014} http", route, p);
+        assert!(v.ends_with("ms") || v.ends_with(" s"), "{p} = {v:?}");
+        assert!(number(v) > 0.0, "{p} = {v:?}");
+    }
+    assert!(number(cell(&report, "latency \u{2014} http", route, "count")) > 0.0);
+    assert!(
+        report.contains("<th>p95</th>"),
+        "the report has a p95 column"
+    );
+    assert!(
+        cell(&report, "latency \u{2014} http", route, "distribution").contains("<rect"),
+        "the distribution is drawn"
+    );
+
     // A screenshot to look at.
     let shot = if std::env::var("PALISADE_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/health-status-page.png")
@@ -216,5 +250,22 @@ async fn the_status_page_shows_every_component_live_in_chromium() {
         png.starts_with(b"\x89PNG") && png.len() > 10_000,
         "a real screenshot"
     );
+    eprintln!("screenshot: {}", shot.display());
+
+    // And one of the latency report.
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("latency-report.png");
+    let _ = std::fs::remove_file(&shot);
+    run_chromium(
+        &chromium,
+        &[
+            "--virtual-time-budget=3000".to_owned(),
+            "--window-size=1920,420".to_owned(),
+            format!("--screenshot={}", shot.display()),
+            format!("http://{addr}/latency"),
+        ],
+    )
+    .await;
+    let png = std::fs::read(&shot).expect("chromium wrote the report's screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a real screenshot");
     eprintln!("screenshot: {}", shot.display());
 }

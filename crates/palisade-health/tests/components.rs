@@ -7,7 +7,7 @@ use palisade_batch::Batcher;
 use palisade_breaker::CircuitBreaker;
 use palisade_cache::Cache;
 use palisade_health::{
-    Health, Status,
+    Component, Health, Status,
     components::{BreakerComponent, LimitComponent},
 };
 use palisade_latency::LatencyTracker;
@@ -97,6 +97,58 @@ async fn an_open_breaker_can_count_as_degraded() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn breaker_calls_per_sec_come_from_the_change_between_checks() {
+    let breaker = CircuitBreaker::builder("orders")
+        .consecutive_failures(2)
+        .build()
+        .unwrap();
+    let health = Health::builder()
+        .component(breaker.clone())
+        .build()
+        .unwrap();
+    settle(Duration::from_millis(1)).await;
+    let data = |h: &Health| json(h)["components"]["orders"]["data"].clone();
+    // One check so far: no rate yet.
+    let first = data(&health);
+    assert!(first["calls_per_sec"].is_null(), "{first}");
+    assert!(first["rejected_per_sec"].is_null(), "{first}");
+    assert_eq!(first["calls_total"], 0);
+
+    for _ in 0..10 {
+        breaker.try_acquire().unwrap().success();
+    }
+    settle(Duration::from_secs(1)).await; // the next check, a second later
+    let second = data(&health);
+    assert_eq!(second["calls_total"], 10);
+    assert_eq!(second["calls_per_sec"], 10.0, "{second}");
+    assert_eq!(second["rejected_per_sec"], 0.0, "{second}");
+
+    // Two failures open it; then three calls are refused.
+    for _ in 0..2 {
+        breaker.try_acquire().unwrap().failure();
+    }
+    for _ in 0..3 {
+        breaker.try_acquire().unwrap_err();
+    }
+    settle(Duration::from_secs(1)).await;
+    let third = data(&health);
+    assert_eq!(third["state"], "open");
+    assert_eq!(
+        (
+            third["calls_total"].clone(),
+            third["rejected_total"].clone()
+        ),
+        (12.into(), 3.into())
+    );
+    assert_eq!(third["calls_per_sec"], 2.0, "{third}");
+    assert_eq!(third["rejected_per_sec"], 3.0, "{third}");
+
+    // Nothing happens: the rate falls to zero.
+    settle(Duration::from_secs(1)).await;
+    assert_eq!(data(&health)["calls_per_sec"], 0.0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_limit_saturated_for_long_is_degraded() {
     let limit = ConcurrencyLimit::builder("api")
         .max_in_flight(2)
@@ -141,6 +193,48 @@ async fn a_limit_saturated_for_long_is_degraded() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_limit_reports_rejections_per_second_between_two_checks() {
+    let limit = ConcurrencyLimit::builder("api")
+        .max_in_flight(1)
+        .build()
+        .unwrap();
+    let component = LimitComponent::new(limit.clone());
+    let first = component.check().await;
+    assert!(
+        first.data()["rejections_per_sec"].is_null(),
+        "no rate before a second sample: {}",
+        first.data()
+    );
+
+    let (tx, rx) = tokio::sync::watch::channel(());
+    let svc = ServiceBuilder::new()
+        .layer(limit.layer())
+        .service(service_fn(move |()| {
+            let mut rx = rx.clone();
+            async move {
+                let _ = rx.changed().await;
+                Ok::<_, std::convert::Infallible>(())
+            }
+        }));
+    let mut holder = svc.clone();
+    holder.ready().await.unwrap();
+    let held = tokio::spawn(holder.call(()));
+    for _ in 0..10 {
+        assert!(svc.clone().oneshot(()).await.is_err(), "full: rejected");
+    }
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let second = component.check().await;
+    assert_eq!(second.data()["rejected_total"], 10);
+    assert_eq!(second.data()["rejections_per_sec"], 5.0, "10 in 2 s");
+
+    tokio::time::advance(Duration::from_secs(4)).await;
+    let third = component.check().await;
+    assert_eq!(third.data()["rejections_per_sec"], 0.0, "none since");
+    tx.send(()).unwrap();
+    held.await.unwrap().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_batcher_without_worker_is_down() {
     let batcher = Batcher::builder("embed")
         .max_wait(Duration::from_millis(1))
@@ -167,6 +261,58 @@ async fn a_batcher_without_worker_is_down() {
         json(&health)["components"]["embed"]["detail"],
         "no worker running"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batcher_shows_its_batch_size_and_flushes_by_reason() {
+    let batcher = Batcher::builder("pairs")
+        .max_size(2)
+        .max_wait(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let health = Health::builder()
+        .component(batcher.clone())
+        .build()
+        .unwrap();
+    let svc = ServiceBuilder::new()
+        .layer(batcher.layer())
+        .service(service_fn(|xs: Vec<u32>| async move {
+            Ok::<_, std::io::Error>(xs)
+        }));
+    settle(Duration::from_millis(1)).await;
+    let data = |health: &Health| json(health)["components"]["pairs"]["data"].clone();
+    assert_eq!(data(&health)["batch_size"], serde_json::Value::Null);
+    assert_eq!(data(&health)["flushes"], serde_json::json!({}));
+
+    // A full pair (size) and a lone item sent after max_wait (time).
+    let (a, b, c) = tokio::join!(svc.clone().oneshot(1), svc.clone().oneshot(2), async {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        svc.clone().oneshot(3).await
+    });
+    assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (1, 2, 3));
+    settle(Duration::from_secs(1)).await;
+    let d = data(&health);
+    assert_eq!(d["batch_size"], 1.5);
+    assert_eq!(
+        (d["batches"].clone(), d["items"].clone()),
+        (2.into(), 3.into())
+    );
+    assert_eq!(d["flushes"], serde_json::json!({"size": 1, "time": 1}));
+
+    // Nothing sent since the previous check: no current batch size, the
+    // totals stay.
+    settle(Duration::from_secs(1)).await;
+    let d = data(&health);
+    assert_eq!(d["batch_size"], serde_json::Value::Null);
+    assert_eq!(d["flushes"], serde_json::json!({"size": 1, "time": 1}));
+
+    // The next check shows only the batches since the previous one.
+    let (a, b) = tokio::join!(svc.clone().oneshot(4), svc.clone().oneshot(5));
+    assert_eq!((a.unwrap(), b.unwrap()), (4, 5));
+    settle(Duration::from_secs(1)).await;
+    let d = data(&health);
+    assert_eq!(d["batch_size"], 2.0);
+    assert_eq!(d["flushes"], serde_json::json!({"size": 2, "time": 1}));
 }
 
 #[tokio::test(start_paused = true)]

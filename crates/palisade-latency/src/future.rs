@@ -1,4 +1,4 @@
-//! The response future.
+//! [`ResponseFuture`]: the response future of [`LatencyService`](crate::LatencyService).
 
 use std::{
     future::Future,
@@ -9,7 +9,7 @@ use std::{
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
-use crate::track::{Completion, TrackResponse};
+use crate::{completion::Completion, traits::TrackResponse};
 
 pin_project! {
     /// The response future of [`LatencyService`](crate::LatencyService).
@@ -19,14 +19,14 @@ pin_project! {
     /// poll of the inner future. Dropped before the response, it records the
     /// request as aborted.
     #[derive(Debug)]
-    pub struct LatencyFuture<F> {
+    pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
         done: Option<Completion>,
     }
 }
 
-impl<F> LatencyFuture<F> {
+impl<F> ResponseFuture<F> {
     pub(crate) fn new(inner: F, done: Completion) -> Self {
         Self {
             inner,
@@ -35,7 +35,7 @@ impl<F> LatencyFuture<F> {
     }
 }
 
-impl<F, R, E> Future for LatencyFuture<F>
+impl<F, R, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<R, E>>,
     R: TrackResponse,
@@ -45,7 +45,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let Some(done) = this.done.as_mut() else {
-            panic!("LatencyFuture polled after completion");
+            panic!("ResponseFuture polled after completion");
         };
         let (result, now) = match done.blocking_threshold() {
             // The common path reads no clock here: the time to head is taken

@@ -27,8 +27,9 @@ use std::{
 };
 
 use hdrhistogram::Histogram;
+use palisade_core::lane::Padded;
 
-use crate::{export::SlotMetrics, route::StatusClass};
+use crate::{status_class::StatusClass, telemetry::SlotMetrics};
 
 /// Highest recorded value, in microseconds (one hour); longer durations are
 /// recorded as one hour.
@@ -128,21 +129,9 @@ struct Retired {
     previous: Recorded,
 }
 
-/// Keeps a value on a cache line of its own, so threads writing to
-/// neighbouring shards do not invalidate each other's line.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub(crate) struct Padded<T>(pub(crate) T);
-
-impl<T> std::ops::Deref for Padded<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-/// One shard's recorders, created on first use, on a cache line of its own.
+/// One shard's recorders, created on first use, on a cache line of its own
+/// (`palisade-core`'s [`Padded`], so threads writing to neighbouring shards
+/// do not invalidate each other's line).
 type ShardCell = Padded<Mutex<Option<Box<Shard>>>>;
 
 /// The recorders of one route × method × class.

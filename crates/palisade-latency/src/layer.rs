@@ -1,8 +1,8 @@
-//! The layer.
+//! [`LatencyLayer`]: the layer a [`LatencyTracker`] makes.
 
 use tower_layer::Layer;
 
-use crate::{LatencyService, LatencyTracker};
+use crate::{LatencyTracker, service::LatencyService};
 
 /// Wraps services in a [`LatencyService`] recording into one
 /// [`LatencyTracker`]; made by [`LatencyTracker::layer`].

@@ -101,7 +101,11 @@
 //! each poll of the inner future is timed; a poll longer than the threshold
 //! means the handler held the executor thread (blocking I/O, CPU work not in
 //! `spawn_blocking`). It is counted per route (`blocking_polls`) and reported
-//! by a rate-limited `tracing` warning. It costs two clock reads per poll of
+//! by a rate-limited `tracing` warning that names the fix: run the blocking
+//! work on `palisade_shed::BlockingPool` — `pool.run(|| work()).await` in the
+//! handler, or `pool.service(f)` as a tower service — a bounded pool on
+//! tokio's blocking threads that rejects work beyond its queue instead of
+//! stalling the executor. It costs two clock reads per poll of
 //! the inner future — measured at about 57 ns of CPU per request for a
 //! handler ready in one poll, on top of about 157–164 ns for tracking itself (a
 //! shared 2-core VM; see `docs/BENCHMARKS.md`). Leave it on for ordinary
@@ -159,38 +163,161 @@
 //!   the default [`RouteFrom::Auto`].
 //! - `grpc`: gRPC responses classified by their `grpc-status` (see [gRPC](#grpc)),
 //!   and the gRPC method in the default [`RouteFrom::Auto`].
+//!
+//! # Contributor notes
+//!
+//! One middleware, so its files sit directly in `src/` (the workspace's
+//! one crate layout); modules lower in this list import none above them.
+//!
+//! - `lib.rs`: these docs, the handle [`LatencyTracker`], re-exports.
+//! - `builder.rs`: [`LatencyTrackerBuilder`], validated (`build()` returns a
+//!   [`ConfigError`](palisade_core::ConfigError) naming the field).
+//! - `layer.rs` ([`LatencyLayer`]), `service.rs` ([`LatencyService`], with
+//!   `get_ref`/`get_mut`/`into_inner`), `future.rs` ([`future::ResponseFuture`]),
+//!   `body.rs` ([`LatencyBody`], the end-of-body tracker).
+//! - `traits.rs`: [`TrackRequest`] / [`TrackResponse`], what the layer needs
+//!   from requests and responses; `completion.rs`: [`Completion`], one
+//!   request in flight, recorded when it ends.
+//! - `report/`: [`ReportService`] (`service.rs`), the JSON (`json.rs`), and
+//!   the page shared with `palisade-health`'s status page (`page.rs`: the
+//!   skeleton, `page.css`, and `page.js`, the renderer: DOM helpers, the
+//!   latency table, the refresh loop), with `report.js` drawing the report.
+//! - `snapshot.rs`: [`Snapshot`], [`View`], [`RouteStats`] — reads the state.
+//! - `state.rs`: `TrackerState`, everything a tracker shares with its
+//!   services and requests, and `ShardRef`, its per-shard reference; the bottom
+//!   of the request path.
+//! - `route.rs`: where a route label comes from ([`RouteFrom`], [`RouteFn`],
+//!   [`RequestHead`], [`RouteName`]); `route_table.rs`: the bounded table of
+//!   routes and their per method × class slots.
+//! - `histogram.rs`: the sharded `hdrhistogram` recorders of one slot and
+//!   their windows.
+//! - `telemetry.rs`: the `metrics` handles and names; the two `tracing`
+//!   warnings sit beside what they report: `slow.rs` (slow-request log) and
+//!   `blocking.rs` (blocking-poll detector), both limited by `log_limit.rs`.
+//! - Shared vocabulary, imported by many: `status_class.rs`
+//!   ([`StatusClass`]), `method.rs` (the method labels), `grpc.rs` (gRPC
+//!   status codes and names).
+//!
+//! Names: `<X>Builder`, `<X>Layer`, `<X>Service`, `future::ResponseFuture`;
+//! internal building blocks are `pub(crate)`.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod blocking;
 mod body;
-mod config;
-mod export;
-mod future;
+mod builder;
+mod completion;
+pub mod future;
 mod grpc;
 mod histogram;
 mod layer;
+mod log_limit;
+mod method;
 mod report;
 mod route;
+mod route_table;
 mod service;
 mod slow;
 mod snapshot;
-mod track;
-mod tracker;
+mod state;
+mod status_class;
+mod telemetry;
+mod traits;
+
+use std::{fmt, sync::Arc};
 
 pub use body::LatencyBody;
-pub use config::{DEFAULT_MAX_ROUTES, DEFAULT_WINDOW, LatencyTrackerBuilder, MAX_ROUTES_LIMIT};
-pub use export::{ACTIVE_REQUESTS, BLOCKING_POLLS, REQUEST_DURATION, SLOW_REQUESTS};
-pub use future::LatencyFuture;
+pub use builder::{DEFAULT_MAX_ROUTES, DEFAULT_WINDOW, LatencyTrackerBuilder, MAX_ROUTES_LIMIT};
+pub use completion::Completion;
 pub use layer::LatencyLayer;
+pub use method::OTHER_METHOD;
 pub use report::ReportService;
-pub use route::{
-    OTHER, OTHER_METHOD, RequestHead, RouteFn, RouteFrom, RouteName, StatusClass, UNMATCHED,
-};
+#[doc(hidden)]
+pub use report::page;
+pub use route::{OTHER, RequestHead, RouteFn, RouteFrom, RouteName, UNMATCHED};
 pub use service::LatencyService;
 pub use snapshot::{RouteStats, Snapshot, View};
-pub use track::{Completion, TrackRequest, TrackResponse};
-pub use tracker::LatencyTracker;
+pub use status_class::StatusClass;
+pub use telemetry::{ACTIVE_REQUESTS, BLOCKING_POLLS, REQUEST_DURATION, SLOW_REQUESTS};
+pub use traits::{TrackRequest, TrackResponse};
+
+use crate::{
+    histogram::shard_index,
+    state::{ShardRef, TrackerState},
+};
+
+/// Tracks the latency of every request through its [`layer`](Self::layer).
+///
+/// A cheap handle (an `Arc` inside): every clone, every layer made from it
+/// and every service made from those layers record into the same state, so a
+/// tracker applied to an axum `Router` with `Router::layer` sees all routes
+/// together. Read it with [`snapshot`](Self::snapshot), or serve it with
+/// [`report`](Self::report).
+#[derive(Clone)]
+pub struct LatencyTracker {
+    pub(crate) shared: Arc<TrackerState>,
+    /// One reference to `shared` per shard, each on its own cache line: a
+    /// request clones its thread's one, so threads on different shards never
+    /// write to the same reference count.
+    handles: Arc<[Arc<ShardRef>]>,
+}
+
+impl LatencyTracker {
+    /// Starts a builder for a tracker named `name` (the `name` metric label).
+    pub fn builder(name: impl Into<String>) -> LatencyTrackerBuilder {
+        LatencyTrackerBuilder::new(name)
+    }
+
+    /// A layer that records into this tracker.
+    pub fn layer(&self) -> LatencyLayer {
+        LatencyLayer::new(self)
+    }
+
+    /// The statistics recorded so far: cumulative and over the recent window.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::take(&self.shared)
+    }
+
+    /// A service that answers with this tracker's snapshot: JSON when the
+    /// request accepts `application/json` (or asks `?format=json`), otherwise
+    /// a self-contained live HTML page drawn from that JSON (see [`ReportService`]).
+    pub fn report(&self) -> ReportService {
+        ReportService::new(self.clone())
+    }
+
+    /// The name given to the builder.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    pub(crate) fn new(shared: TrackerState) -> Self {
+        let shared = Arc::new(shared);
+        let handles = (0..shared.shards)
+            .map(|_| Arc::new(ShardRef::new(shared.clone())))
+            .collect();
+        Self { shared, handles }
+    }
+
+    /// This thread's reference to the shared state.
+    #[inline]
+    pub(crate) fn handle(&self) -> Arc<ShardRef> {
+        self.handles[shard_index(self.handles.len())].clone()
+    }
+}
+
+impl fmt::Debug for LatencyTracker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LatencyTracker")
+            .field("name", &self.shared.name)
+            .field("route", &self.shared.route_from)
+            .field("routes", &self.shared.routes)
+            .field("slow_threshold", &self.shared.slow_threshold)
+            .field("blocking_threshold", &self.shared.blocking_threshold)
+            .field("window", &self.shared.window)
+            .field("shards", &self.shared.shards)
+            .finish_non_exhaustive()
+    }
+}
 
 /// The README's code, compiled and run as a doctest.
 #[cfg(doctest)]

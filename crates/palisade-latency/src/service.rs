@@ -1,13 +1,17 @@
-//! The service.
+//! [`LatencyService`]: the service that records every request.
 
 use std::task::{Context, Poll};
 
 use tower_service::Service;
 
 use crate::{
-    LatencyFuture, LatencyTracker,
-    route::{RouteName, UNMATCHED_IDX, method_index},
-    track::{Completion, TrackRequest, TrackResponse},
+    LatencyTracker,
+    completion::Completion,
+    future::ResponseFuture,
+    method::method_index,
+    route::RouteName,
+    route_table::UNMATCHED_IDX,
+    traits::{TrackRequest, TrackResponse},
 };
 
 /// Records the latency of every request to the inner service; made by
@@ -59,7 +63,7 @@ where
 {
     type Response = <S::Response as TrackResponse>::Tracked;
     type Error = S::Error;
-    type Future = LatencyFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -76,6 +80,6 @@ where
         };
         let method = method_index(req.method());
         let done = Completion::start(self.tracker.handle(), route, claimed, method);
-        LatencyFuture::new(self.inner.call(req), done)
+        ResponseFuture::new(self.inner.call(req), done)
     }
 }

@@ -7,8 +7,9 @@ use tokio::time::Instant;
 
 use crate::{
     histogram::Recorded,
-    route::{METHODS, StatusClass, method_index},
-    tracker::Shared,
+    method::{METHODS, method_index},
+    state::TrackerState,
+    status_class::StatusClass,
 };
 
 /// The statistics of a tracker, cumulative since it was built and over the
@@ -211,7 +212,7 @@ impl View {
 }
 
 impl Snapshot {
-    pub(crate) fn take(shared: &Shared) -> Self {
+    pub(crate) fn take(shared: &TrackerState) -> Self {
         let now = Instant::now();
         let epoch = shared.epoch_of(now);
         let uptime = now.saturating_duration_since(shared.start);

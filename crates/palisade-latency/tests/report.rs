@@ -1,4 +1,6 @@
-//! The report service: JSON matching the snapshot, and an HTML page with every route.
+//! The report service: JSON matching the snapshot, and the shared page
+//! drawing it (its drawing in a real browser is tested by
+//! `palisade-health`'s browser test, which serves this page too).
 #![cfg(feature = "axum")]
 
 use std::time::Duration;
@@ -6,7 +8,7 @@ use std::time::Duration;
 use axum::{Router, body::Body, routing::get};
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use palisade_latency::{LatencyTracker, RouteFrom};
+use palisade_latency::{LatencyTracker, RouteFrom, page};
 use tower::ServiceExt;
 
 async fn get_body(app: &Router, uri: &str, accept: &str) -> (StatusCode, String, String) {
@@ -73,6 +75,11 @@ async fn json_matches_the_snapshot() {
     assert_eq!(users["count"], 5);
     assert_eq!(users["method"], "GET");
     assert_eq!(users["p99_us"], s.quantile(0.99).as_micros() as u64);
+    assert_eq!(users["p95_us"], s.quantile(0.95).as_micros() as u64);
+    let buckets = users["distribution"].as_array().unwrap();
+    let counted: u64 = buckets.iter().map(|b| b[1].as_u64().unwrap()).sum();
+    assert_eq!(counted, 5, "{buckets:?}");
+    assert!(buckets[0][1].as_u64().unwrap() > 0, "starts at the fastest");
     // Every handler sleeps 12 ms (paused time); hdrhistogram keeps 1%.
     let p99 = users["p99_us"].as_u64().unwrap();
     assert!((12_000..=12_120).contains(&p99), "p99 {p99} µs");
@@ -94,8 +101,18 @@ async fn json_matches_the_snapshot() {
     assert_eq!(json["window"]["routes"].as_array().unwrap().len(), 3);
 }
 
+/// The data embedded in a page.
+fn embedded(html: &str) -> serde_json::Value {
+    let from = html
+        .find("<script type=\"application/json\" id=\"initial\">")
+        .expect("the page embeds its data");
+    let data = &html[from..];
+    let data = &data[data.find('>').unwrap() + 1..data.find("</script>").unwrap()];
+    serde_json::from_str(&data.replace("<\\/", "</")).unwrap()
+}
+
 #[tokio::test(start_paused = true)]
-async fn html_page_has_every_route_and_no_scripts() {
+async fn html_page_is_the_shared_page_drawing_the_report() {
     let tracker = LatencyTracker::builder("page <demo>")
         .route(RouteFrom::AxumMatchedPath)
         .build()
@@ -104,7 +121,10 @@ async fn html_page_has_every_route_and_no_scripts() {
 
     let (_, ctype, empty) = get_body(&app, "/latency", "text/html").await;
     assert!(ctype.starts_with("text/html"));
-    assert!(empty.contains("No requests recorded yet"));
+    assert_eq!(
+        embedded(&empty)["cumulative"]["routes"],
+        serde_json::json!([])
+    );
 
     get_body(&app, "/users/1", "*/*").await;
     get_body(&app, "/orders/2/items", "*/*").await;
@@ -112,17 +132,35 @@ async fn html_page_has_every_route_and_no_scripts() {
     let (status, _, html) = get_body(&app, "/latency", "text/html,application/xhtml+xml").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.starts_with("<!DOCTYPE html>"));
+    // The data it draws is the report's JSON (paused time: the same instant).
+    let data = embedded(&html);
+    assert_eq!(data, tracker.snapshot().to_json());
+    let routes = data["cumulative"]["routes"].as_array().unwrap();
     for route in snapshot_routes(&tracker) {
-        assert!(
-            html.contains(&format!("<td class=\"l\">{route}</td>")),
-            "{route} missing"
-        );
+        let r = routes
+            .iter()
+            .find(|r| r["route"] == route.as_str())
+            .unwrap();
+        assert!(r["p95_us"].as_u64().is_some(), "{route} has a p95");
     }
-    assert_eq!(html.matches("<svg").count(), 3);
-    assert!(!html.contains("<script"));
-    assert!(!html.contains("src=\"http"));
+    // Drawn by the shared renderer (the one palisade-health's page uses),
+    // with the report's columns, p95 among them.
+    assert!(html.contains(page::STYLE) && html.contains(page::SCRIPT));
+    assert!(html.contains("\"p95\""));
+    // Self-contained: nothing loaded from elsewhere.
+    for fetches in ["src=", "href=", "url(", "@import"] {
+        assert!(!html.contains(fetches), "{fetches}");
+    }
     // The tracker name is escaped.
-    assert!(html.contains("page &lt;demo&gt;"));
+    assert!(html.contains("Latency \u{b7} page &lt;demo&gt;"));
+
+    // The page refreshes from its own URL with `?format=json`.
+    let (_, ctype, json) = get_body(&app, "/latency?format=json", "*/*").await;
+    assert_eq!(ctype, "application/json");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+        tracker.snapshot().to_json()
+    );
 }
 
 fn snapshot_routes(tracker: &LatencyTracker) -> Vec<String> {

@@ -20,7 +20,7 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use palisade_core::{BoxError, http::ErrorResponseLayer};
-use palisade_shed::{Deadline, Timeout, timeout::PropagateDeadline};
+use palisade_shed::{Deadline, Timeout, propagate::PropagateDeadlineService};
 use tower::{ServiceBuilder, ServiceExt};
 
 const HEADER: HeaderName = HeaderName::from_static("x-request-timeout-ms");
@@ -29,7 +29,7 @@ type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 #[derive(Clone)]
 struct Edge {
-    client: PropagateDeadline<HttpClient>,
+    client: PropagateDeadlineService<HttpClient>,
     inventory: SocketAddr,
 }
 

@@ -55,6 +55,34 @@ async fn rejects_over_the_limit_at_once_without_calling_the_inner_service() {
     assert!(handle.poll_request().is_pending());
 }
 
+#[tokio::test(start_paused = true)]
+async fn rejected_total_counts_rejections_only() {
+    let limit = AdaptiveLimit::builder("api")
+        .algorithm(Aimd::default().min_limit(1).initial_limit(1))
+        .retry_after(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let (inner, mut handle) = mock::pair::<u32, u32>();
+    handle.allow(10);
+    let mut a = limit.layer().layer(inner.clone());
+    let mut b = limit.layer().layer(inner);
+    let fa = a.ready().await.unwrap().call(1);
+    for n in 0..2 {
+        let err = b.ready().await.unwrap().call(2).await.unwrap_err();
+        assert_overloaded(&err, "api");
+        assert_eq!(limit.rejected_total(), n + 1);
+    }
+    let (_, s1) = handle.next_request().await.unwrap();
+    s1.send_response(10);
+    assert_eq!(fa.await.unwrap(), 10);
+    let fb = b.ready().await.unwrap().call(3);
+    let (_, s3) = handle.next_request().await.unwrap();
+    s3.send_response(30);
+    assert_eq!(fb.await.unwrap(), 30);
+    assert_eq!(limit.rejected_total(), 2, "admitted requests do not count");
+    assert_eq!(limit.clone().rejected_total(), 2);
+}
+
 /// A backend of `workers` workers, each request taking `service` of one.
 fn backend(
     workers: usize,

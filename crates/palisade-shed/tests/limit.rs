@@ -76,6 +76,35 @@ async fn rejects_at_once_when_full_and_frees_the_slot_on_completion() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn rejected_total_counts_rejections_only_across_services_and_clones() {
+    let limit = limit(1);
+    let handle_clone = limit.clone();
+    let (inner, mut handle) = mock::pair::<u32, u32>();
+    handle.allow(10);
+    let mut a = limit.layer().layer(inner.clone());
+    let mut b = limit.layer().layer(inner);
+    assert_eq!(limit.rejected_total(), 0);
+
+    let fa = a.ready().await.unwrap().call(1);
+    for n in 0..3 {
+        let err = b.ready().await.unwrap().call(2).await.unwrap_err();
+        assert_overloaded(&err);
+        assert_eq!(limit.rejected_total(), n + 1);
+    }
+    let (_, s1) = handle.next_request().await.unwrap();
+    s1.send_response(10);
+    assert_eq!(fa.await.unwrap(), 10);
+
+    // Admitted requests do not count.
+    let fb = b.ready().await.unwrap().call(3);
+    let (_, s3) = handle.next_request().await.unwrap();
+    s3.send_response(30);
+    assert_eq!(fb.await.unwrap(), 30);
+    assert_eq!(limit.rejected_total(), 3);
+    assert_eq!(handle_clone.rejected_total(), 3, "one count per limit");
+}
+
+#[tokio::test(start_paused = true)]
 async fn never_rejects_because_the_inner_service_is_pending() {
     let limit = limit(1);
     let (inner, mut handle) = mock::pair::<u32, u32>();
@@ -293,7 +322,7 @@ async fn hold_until_body_end_keeps_the_slot_while_the_body_streams() {
 
     let response = svc.clone().oneshot(()).await.unwrap();
     let mut body = response.into_body();
-    assert!(body.holds_permit());
+    assert!(body.is_tracking());
     assert_eq!(limit.in_flight(), 1, "the head is sent, the body is not");
     let err = svc.clone().oneshot(()).await.unwrap_err();
     assert_overloaded(&err);
@@ -307,7 +336,7 @@ async fn hold_until_body_end_keeps_the_slot_while_the_body_streams() {
         }
     }
     assert_eq!(received, "chunk 0;chunk 1;chunk 2;");
-    assert!(!body.holds_permit());
+    assert!(!body.is_tracking());
     assert_eq!(limit.in_flight(), 0, "released at the end of the stream");
     drop(body);
 

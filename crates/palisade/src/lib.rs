@@ -215,7 +215,7 @@ pub mod prelude {
     pub use palisade_core::http::HttpServerErrors;
 
     #[cfg(feature = "batch")]
-    pub use palisade_batch::{Batch, Batcher, Load, Loader};
+    pub use palisade_batch::{Batcher, BatcherService, Loader, LoaderService};
     #[cfg(feature = "breaker")]
     pub use palisade_breaker::{Backoff, CircuitBreaker, KeyedCircuitBreaker, Permit};
     #[cfg(feature = "cache")]
@@ -239,5 +239,5 @@ pub mod prelude {
     pub use palisade_shed::Retry;
 
     #[cfg(feature = "shed")]
-    pub use palisade_shed::AdaptiveLimit;
+    pub use palisade_shed::{AdaptiveLimit, AdaptiveThrottle};
 }

@@ -1,24 +1,23 @@
 use std::{fmt, marker::PhantomData};
 
 use palisade_core::BoxError;
-use tokio::sync::mpsc;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Batch, Batcher, worker::Positional};
-use crate::{config::Weigh, engine::Engine, queue::Caller};
+use super::{Batcher, service::BatcherService, strategy::Positional};
+use crate::weigh::Weigh;
 
 /// Wraps a `Service<Vec<Req>, Response = Vec<Res>>` into a
-/// [`Batch`] service; made by [`Batcher::layer`].
+/// [`BatcherService`]; made by [`Batcher::layer`].
 ///
 /// Every `layer(inner)` call spawns one worker task that owns `inner`; every
 /// clone of the resulting service feeds that worker.
-pub struct BatchLayer<Req, W = ()> {
+pub struct BatcherLayer<Req, W = ()> {
     batcher: Batcher<W>,
     _req: PhantomData<fn(Req)>,
 }
 
-impl<Req, W> BatchLayer<Req, W> {
+impl<Req, W> BatcherLayer<Req, W> {
     pub(crate) fn new(batcher: Batcher<W>) -> Self {
         Self {
             batcher,
@@ -32,7 +31,7 @@ impl<Req, W> BatchLayer<Req, W> {
     }
 }
 
-impl<S, Req, Res, W> Layer<S> for BatchLayer<Req, W>
+impl<S, Req, Res, W> Layer<S> for BatcherLayer<Req, W>
 where
     S: Service<Vec<Req>, Response = Vec<Res>> + Send + 'static,
     S::Future: Send + 'static,
@@ -41,26 +40,26 @@ where
     Res: Send + 'static,
     W: Weigh<Req>,
 {
-    type Service = Batch<Req, Res>;
+    type Service = BatcherService<Req, Res>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let core = self.batcher.core().clone();
-        let (tx, rx) = mpsc::unbounded_channel();
-        let strategy = Positional::new(inner, self.batcher.weigher().clone(), &core);
-        Engine::spawn(strategy, core.clone(), rx);
-        Batch::new(Caller::new(tx, core))
+        let caller = self
+            .batcher
+            .front()
+            .spawn(|weigh, state| Positional::new(inner, weigh, state));
+        BatcherService::new(caller)
     }
 }
 
-impl<Req, W> Clone for BatchLayer<Req, W> {
+impl<Req, W> Clone for BatcherLayer<Req, W> {
     fn clone(&self) -> Self {
         Self::new(self.batcher.clone())
     }
 }
 
-impl<Req, W> fmt::Debug for BatchLayer<Req, W> {
+impl<Req, W> fmt::Debug for BatcherLayer<Req, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BatchLayer")
+        f.debug_struct("BatcherLayer")
             .field("batcher", &self.batcher)
             .finish()
     }

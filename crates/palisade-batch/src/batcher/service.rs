@@ -6,10 +6,10 @@ use std::{
 use palisade_core::BoxError;
 use tower_service::Service;
 
-use crate::{future::ResponseFuture, queue::Caller};
+use crate::{front::Caller, future::ResponseFuture};
 
 /// A service that sends each request to a batch and answers with its own
-/// response; made by [`BatchLayer`](super::BatchLayer).
+/// response; made by [`BatcherLayer`](super::BatcherLayer).
 ///
 /// `poll_ready` reserves room in the batcher's queue (waiting while it is
 /// full, or — with `reject_when_full` — letting `call` reject at once with
@@ -17,22 +17,22 @@ use crate::{future::ResponseFuture, queue::Caller};
 /// in the worker task, so there is no `get_ref`/`into_inner`.
 ///
 /// Clones share the worker and never a reservation.
-pub struct Batch<Req, Res> {
+pub struct BatcherService<Req, Res> {
     caller: Caller<Req, Res>,
 }
 
-impl<Req, Res> Batch<Req, Res> {
+impl<Req, Res> BatcherService<Req, Res> {
     pub(crate) fn new(caller: Caller<Req, Res>) -> Self {
         Self { caller }
     }
 
     /// The name of the batcher.
     pub fn name(&self) -> &str {
-        &self.caller.core().name
+        self.caller.name()
     }
 }
 
-impl<Req, Res> Service<Req> for Batch<Req, Res> {
+impl<Req, Res> Service<Req> for BatcherService<Req, Res> {
     type Response = Res;
     type Error = BoxError;
     type Future = ResponseFuture<Res>;
@@ -46,17 +46,15 @@ impl<Req, Res> Service<Req> for Batch<Req, Res> {
     }
 }
 
-impl<Req, Res> Clone for Batch<Req, Res> {
+impl<Req, Res> Clone for BatcherService<Req, Res> {
     fn clone(&self) -> Self {
-        Self {
-            caller: self.caller.clone(),
-        }
+        Self::new(self.caller.clone())
     }
 }
 
-impl<Req, Res> fmt::Debug for Batch<Req, Res> {
+impl<Req, Res> fmt::Debug for BatcherService<Req, Res> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Batch")
+        f.debug_struct("BatcherService")
             .field("caller", &self.caller)
             .finish()
     }

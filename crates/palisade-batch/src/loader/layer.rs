@@ -6,24 +6,23 @@ use std::{
 };
 
 use palisade_core::BoxError;
-use tokio::sync::mpsc;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Load, Loader, worker::Keyed};
-use crate::{config::Weigh, engine::Engine, queue::Caller};
+use super::{Loader, service::LoaderService, strategy::Keyed};
+use crate::weigh::Weigh;
 
 /// Wraps a `Service<Vec<K>, Response = HashMap<K, V>>` into a
-/// [`Load`] service; made by [`Loader::layer`].
+/// [`LoaderService`]; made by [`Loader::layer`].
 ///
 /// Every `layer(inner)` call spawns one worker task that owns `inner`; every
 /// clone of the resulting service feeds that worker.
-pub struct LoadLayer<K, W = ()> {
+pub struct LoaderLayer<K, W = ()> {
     loader: Loader<W>,
     _key: PhantomData<fn(K)>,
 }
 
-impl<K, W> LoadLayer<K, W> {
+impl<K, W> LoaderLayer<K, W> {
     pub(crate) fn new(loader: Loader<W>) -> Self {
         Self {
             loader,
@@ -37,7 +36,7 @@ impl<K, W> LoadLayer<K, W> {
     }
 }
 
-impl<S, K, V, H, W> Layer<S> for LoadLayer<K, W>
+impl<S, K, V, H, W> Layer<S> for LoaderLayer<K, W>
 where
     S: Service<Vec<K>, Response = HashMap<K, V, H>> + Send + 'static,
     S::Future: Send + 'static,
@@ -47,26 +46,26 @@ where
     H: BuildHasher,
     W: Weigh<K>,
 {
-    type Service = Load<K, V>;
+    type Service = LoaderService<K, V>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let core = self.loader.core().clone();
-        let (tx, rx) = mpsc::unbounded_channel();
-        let strategy = Keyed::new(inner, self.loader.weigher().clone(), &core);
-        Engine::spawn(strategy, core.clone(), rx);
-        Load::new(Caller::new(tx, core))
+        let caller = self
+            .loader
+            .front()
+            .spawn(|weigh, _| Keyed::new(inner, weigh));
+        LoaderService::new(caller)
     }
 }
 
-impl<K, W> Clone for LoadLayer<K, W> {
+impl<K, W> Clone for LoaderLayer<K, W> {
     fn clone(&self) -> Self {
         Self::new(self.loader.clone())
     }
 }
 
-impl<K, W> fmt::Debug for LoadLayer<K, W> {
+impl<K, W> fmt::Debug for LoaderLayer<K, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoadLayer")
+        f.debug_struct("LoaderLayer")
             .field("loader", &self.loader)
             .finish()
     }

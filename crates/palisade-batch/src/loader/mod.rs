@@ -1,18 +1,18 @@
 //! Keyed loading (DataLoader style): `Vec<K>` in, `HashMap<K, V>` out; equal
 //! keys are sent once, also while in flight.
 
+mod builder;
 mod layer;
 mod service;
-mod worker;
+mod strategy;
 
 use std::{fmt, sync::Arc};
 
-use palisade_core::ConfigError;
+pub use builder::LoaderBuilder;
+pub use layer::LoaderLayer;
+pub use service::LoaderService;
 
-pub use layer::LoadLayer;
-pub use service::Load;
-
-use crate::config::{Core, Settings, builder_methods};
+use crate::front::{Front, FrontBuilder, handle_methods};
 
 /// A keyed loader: the handle to one loading configuration and the state its
 /// services share (queue capacity, metrics, counters).
@@ -46,22 +46,22 @@ use crate::config::{Core, Settings, builder_methods};
 /// # Ok(()) }
 /// ```
 pub struct Loader<W = ()> {
-    core: Arc<Core>,
-    weigh: Arc<W>,
+    front: Front<W>,
 }
 
 impl Loader {
     /// Starts configuring a loader called `name` (the `name` label of its
     /// metrics and the name in its errors).
     pub fn builder(name: impl Into<Arc<str>>) -> LoaderBuilder {
-        LoaderBuilder {
-            settings: Settings::new(name.into()),
-            weigh: (),
-        }
+        LoaderBuilder::new(FrontBuilder::new(name.into()))
     }
 }
 
 impl<W> Loader<W> {
+    pub(crate) fn new(front: Front<W>) -> Self {
+        Self { front }
+    }
+
     /// A layer that loads keys in batches from the service it wraps.
     ///
     /// Applying it to an inner service spawns that service's worker task on
@@ -69,108 +69,25 @@ impl<W> Loader<W> {
     /// `layer(inner)` call is dropped and every caller is answered. All
     /// services and workers of this loader share its queue capacity and
     /// metrics.
-    pub fn layer<K>(&self) -> LoadLayer<K, W> {
-        LoadLayer::new(self.clone())
+    pub fn layer<K>(&self) -> LoaderLayer<K, W> {
+        LoaderLayer::new(self.clone())
     }
 
-    /// The loader's name.
-    pub fn name(&self) -> &str {
-        &self.core.name
-    }
+    handle_methods!("loader");
 
-    /// Callers waiting for their key to be sent, over all services.
-    pub fn queued(&self) -> usize {
-        self.core.queued()
-    }
-
-    /// Batches outstanding at inner services.
-    pub fn in_flight(&self) -> usize {
-        self.core.in_flight()
-    }
-
-    /// Worker tasks running (one per wrapped inner service still in use).
-    pub fn workers(&self) -> usize {
-        self.core.workers()
-    }
-
-    pub(crate) fn core(&self) -> &Arc<Core> {
-        &self.core
-    }
-
-    pub(crate) fn weigher(&self) -> &Arc<W> {
-        &self.weigh
+    pub(crate) fn front(&self) -> &Front<W> {
+        &self.front
     }
 }
 
 impl<W> Clone for Loader<W> {
     fn clone(&self) -> Self {
-        Self {
-            core: self.core.clone(),
-            weigh: self.weigh.clone(),
-        }
+        Self::new(self.front.clone())
     }
 }
 
 impl<W> fmt::Debug for Loader<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Loader")
-            .field("name", &self.core.name)
-            .field("limits", &self.core.limits)
-            .field("queue_capacity", &self.core.queue_capacity)
-            .field("reject_when_full", &self.core.reject_when_full)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Configures a [`Loader`]; made by [`Loader::builder`].
-///
-/// No setting is required: each has a default (`max_size` 64, no
-/// `max_weight`, `max_wait` zero, `max_in_flight` 4, `queue_capacity` 1024,
-/// waiting rather than rejecting when full, no bisection, the current tokio
-/// runtime). Zero means: for `max_wait`, flush eagerly (a batch is sent as
-/// soon as a batch slot is free); for `max_size`, `max_weight`,
-/// `max_in_flight` and `bisect_on_error`, a [`ConfigError`] from
-/// [`build`](Self::build) naming the field.
-pub struct LoaderBuilder<W = ()> {
-    settings: Settings,
-    weigh: W,
-}
-
-impl<W> LoaderBuilder<W> {
-    builder_methods!("batch of keys");
-
-    /// How much each key counts against [`max_weight`](Self::max_weight)
-    /// (default: 1 each).
-    pub fn weigh<K, F>(self, weigh: F) -> LoaderBuilder<F>
-    where
-        F: Fn(&K) -> usize + Send + Sync + 'static,
-    {
-        LoaderBuilder {
-            settings: self.settings,
-            weigh,
-        }
-    }
-
-    /// Validates the configuration.
-    ///
-    /// # Errors
-    ///
-    /// A [`ConfigError`] naming the field when `max_size`, `max_weight`,
-    /// `max_in_flight` is zero, `queue_capacity` is below `max_size`,
-    /// `bisect_on_error` is outside 1..=16, or no tokio runtime is current
-    /// and none was given with [`runtime`](Self::runtime) (field `runtime`).
-    pub fn build(self) -> Result<Loader<W>, ConfigError> {
-        Ok(Loader {
-            core: Arc::new(self.settings.build()?),
-            weigh: Arc::new(self.weigh),
-        })
-    }
-}
-
-impl<W> fmt::Debug for LoaderBuilder<W> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoaderBuilder")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
+        self.front.debug(f, "Loader")
     }
 }

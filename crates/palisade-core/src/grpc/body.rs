@@ -1,95 +1,60 @@
+//! [`ClassifiedBody`]: a [`TrackedBody`] whose tracker, [`GrpcReport`],
+//! reports the gRPC outcome at the end of the stream.
+
 use super::GrpcErrors;
 use crate::Outcome;
-use http_body::{Body, Frame, SizeHint};
-use pin_project_lite::pin_project;
-use std::{
-    pin::Pin,
-    task::{Context, Poll, ready},
-};
+use crate::body::{OnBodyEnd, TrackedBody};
+use http::HeaderMap;
+use std::fmt;
 
-pin_project! {
-    /// A response body that reports the gRPC outcome once, at the end of the stream.
-    ///
-    /// The verdict comes from the `grpc-status` trailer (classified by
-    /// [`GrpcErrors`]); a body that ends without trailers is a success, a body
-    /// error is a failure, and a body dropped before its end is
-    /// [`Outcome::Ignored`] (the client went away; the server said nothing).
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    /// use bytes::Bytes;
-    /// use http::HeaderMap;
-    /// use http_body_util::{BodyExt, StreamBody};
-    /// use http_body::Frame;
-    /// use palisade_core::{grpc::{ClassifiedBody, GrpcErrors}, Outcome};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() {
-    /// let mut trailers = HeaderMap::new();
-    /// trailers.insert("grpc-status", "14".parse().unwrap());
-    /// let frames = vec![
-    ///     Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(b"msg"))),
-    ///     Ok(Frame::trailers(trailers)),
-    /// ];
-    /// let body = StreamBody::new(futures_util::stream::iter(frames));
-    ///
-    /// let seen = Arc::new(Mutex::new(None));
-    /// let sink = seen.clone();
-    /// let body = ClassifiedBody::new(body, GrpcErrors::new(), move |o| {
-    ///     *sink.lock().unwrap() = Some(o);
-    /// });
-    /// body.collect().await.unwrap();
-    /// assert_eq!(*seen.lock().unwrap(), Some(Outcome::Failure));
-    /// # }
-    /// ```
-    #[derive(Debug)]
-    pub struct ClassifiedBody<B, R>
-    where
-        R: FnOnce(Outcome),
-    {
-        #[pin]
-        body: B,
-        reporter: Reporter<R>,
-    }
-}
+/// A response body that reports the gRPC outcome once, at the end of the stream.
+///
+/// The verdict comes from the `grpc-status` trailer (classified by
+/// [`GrpcErrors`]); a body that ends without trailers is a success, a body
+/// error is a failure, and a body dropped before its end is
+/// [`Outcome::Ignored`] (the client went away; the server said nothing).
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use bytes::Bytes;
+/// use http::HeaderMap;
+/// use http_body_util::{BodyExt, StreamBody};
+/// use http_body::Frame;
+/// use palisade_core::{grpc::{ClassifiedBody, GrpcErrors, GrpcReport}, Outcome};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut trailers = HeaderMap::new();
+/// trailers.insert("grpc-status", "14".parse().unwrap());
+/// let frames = vec![
+///     Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(b"msg"))),
+///     Ok(Frame::trailers(trailers)),
+/// ];
+/// let body = StreamBody::new(futures_util::stream::iter(frames));
+///
+/// let seen = Arc::new(Mutex::new(None));
+/// let sink = seen.clone();
+/// let body = ClassifiedBody::new(body, GrpcReport::new(GrpcErrors::new(), move |o| {
+///     *sink.lock().unwrap() = Some(o);
+/// }));
+/// body.collect().await.unwrap();
+/// assert_eq!(*seen.lock().unwrap(), Some(Outcome::Failure));
+/// # }
+/// ```
+pub type ClassifiedBody<B, R> = TrackedBody<B, GrpcReport<R>>;
 
-impl<B, R> ClassifiedBody<B, R>
-where
-    R: FnOnce(Outcome),
-{
-    /// Wraps `body`; `report` is called exactly once with the stream's outcome.
-    pub fn new(body: B, classifier: GrpcErrors, report: R) -> Self {
-        Self {
-            body,
-            reporter: Reporter {
-                pending: Some((classifier, report)),
-            },
-        }
-    }
-
-    /// The wrapped body.
-    pub fn get_ref(&self) -> &B {
-        &self.body
-    }
-}
-
-/// Holds the report until it is made; reports `Ignored` if dropped first.
-struct Reporter<R: FnOnce(Outcome)> {
+/// The tracker of a [`ClassifiedBody`]: calls `R` exactly once with the
+/// stream's outcome; with [`Outcome::Ignored`] if it is dropped first.
+pub struct GrpcReport<R: FnOnce(Outcome)> {
     pending: Option<(GrpcErrors, R)>,
 }
 
-impl<R: FnOnce(Outcome)> std::fmt::Debug for Reporter<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reporter")
-            .field("reported", &self.pending.is_none())
-            .finish()
-    }
-}
-
-impl<R: FnOnce(Outcome)> Reporter<R> {
-    fn trailers(&mut self, trailers: Option<&http::HeaderMap>) {
-        if let Some((classifier, report)) = self.pending.take() {
-            report(classifier.classify_trailers(trailers));
+impl<R: FnOnce(Outcome)> GrpcReport<R> {
+    /// Classifies the end of the stream with `classifier` and calls `report`
+    /// with the verdict.
+    pub fn new(classifier: GrpcErrors, report: R) -> Self {
+        Self {
+            pending: Some((classifier, report)),
         }
     }
 
@@ -100,43 +65,28 @@ impl<R: FnOnce(Outcome)> Reporter<R> {
     }
 }
 
-impl<R: FnOnce(Outcome)> Drop for Reporter<R> {
-    fn drop(&mut self) {
-        self.outcome(Outcome::Ignored);
+impl<R: FnOnce(Outcome)> fmt::Debug for GrpcReport<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcReport")
+            .field("reported", &self.pending.is_none())
+            .finish()
     }
 }
 
-impl<B, R> Body for ClassifiedBody<B, R>
-where
-    B: Body,
-    R: FnOnce(Outcome),
-{
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.body.poll_frame(cx));
-        match &frame {
-            Some(Ok(f)) => {
-                if let Some(trailers) = f.trailers_ref() {
-                    this.reporter.trailers(Some(trailers));
-                }
-            }
-            Some(Err(_)) => this.reporter.outcome(Outcome::Failure),
-            None => this.reporter.trailers(None),
+impl<R: FnOnce(Outcome)> OnBodyEnd for GrpcReport<R> {
+    fn ended(mut self, trailers: Option<&HeaderMap>) {
+        if let Some((classifier, report)) = self.pending.take() {
+            report(classifier.classify_trailers(trailers));
         }
-        Poll::Ready(frame)
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+    fn failed(mut self) {
+        self.outcome(Outcome::Failure);
     }
+}
 
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+impl<R: FnOnce(Outcome)> Drop for GrpcReport<R> {
+    fn drop(&mut self) {
+        self.outcome(Outcome::Ignored);
     }
 }

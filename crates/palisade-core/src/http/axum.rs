@@ -30,7 +30,7 @@ impl IntoResponse for Rejected {
     }
 }
 
-/// The error of an axum handler that calls a Palisade stack (a `Load`, a
+/// The error of an axum handler that calls a Palisade stack (a `LoaderService`, a
 /// `Cache`, a breaker-wrapped client) and passes its failure on with `?`.
 ///
 /// It converts from the stack's [`BoxError`] and from a bare [`Rejected`].

@@ -7,7 +7,7 @@ use std::{
 };
 
 pin_project! {
-    /// The body of a response from [`ErrorResponse`](super::ErrorResponse):
+    /// The body of a response from [`ErrorResponseService`](super::ErrorResponseService):
     /// the inner service's body, or the short plain-text body of an error.
     #[derive(Debug)]
     pub struct ResponseBody<B> {

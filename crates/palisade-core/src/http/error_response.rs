@@ -70,10 +70,10 @@ impl ErrorResponseLayer {
 }
 
 impl<S> Layer<S> for ErrorResponseLayer {
-    type Service = ErrorResponse<S>;
+    type Service = ErrorResponseService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ErrorResponse {
+        ErrorResponseService {
             inner,
             overrides: self.overrides.clone(),
             ready_error: None,
@@ -83,14 +83,14 @@ impl<S> Layer<S> for ErrorResponseLayer {
 
 /// The service made by [`ErrorResponseLayer`].
 #[derive(Debug)]
-pub struct ErrorResponse<S> {
+pub struct ErrorResponseService<S> {
     inner: S,
     overrides: Overrides,
     /// An error from the inner service's `poll_ready`, answered by the next `call`.
     ready_error: Option<BoxError>,
 }
 
-impl<S: Clone> Clone for ErrorResponse<S> {
+impl<S: Clone> Clone for ErrorResponseService<S> {
     fn clone(&self) -> Self {
         // A clone never inherits the readiness error of the original.
         Self {
@@ -101,7 +101,7 @@ impl<S: Clone> Clone for ErrorResponse<S> {
     }
 }
 
-impl<S> ErrorResponse<S> {
+impl<S> ErrorResponseService<S> {
     /// Wraps `inner` with the default mapping.
     pub fn new(inner: S) -> Self {
         Self {
@@ -127,7 +127,7 @@ impl<S> ErrorResponse<S> {
     }
 }
 
-impl<S, ReqB, ResB> Service<Request<ReqB>> for ErrorResponse<S>
+impl<S, ReqB, ResB> Service<Request<ReqB>> for ErrorResponseService<S>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>>,
     S::Error: Into<BoxError>,
@@ -166,7 +166,7 @@ where
 type Overrides = Option<Arc<[(RejectKind, StatusCode)]>>;
 
 pin_project! {
-    /// The response future of [`ErrorResponse`].
+    /// The response future of [`ErrorResponseService`].
     #[derive(Debug)]
     pub struct ErrorResponseFuture<F> {
         #[pin]

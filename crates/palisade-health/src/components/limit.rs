@@ -17,6 +17,10 @@ use crate::{Check, CheckFuture, Component, IntoComponent, Options};
 /// full limit sheds load, which is what it is for: only a long saturation
 /// says the service lacks capacity.
 ///
+/// Its data carries `rejections_per_sec`: the change of the limit's
+/// [`rejected_total`](ConcurrencyLimit::rejected_total) between the last two
+/// checks over the time between them (`null` on the first check).
+///
 /// ```
 /// use std::time::Duration;
 /// use palisade_health::components::LimitComponent;
@@ -31,7 +35,16 @@ use crate::{Check, CheckFuture, Component, IntoComponent, Options};
 pub struct LimitComponent<P> {
     limit: ConcurrencyLimit<P>,
     saturated_for: Duration,
-    since: Mutex<Option<Instant>>,
+    samples: Mutex<Samples>,
+}
+
+/// What one check leaves for the next.
+#[derive(Debug, Default)]
+struct Samples {
+    /// Since when every slot has been taken, at each check.
+    full_since: Option<Instant>,
+    /// The rejection count at the previous check, and when it was read.
+    rejected: Option<(Instant, u64)>,
 }
 
 impl<P> LimitComponent<P> {
@@ -40,7 +53,7 @@ impl<P> LimitComponent<P> {
         Self {
             limit,
             saturated_for: Duration::from_secs(30),
-            since: Mutex::new(None),
+            samples: Mutex::new(Samples::default()),
         }
     }
 
@@ -68,15 +81,21 @@ impl<P: Send + Sync + 'static> Component for LimitComponent<P> {
     fn check(&self) -> CheckFuture<'_> {
         let in_flight = self.limit.in_flight();
         let max = self.limit.max_in_flight();
+        let rejected = self.limit.rejected_total();
         let now = Instant::now();
-        let full_for = {
-            let mut since = self.since.lock().unwrap_or_else(PoisonError::into_inner);
-            if in_flight >= max {
-                Some(now.saturating_duration_since(*since.get_or_insert(now)))
+        let (full_for, rejections_per_sec) = {
+            let mut samples = self.samples.lock().unwrap_or_else(PoisonError::into_inner);
+            let full_for = if in_flight >= max {
+                Some(now.saturating_duration_since(*samples.full_since.get_or_insert(now)))
             } else {
-                *since = None;
+                samples.full_since = None;
                 None
-            }
+            };
+            let rate = samples.rejected.map(|(at, before)| {
+                super::per_sec(rejected, before, now.saturating_duration_since(at))
+            });
+            samples.rejected = Some((now, rejected));
+            (full_for, rate)
         };
         let check = match full_for {
             Some(d) if d >= self.saturated_for => Check::degraded(format!(
@@ -90,6 +109,8 @@ impl<P: Send + Sync + 'static> Component for LimitComponent<P> {
             "max_in_flight": max,
             "utilization": if max == 0 { 0.0 } else { in_flight as f64 / max as f64 },
             "saturated_for_ms": full_for.map(|d| d.as_secs_f64() * 1000.0),
+            "rejected_total": rejected,
+            "rejections_per_sec": rejections_per_sec,
         });
         Box::pin(std::future::ready(check.with_data(data)))
     }

@@ -13,7 +13,7 @@
 //! | `RedisStore` | `DEGRADED` when a ping fails or its breaker skips Redis | L2 up/down, lookups, errors, timeouts |
 //! | `Cache`, `HttpCache` | `UP` (or the L2's state with `.l2(store)`) | hit ratio, hits, misses, stale served, entries |
 //! | `ConcurrencyLimit` | `DEGRADED` when saturated for longer than `saturated_for` | in flight against the limit |
-//! | `Batcher`, `Loader` | `DOWN` when no worker runs | queued, batches in flight, workers |
+//! | `Batcher`, `Loader` | `DOWN` when no worker runs | queued, batches in flight, workers, batch size since the previous check, flushes by reason |
 //! | `LatencyTracker` | `UP` | p50 / p95 / p99 per route, with a p99 sparkline |
 
 use std::time::Duration;

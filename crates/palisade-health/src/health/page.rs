@@ -11,6 +11,8 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use tower_service::Service;
 
+use palisade_latency::page::wants_json;
+
 use crate::{render, state::State};
 
 use super::{future::ResponseFuture, service::json_response};
@@ -35,22 +37,6 @@ impl StatusPage {
     pub(super) fn new(state: Arc<State>) -> Self {
         Self { state }
     }
-}
-
-fn wants_json<B>(req: &Request<B>) -> bool {
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|part| part.trim().starts_with("application/json"))
-        });
-    accept
-        || req
-            .uri()
-            .query()
-            .is_some_and(|q| q.split('&').any(|kv| kv == "format=json"))
 }
 
 impl<B> Service<Request<B>> for StatusPage {

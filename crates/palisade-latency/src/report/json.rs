@@ -5,7 +5,9 @@
 //!   "cumulative": { "elapsed_secs": 12.5, "routes": [ROUTE, ...] },
 //!   "window":     { "elapsed_secs": 12.5, "routes": [ROUTE, ...] } }
 //! ```
-//! where `ROUTE` is `STATS` plus `"classes": {"2xx": STATS, ...}` and `STATS`
+//! where `ROUTE` is `STATS` plus `"classes": {"2xx": STATS, ...}` and
+//! `"distribution": [[upper_us, count], ...]` (requests per power-of-two
+//! bucket from the fastest request's, as [`RouteStats::distribution`]), and `STATS`
 //! is `{method, route, count, errors, aborted, blocking_polls, slow,
 //! rate_per_sec, mean_us, max_us, p50_us, p90_us, p95_us, p99_us, p999_us,
 //! head_p50_us, head_p99_us, head_max_us}` (durations in whole microseconds).
@@ -36,6 +38,7 @@ struct RouteJson<'a> {
     #[serde(flatten)]
     stats: StatsJson<'a>,
     classes: BTreeMap<&'static str, StatsJson<'a>>,
+    distribution: Vec<(u64, u64)>,
 }
 
 #[derive(Serialize)]
@@ -102,6 +105,12 @@ fn view(v: &View) -> ViewJson<'_> {
                     .iter()
                     .filter(|c| c.method == r.method && c.route == r.route)
                     .filter_map(|c| Some((c.class?.as_str(), StatsJson::of(c))))
+                    .collect(),
+                distribution: r
+                    .distribution()
+                    .into_iter()
+                    .skip_while(|(_, count)| *count == 0)
+                    .map(|(upper, count)| (us(upper), count))
                     .collect(),
             })
             .collect(),

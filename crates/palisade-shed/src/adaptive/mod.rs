@@ -35,6 +35,7 @@ mod future;
 mod layer;
 mod service;
 mod state;
+mod telemetry;
 
 pub use algorithm::{Aimd, Algorithm, Gradient2, Vegas};
 pub use builder::AdaptiveLimitBuilder;
@@ -115,6 +116,12 @@ impl<C> AdaptiveLimit<C> {
     /// The requests holding a slot right now.
     pub fn in_flight(&self) -> usize {
         self.shared.in_flight()
+    }
+
+    /// Requests refused (over the limit) since the limit was built: a
+    /// cumulative count, to turn into a rate by sampling it twice.
+    pub fn rejected_total(&self) -> u64 {
+        self.shared.slots.rejected_total()
     }
 
     /// The algorithm's name (`gradient2`, `vegas`, `aimd`).

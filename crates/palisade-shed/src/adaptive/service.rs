@@ -118,6 +118,7 @@ where
             Reservation::Held(permit) => ResponseFuture::running(self.inner.call(req), permit),
             Reservation::Full => {
                 let shared = &self.shared;
+                shared.slots.rejected();
                 shared.telemetry.rejected(shared.limit());
                 ResponseFuture::rejected(
                     Rejected::new(RejectKind::Overloaded, Arc::clone(&shared.name))

@@ -3,7 +3,8 @@
 //! [`Permit`] a request holds while it runs.
 
 use super::algorithm::{Estimator, WindowSample};
-use crate::telemetry::AdaptiveTelemetry;
+use super::telemetry::AdaptiveTelemetry;
+use crate::slots::Slots;
 use palisade_core::Outcome;
 use palisade_core::lane::{Lane, Lanes, Padded};
 use std::{
@@ -47,8 +48,9 @@ pub(crate) struct Shared<C> {
     base: Instant,
     /// The published limit, read by every admission.
     limit: Padded<AtomicUsize>,
-    /// Requests holding a slot: written by every admission and completion.
-    in_flight: Padded<AtomicUsize>,
+    /// Requests holding a slot (and rejections): written by every admission
+    /// and completion.
+    pub(crate) slots: Slots,
     /// The open window, written by every completion.
     window: Padded<Window>,
     /// The algorithm; locked (with `try_lock`) once per window, by the one
@@ -84,7 +86,7 @@ impl<C> Shared<C> {
             classify,
             base: Instant::now(),
             limit: Padded(AtomicUsize::new(limit)),
-            in_flight: Padded(AtomicUsize::new(0)),
+            slots: Slots::default(),
             window: Padded(Window {
                 packed: AtomicU64::new(0),
                 max_in_flight: AtomicUsize::new(0),
@@ -104,7 +106,7 @@ impl<C> Shared<C> {
 
     /// Requests holding a slot right now.
     pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
+        self.slots.in_flight()
     }
 
     /// Records one finished request of `rtt` that started with `in_flight`
@@ -192,24 +194,9 @@ fn nanos(d: Duration) -> u64 {
 /// Returns the in-flight count including the new request.
 #[inline]
 pub(crate) fn try_acquire<C>(shared: &Shared<C>) -> Option<usize> {
-    let mut current = shared.in_flight.load(Ordering::Relaxed);
-    loop {
-        if current >= shared.limit() {
-            return None;
-        }
-        match shared.in_flight.compare_exchange_weak(
-            current,
-            current + 1,
-            Ordering::Acquire,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => {
-                shared.telemetry.acquired();
-                return Some(current + 1);
-            }
-            Err(actual) => current = actual,
-        }
-    }
+    let in_flight = shared.slots.try_acquire(|| shared.limit())?;
+    shared.telemetry.acquired();
+    Some(in_flight)
 }
 
 /// A slot of an [`AdaptiveLimit`](super::AdaptiveLimit), held by a running
@@ -285,7 +272,7 @@ impl<C> Drop for Permit<C> {
                 }
             }
         }
-        self.shared.in_flight.fetch_sub(1, Ordering::Release);
+        self.shared.slots.release();
         self.shared.telemetry.released();
     }
 }

@@ -2,12 +2,8 @@
 //! (dropped) or [`UntilBodyEnd`] (into a [`LimitBody`]).
 
 use super::Permit;
-use http_body::{Body, Frame, SizeHint};
-use pin_project_lite::pin_project;
-use std::{
-    pin::Pin,
-    task::{Context, Poll},
-};
+use http_body::Body;
+use palisade_core::body::{OnBodyEnd, TrackedBody};
 
 /// When a request gives its slot back; chosen on the builder.
 ///
@@ -41,71 +37,24 @@ impl<Res> ReleasePolicy<Res> for UntilResponse {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UntilBodyEnd;
 
-impl<B> ReleasePolicy<http::Response<B>> for UntilBodyEnd {
+impl<B: Body> ReleasePolicy<http::Response<B>> for UntilBodyEnd {
     type Response = http::Response<LimitBody<B>>;
 
     fn hold(response: http::Response<B>, permit: Permit) -> Self::Response {
-        response.map(|inner| LimitBody {
-            inner,
-            permit: Some(permit),
-        })
+        response.map(|inner| TrackedBody::new(inner, permit))
     }
 }
 
-pin_project! {
-    /// A response body that holds its request's slot of a
-    /// [`ConcurrencyLimit`](super::ConcurrencyLimit) until it ends (its last
-    /// frame, an error, or `is_end_stream`) or is dropped.
-    #[derive(Debug)]
-    pub struct LimitBody<B> {
-        #[pin]
-        inner: B,
-        permit: Option<Permit>,
-    }
-}
+/// A response body that holds its request's slot of a
+/// [`ConcurrencyLimit`](super::ConcurrencyLimit) until it ends (its last
+/// frame, an error, or `is_end_stream`) or is dropped: `palisade-core`'s
+/// [`TrackedBody`] with the request's [`Permit`] as its tracker.
+/// [`is_tracking`](TrackedBody::is_tracking) tells whether it still holds
+/// the slot.
+pub type LimitBody<B> = TrackedBody<B, Permit>;
 
-impl<B> LimitBody<B> {
-    /// Whether the body still holds its slot.
-    pub fn holds_permit(&self) -> bool {
-        self.permit.is_some()
-    }
-
-    /// The inner body.
-    pub fn get_ref(&self) -> &B {
-        &self.inner
-    }
-
-    /// Unwraps the inner body, giving the slot back.
-    pub fn into_inner(self) -> B {
-        self.inner
-    }
-}
-
-impl<B: Body> Body for LimitBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let mut this = self.project();
-        let frame = std::task::ready!(this.inner.as_mut().poll_frame(cx));
-        let ended = match &frame {
-            None | Some(Err(_)) => true,
-            Some(Ok(_)) => this.inner.is_end_stream(),
-        };
-        if ended {
-            this.permit.take();
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
+impl OnBodyEnd for Permit {
+    /// The body ended: the slot is given back.
+    #[inline]
+    fn ended(self, _trailers: Option<&http::HeaderMap>) {}
 }

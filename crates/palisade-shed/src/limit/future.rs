@@ -1,3 +1,6 @@
+//! [`ResponseFuture`], the response future of
+//! [`ConcurrencyLimitService`](super::ConcurrencyLimitService).
+
 use super::{Permit, ReleasePolicy};
 use palisade_core::{BoxError, Rejected};
 use pin_project_lite::pin_project;
@@ -14,7 +17,7 @@ pin_project! {
     /// [`ConcurrencyLimitService`](super::ConcurrencyLimitService): holds the
     /// request's slot until the response is ready (then hands it to the
     /// release policy `P`) or until it is dropped.
-    pub struct LimitFuture<F, P> {
+    pub struct ResponseFuture<F, P> {
         #[pin]
         state: State<F>,
         _release: PhantomData<fn() -> P>,
@@ -37,7 +40,7 @@ pin_project! {
     }
 }
 
-impl<F, P> LimitFuture<F, P> {
+impl<F, P> ResponseFuture<F, P> {
     pub(crate) fn running(inner: F, permit: Permit) -> Self {
         Self {
             state: State::Running {
@@ -58,7 +61,7 @@ impl<F, P> LimitFuture<F, P> {
     }
 }
 
-impl<F, P, T, E> Future for LimitFuture<F, P>
+impl<F, P, T, E> Future for ResponseFuture<F, P>
 where
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
@@ -71,7 +74,9 @@ where
         match self.project().state.project() {
             StateProj::Running { inner, permit } => {
                 let result = ready!(inner.poll(cx));
-                let permit = permit.take().expect("LimitFuture polled after completion");
+                let permit = permit
+                    .take()
+                    .expect("ResponseFuture polled after completion");
                 Poll::Ready(match result {
                     Ok(response) => Ok(P::hold(response, permit)),
                     Err(err) => {
@@ -82,18 +87,18 @@ where
             }
             StateProj::Rejected { error } => Poll::Ready(Err(error
                 .take()
-                .expect("LimitFuture polled after completion"))),
+                .expect("ResponseFuture polled after completion"))),
         }
     }
 }
 
-impl<F, P> fmt::Debug for LimitFuture<F, P> {
+impl<F, P> fmt::Debug for ResponseFuture<F, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Running { .. } => "running",
             State::Rejected { .. } => "rejected",
         };
-        f.debug_struct("LimitFuture")
+        f.debug_struct("ResponseFuture")
             .field("state", &state)
             .finish()
     }

@@ -1,4 +1,6 @@
-use super::{ConcurrencyLimitService, UntilResponse, permit::Shared};
+//! [`ConcurrencyLimitLayer`].
+
+use super::{ConcurrencyLimitService, UntilResponse, state::Shared};
 use palisade_core::lane::Lanes;
 use std::{fmt, marker::PhantomData, sync::Arc};
 use tower_layer::Layer;

@@ -2,7 +2,8 @@
 //!
 //! [`ConcurrencyLimit`] (built with [`ConcurrencyLimit::builder`]) lets at
 //! most `max_in_flight` requests run at once and rejects the next one at once
-//! with [`Rejected`] of kind [`Overloaded`](RejectKind::Overloaded) and a
+//! with [`Rejected`](palisade_core::Rejected) of kind
+//! [`Overloaded`](palisade_core::RejectKind::Overloaded) and a
 //! `retry_after`. Compared with tower's `ConcurrencyLimit` + `LoadShed`:
 //!
 //! - it never queues: tower's limit makes callers wait for a permit (tower
@@ -24,142 +25,116 @@
 //! service. `call` spends the slot; a clone of the service never copies it.
 
 mod body;
-mod config;
+mod builder;
 mod future;
 mod layer;
 mod permit;
+mod service;
+mod state;
+mod telemetry;
 
 pub use body::{LimitBody, ReleasePolicy, UntilBodyEnd, UntilResponse};
-pub use config::{ConcurrencyLimit, ConcurrencyLimitBuilder};
-pub use future::LimitFuture;
+pub use builder::ConcurrencyLimitBuilder;
+pub use future::ResponseFuture;
 pub use layer::ConcurrencyLimitLayer;
 pub use permit::Permit;
+pub use service::ConcurrencyLimitService;
 
 use palisade_core::lane::Lanes;
-use palisade_core::{BoxError, RejectKind, Rejected};
-use permit::Shared;
-use std::{
-    fmt,
-    marker::PhantomData,
-    sync::Arc,
-    task::{Context, Poll},
-};
-use tower_service::Service;
+use state::Shared;
+use std::{marker::PhantomData, sync::Arc, time::Duration};
 
-/// The service made by [`ConcurrencyLimitLayer`].
-pub struct ConcurrencyLimitService<S, P = UntilResponse> {
-    inner: S,
+/// A concurrency limit that rejects instead of queueing: build it once, then
+/// put [`layer()`](ConcurrencyLimit::layer) in as many stacks as you like.
+///
+/// At most [`max_in_flight`](ConcurrencyLimit::max_in_flight) requests run
+/// at once **across every clone and every service made from it** (every axum
+/// route, every hyper connection). The next request is answered at once with
+/// [`Rejected`](palisade_core::Rejected) of kind
+/// [`Overloaded`](palisade_core::RejectKind::Overloaded) and a `retry_after`
+/// (503 + `Retry-After`, or gRPC `RESOURCE_EXHAUSTED`, through
+/// `palisade-core`'s mappings). It never waits, and it is never rejected
+/// because the inner service yielded: the decision is made on the limit's own
+/// counter (one atomic compare-and-swap) in `poll_ready`.
+///
+/// The slot is held until the response future completes (or is dropped); with
+/// [`hold_until_body_end`](ConcurrencyLimitBuilder::hold_until_body_end)
+/// (type parameter `P` = [`UntilBodyEnd`]), until the HTTP response body
+/// has been fully sent or dropped.
+///
+/// `ConcurrencyLimit` is a cheap handle (an `Arc` inside).
+#[derive(Debug)]
+pub struct ConcurrencyLimit<P = UntilResponse> {
     shared: Arc<Lanes<Shared>>,
-    reservation: Reservation,
     _release: PhantomData<fn() -> P>,
 }
 
-/// What `poll_ready` decided for the next `call`.
-#[derive(Debug)]
-enum Reservation {
-    /// `poll_ready` has not been called since the last `call`.
-    None,
-    /// A slot is held for the next request.
-    Held(Permit),
-    /// Every slot was taken: the next request is rejected.
-    Full,
+impl<P> Clone for ConcurrencyLimit<P> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            _release: PhantomData,
+        }
+    }
 }
 
-impl<S, P> ConcurrencyLimitService<S, P> {
-    pub(crate) fn new(inner: S, shared: Arc<Lanes<Shared>>) -> Self {
+impl ConcurrencyLimit<UntilResponse> {
+    /// Starts building the limit called `name` (the `name` label of its
+    /// metrics and the name in its rejections).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use palisade_shed::ConcurrencyLimit;
+    ///
+    /// let limit = ConcurrencyLimit::builder("api")
+    ///     .max_in_flight(256)
+    ///     .retry_after(Duration::from_secs(2))
+    ///     .build()?;
+    /// assert_eq!(limit.max_in_flight(), 256);
+    /// assert_eq!(limit.in_flight(), 0);
+    /// # Ok::<(), palisade_core::ConfigError>(())
+    /// ```
+    pub fn builder(name: impl Into<Arc<str>>) -> ConcurrencyLimitBuilder<UntilResponse> {
+        ConcurrencyLimitBuilder::new(name.into())
+    }
+}
+
+impl<P> ConcurrencyLimit<P> {
+    pub(crate) fn new(shared: Arc<Lanes<Shared>>) -> Self {
         Self {
-            inner,
             shared,
-            reservation: Reservation::None,
             _release: PhantomData,
         }
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
+    /// The layer to put in a stack; every service it makes shares this limit.
+    pub fn layer(&self) -> ConcurrencyLimitLayer<P> {
+        ConcurrencyLimitLayer::new(Arc::clone(&self.shared))
     }
 
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
+    /// The requests holding a slot right now.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight()
     }
 
-    /// Unwraps the inner service (giving back a slot it may hold).
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S: Clone, P> Clone for ConcurrencyLimitService<S, P> {
-    /// A clone never copies a reservation.
-    fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), Arc::clone(&self.shared))
-    }
-}
-
-impl<S: fmt::Debug, P> fmt::Debug for ConcurrencyLimitService<S, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConcurrencyLimitService")
-            .field("inner", &self.inner)
-            .field("name", &self.shared.name)
-            .field("max_in_flight", &self.shared.max_in_flight)
-            .field("reservation", &self.reservation)
-            .finish()
-    }
-}
-
-impl<S, P, Req> Service<Req> for ConcurrencyLimitService<S, P>
-where
-    S: Service<Req>,
-    S::Error: Into<BoxError>,
-    P: ReleasePolicy<S::Response>,
-{
-    type Response = P::Response;
-    type Error = BoxError;
-    type Future = LimitFuture<S::Future, P>;
-
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        if !matches!(self.reservation, Reservation::Held(_)) {
-            match permit::try_acquire(&self.shared) {
-                Some(permit) => self.reservation = Reservation::Held(permit),
-                None => {
-                    // Decided on our own counter: `call` rejects without
-                    // waiting for, or calling, the inner service.
-                    self.reservation = Reservation::Full;
-                    return Poll::Ready(Ok(()));
-                }
-            }
-        }
-        match self.inner.poll_ready(cx) {
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
-            Poll::Ready(Err(err)) => {
-                self.reservation = Reservation::None;
-                Poll::Ready(Err(err.into()))
-            }
-            Poll::Pending => Poll::Pending,
-        }
+    /// Requests refused (every slot taken) since the limit was built: a
+    /// cumulative count, to turn into a rate by sampling it twice.
+    pub fn rejected_total(&self) -> u64 {
+        self.shared.slots.rejected_total()
     }
 
-    #[inline]
-    fn call(&mut self, req: Req) -> Self::Future {
-        match std::mem::replace(&mut self.reservation, Reservation::None) {
-            Reservation::Held(permit) => LimitFuture::running(self.inner.call(req), permit),
-            Reservation::Full => {
-                let shared = &self.shared;
-                shared
-                    .telemetry
-                    .rejected(&shared.name, shared.max_in_flight);
-                LimitFuture::rejected(
-                    Rejected::new(RejectKind::Overloaded, Arc::clone(&shared.name))
-                        .with_retry_after(shared.retry_after),
-                )
-            }
-            Reservation::None => panic!(
-                "ConcurrencyLimitService::call without a successful poll_ready \
-                 (tower's Service contract)"
-            ),
-        }
+    /// The most requests that may hold a slot at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight
+    }
+
+    /// The `retry_after` sent with every rejection.
+    pub fn retry_after(&self) -> Duration {
+        self.shared.retry_after
+    }
+
+    /// The name given to the builder.
+    pub fn name(&self) -> &str {
+        &self.shared.name
     }
 }

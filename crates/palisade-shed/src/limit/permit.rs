@@ -1,44 +1,8 @@
-//! The shared counter of a concurrency limit and the [`Permit`] that holds
-//! one of its slots.
+//! The [`Permit`] that holds one slot of a concurrency limit.
 
-use crate::telemetry::LimitTelemetry;
-use palisade_core::lane::{Lane, Lanes, Padded};
-use std::{
-    fmt,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
-
-/// What every service made from one `ConcurrencyLimit` shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) name: Arc<str>,
-    pub(crate) max_in_flight: usize,
-    pub(crate) retry_after: Duration,
-    pub(crate) telemetry: LimitTelemetry,
-    /// The one counter of requests in flight, on cache lines of its own (it
-    /// is written by every request; the fields above are only read).
-    in_flight: Padded<AtomicUsize>,
-}
-
-impl Shared {
-    pub(crate) fn new(name: Arc<str>, max_in_flight: usize, retry_after: Duration) -> Self {
-        Self {
-            telemetry: LimitTelemetry::new(&name, max_in_flight),
-            name,
-            max_in_flight,
-            retry_after,
-            in_flight: Padded(AtomicUsize::new(0)),
-        }
-    }
-
-    pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
-    }
-}
+use super::state::Shared;
+use palisade_core::lane::{Lane, Lanes};
+use std::fmt;
 
 /// Takes a slot of the limit behind `lanes` if one is free: one
 /// compare-and-swap on the one shared counter (a strict global bound), no
@@ -47,21 +11,7 @@ impl Shared {
 #[inline]
 pub(crate) fn try_acquire(lanes: &Lanes<Shared>) -> Option<Permit> {
     let shared: &Shared = lanes;
-    let mut current = shared.in_flight.load(Ordering::Relaxed);
-    loop {
-        if current >= shared.max_in_flight {
-            return None;
-        }
-        match shared.in_flight.compare_exchange_weak(
-            current,
-            current + 1,
-            Ordering::Acquire,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => break,
-            Err(actual) => current = actual,
-        }
-    }
+    shared.slots.try_acquire(|| shared.max_in_flight)?;
     shared.telemetry.acquired();
     Some(Permit {
         shared: lanes.current().clone(),
@@ -82,7 +32,7 @@ pub struct Permit {
 impl Drop for Permit {
     #[inline]
     fn drop(&mut self) {
-        self.shared.in_flight.fetch_sub(1, Ordering::Release);
+        self.shared.slots.release();
         self.shared.telemetry.released();
     }
 }

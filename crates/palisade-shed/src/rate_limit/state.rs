@@ -187,7 +187,14 @@ impl<K: Hash + Eq + Clone + Send + Sync + 'static> State<K> {
     pub(crate) fn new(name: Arc<str>, settings: Settings, keyed: bool) -> Self {
         let quota = quota(&settings);
         let clock = TokioClock::new();
-        let telemetry = RateLimitTelemetry::new(&name, &settings, keyed);
+        let telemetry = RateLimitTelemetry::new(
+            &name,
+            settings.rate,
+            settings.period,
+            settings.burst,
+            keyed,
+            settings.max_keys,
+        );
         let counts = Arc::new(StoreCounts::default());
         let (direct, keyed) = if keyed {
             let store = BoundedStore::new(settings.max_keys, Arc::clone(&counts));

@@ -26,6 +26,7 @@ mod future;
 mod layer;
 mod service;
 mod state;
+mod telemetry;
 
 pub use builder::AdaptiveThrottleBuilder;
 pub use future::ResponseFuture;

@@ -1,7 +1,7 @@
 //! The shared request/accept counts of an `AdaptiveThrottle`, kept in a
 //! ring of time buckets (atomics only).
 
-use crate::telemetry::ThrottleTelemetry;
+use super::telemetry::ThrottleTelemetry;
 use std::{
     fmt,
     sync::{

@@ -1,5 +1,8 @@
-use super::{DeadlineScope, config::Core};
-use crate::telemetry::Expiry;
+//! [`ResponseFuture`], the response future of
+//! [`TimeoutService`](super::TimeoutService).
+
+use super::telemetry::Expiry;
+use super::{DeadlineScope, state::TimeoutSettings};
 use palisade_core::lane::Lane;
 use palisade_core::{BoxError, Rejected};
 use pin_project_lite::pin_project;
@@ -20,7 +23,7 @@ pin_project! {
     ///
     /// The timer is only set up if the inner future is not ready on its first
     /// poll: a response that is ready at once costs no timer.
-    pub struct TimeoutFuture<F> {
+    pub struct ResponseFuture<F> {
         #[pin]
         state: State<F>,
     }
@@ -34,7 +37,7 @@ pin_project! {
             inner: DeadlineScope<F>,
             #[pin]
             sleep: Option<Sleep>,
-            core: Lane<Core>,
+            settings: Lane<TimeoutSettings>,
         },
         // Boxed when made (it is boxed anyway when returned): the future
         // stays as small as its running state.
@@ -44,14 +47,14 @@ pin_project! {
     }
 }
 
-impl<F> TimeoutFuture<F> {
+impl<F> ResponseFuture<F> {
     #[inline]
-    pub(crate) fn running(inner: DeadlineScope<F>, core: Lane<Core>) -> Self {
+    pub(crate) fn running(inner: DeadlineScope<F>, settings: Lane<TimeoutSettings>) -> Self {
         Self {
             state: State::Running {
                 inner,
                 sleep: None,
-                core,
+                settings,
             },
         }
     }
@@ -65,7 +68,7 @@ impl<F> TimeoutFuture<F> {
     }
 }
 
-impl<F, T, E> Future for TimeoutFuture<F>
+impl<F, T, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
@@ -78,7 +81,7 @@ where
             StateProj::Running {
                 inner,
                 mut sleep,
-                core,
+                settings,
             } => {
                 let deadline = inner.deadline().instant();
                 if let Poll::Ready(result) = inner.poll(cx) {
@@ -90,22 +93,22 @@ where
                 if let Some(sleep) = sleep.as_pin_mut() {
                     ready!(sleep.poll(cx));
                 }
-                Poll::Ready(Err(core.expired(Expiry::Running).into()))
+                Poll::Ready(Err(settings.expired(Expiry::Running).into()))
             }
             StateProj::Rejected { error } => Poll::Ready(Err(error
                 .take()
-                .expect("TimeoutFuture polled after completion"))),
+                .expect("ResponseFuture polled after completion"))),
         }
     }
 }
 
-impl<F> fmt::Debug for TimeoutFuture<F> {
+impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Running { .. } => "running",
             State::Rejected { .. } => "rejected",
         };
-        f.debug_struct("TimeoutFuture")
+        f.debug_struct("ResponseFuture")
             .field("state", &state)
             .finish()
     }

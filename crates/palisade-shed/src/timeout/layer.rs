@@ -1,4 +1,6 @@
-use super::{HttpHeaders, TimeoutService, config::Core};
+//! [`TimeoutLayer`].
+
+use super::{HttpHeaders, TimeoutService, state::TimeoutSettings};
 use palisade_core::lane::Lanes;
 use std::sync::Arc;
 use tower_layer::Layer;
@@ -9,7 +11,7 @@ use tower_layer::Layer;
 /// Every service it makes shares the timeout's configuration and metrics.
 #[derive(Debug, Clone)]
 pub struct TimeoutLayer<X = HttpHeaders> {
-    pub(crate) core: Arc<Lanes<Core>>,
+    pub(crate) settings: Arc<Lanes<TimeoutSettings>>,
     pub(crate) source: X,
 }
 
@@ -17,6 +19,6 @@ impl<S, X: Clone> Layer<S> for TimeoutLayer<X> {
     type Service = TimeoutService<S, X>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TimeoutService::new(inner, Arc::clone(&self.core), self.source.clone())
+        TimeoutService::new(inner, Arc::clone(&self.settings), self.source.clone())
     }
 }

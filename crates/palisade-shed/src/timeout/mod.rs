@@ -25,180 +25,111 @@
 //! stack of HTTP services reads headers with no dynamic check, and a
 //! non-HTTP stack does not need an `http::Request` at all.
 
-mod config;
+mod builder;
 mod deadline;
 mod future;
 pub mod grpc_timeout;
 mod layer;
-mod propagate;
+mod service;
 mod source;
+mod state;
+mod telemetry;
 
-pub use config::{Timeout, TimeoutBuilder};
+pub use builder::TimeoutBuilder;
 pub use deadline::{Deadline, DeadlineScope};
-pub use future::TimeoutFuture;
+pub use future::ResponseFuture;
 pub use layer::TimeoutLayer;
-pub use propagate::{PropagateDeadline, PropagateDeadlineLayer, PropagateFuture};
+pub use service::TimeoutService;
 pub use source::{Ambient, DeadlineSource, HttpHeaders};
 
-use crate::telemetry::Expiry;
-use config::Core;
-use palisade_core::BoxError;
+use crate::propagate::PropagateDeadlineLayer;
 use palisade_core::lane::Lanes;
-use std::{
-    fmt,
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-};
-use tokio::time::{Instant, Sleep};
-use tower_service::Service;
+use state::TimeoutSettings;
+use std::{sync::Arc, time::Duration};
 
-/// The service made by [`TimeoutLayer`].
+/// A deadline-aware timeout: build it once, then put
+/// [`layer()`](Timeout::layer) in as many stacks as you like.
 ///
-/// Every request gets a response, an error of the inner service, or a
-/// [`Rejected`](palisade_core::Rejected) of kind `DeadlineExceeded`.
-pub struct TimeoutService<S, X = HttpHeaders> {
-    inner: S,
-    core: Arc<Lanes<Core>>,
-    source: X,
-    ready: ReadyWait,
+/// Each request's deadline is the earliest of now + [`timeout`], the
+/// request's own deadline (read by the source `X`: by default
+/// [`HttpHeaders`], i.e. `grpc-timeout` and the configured header), and the
+/// deadline of an outer Palisade timeout. A request whose deadline has
+/// already passed is rejected without reaching the inner service; one that
+/// runs out of time fails with [`Rejected`](palisade_core::Rejected) of kind
+/// [`DeadlineExceeded`](palisade_core::RejectKind::DeadlineExceeded) (504 /
+/// `DEADLINE_EXCEEDED` through `palisade-core`'s mappings).
+///
+/// `Timeout` is a cheap handle (an `Arc` inside); clones share the name and
+/// the metric handles.
+///
+/// [`timeout`]: TimeoutBuilder::timeout
+#[derive(Debug, Clone)]
+pub struct Timeout<X = HttpHeaders> {
+    pub(crate) settings: Arc<Lanes<TimeoutSettings>>,
+    pub(crate) source: X,
 }
 
-/// The state of one readiness reservation (only used with `include_ready`).
-/// Never copied by `Clone`.
-#[derive(Default)]
-struct ReadyWait {
-    /// When the wait for readiness began (the first `Pending`).
-    started: Option<Instant>,
-    /// The timer bounding the wait; kept across reservations and reset.
-    sleep: Option<Pin<Box<Sleep>>>,
-    /// The deadline passed before the inner service became ready.
-    expired: bool,
-}
+impl Timeout<HttpHeaders> {
+    /// Starts building the timeout called `name` (the `name` label of its
+    /// metrics and the name in its rejections).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use http::HeaderName;
+    /// use palisade_shed::Timeout;
+    ///
+    /// let timeout = Timeout::builder("api")
+    ///     .timeout(Duration::from_secs(2))
+    ///     .honor_grpc_timeout(true)
+    ///     .honor_header(HeaderName::from_static("x-request-timeout-ms"))
+    ///     .build()?;
+    /// assert_eq!(timeout.timeout(), Duration::from_secs(2));
+    /// # Ok::<(), palisade_core::ConfigError>(())
+    /// ```
+    pub fn builder(name: impl Into<Arc<str>>) -> TimeoutBuilder<HttpHeaders> {
+        TimeoutBuilder::new(name.into())
+    }
 
-impl<S, X> TimeoutService<S, X> {
-    pub(crate) fn new(inner: S, core: Arc<Lanes<Core>>, source: X) -> Self {
-        Self {
-            inner,
-            core,
-            source,
-            ready: ReadyWait::default(),
+    /// A [`PropagateDeadlineLayer`] for outgoing calls that writes
+    /// `grpc-timeout` and, if configured, the same millisecond header this
+    /// timeout honours.
+    pub fn propagate_layer(&self) -> PropagateDeadlineLayer {
+        match &self.source.header {
+            Some(name) => PropagateDeadlineLayer::new().header(name.clone()),
+            None => PropagateDeadlineLayer::new(),
         }
-    }
-
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
-}
-
-impl<S: Clone, X: Clone> Clone for TimeoutService<S, X> {
-    /// A clone never copies a readiness reservation.
-    fn clone(&self) -> Self {
-        Self::new(
-            self.inner.clone(),
-            Arc::clone(&self.core),
-            self.source.clone(),
-        )
     }
 }
 
-impl<S: fmt::Debug, X: fmt::Debug> fmt::Debug for TimeoutService<S, X> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TimeoutService")
-            .field("inner", &self.inner)
-            .field("name", &self.core.name)
-            .field("timeout", &self.core.timeout)
-            .field("source", &self.source)
-            .finish_non_exhaustive()
+impl<X: Clone> Timeout<X> {
+    /// The layer to put in a stack; every service it makes shares this
+    /// timeout's configuration and metrics.
+    pub fn layer(&self) -> TimeoutLayer<X> {
+        TimeoutLayer {
+            settings: Arc::clone(&self.settings),
+            source: self.source.clone(),
+        }
     }
 }
 
-impl<S, X> TimeoutService<S, X> {
-    /// With `include_ready`: the inner service is not ready yet; start or
-    /// check the readiness timer. Returns `true` once the deadline passed.
-    fn wait_ready_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        let ready = &mut self.ready;
-        if ready.started.is_none() {
-            let now = Instant::now();
-            ready.started = Some(now);
-            let mut until = now + self.core.timeout;
-            if let Some(outer) = Deadline::current() {
-                until = until.min(outer.instant());
-            }
-            match &mut ready.sleep {
-                Some(sleep) => sleep.as_mut().reset(until),
-                None => ready.sleep = Some(Box::pin(tokio::time::sleep_until(until))),
-            }
-        }
-        let expired = ready
-            .sleep
-            .as_mut()
-            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
-        ready.expired = expired;
-        expired
-    }
-}
-
-impl<S, X, Req> Service<Req> for TimeoutService<S, X>
-where
-    S: Service<Req>,
-    S::Error: Into<BoxError>,
-    X: DeadlineSource<Req>,
-{
-    type Response = S::Response;
-    type Error = BoxError;
-    type Future = TimeoutFuture<S::Future>;
-
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        if !self.core.include_ready {
-            return self.inner.poll_ready(cx).map_err(Into::into);
-        }
-        if self.ready.expired {
-            return Poll::Ready(Ok(()));
-        }
-        match self.inner.poll_ready(cx) {
-            Poll::Ready(result) => Poll::Ready(result.map_err(Into::into)),
-            // Ready to answer: `call` rejects without calling the inner service.
-            Poll::Pending if self.wait_ready_expired(cx) => Poll::Ready(Ok(())),
-            Poll::Pending => Poll::Pending,
-        }
+impl<X> Timeout<X> {
+    /// The name given to the builder.
+    pub fn name(&self) -> &str {
+        &self.settings.name
     }
 
-    #[inline]
-    fn call(&mut self, mut req: Req) -> Self::Future {
-        let now = Instant::now();
-        let started = self.ready.started.take();
-        if std::mem::take(&mut self.ready.expired) {
-            return TimeoutFuture::rejected(self.core.expired(Expiry::WaitingReady));
-        }
-        let mut deadline = started.unwrap_or(now) + self.core.timeout;
-        if let Some(outer) = Deadline::current() {
-            deadline = deadline.min(outer.instant());
-        }
-        if let Some(asked) = self.source.requested(&req, now) {
-            deadline = deadline.min(asked);
-        }
-        if deadline <= now {
-            return TimeoutFuture::rejected(self.core.expired(Expiry::OnArrival));
-        }
-        let deadline = Deadline::at(deadline);
-        self.source.attach(&mut req, deadline);
-        TimeoutFuture::running(
-            deadline.scope(self.inner.call(req)),
-            self.core.current().clone(),
-        )
+    /// The most any request may take here.
+    pub fn timeout(&self) -> Duration {
+        self.settings.timeout
+    }
+
+    /// Whether the deadline also bounds waiting for the inner service's readiness.
+    pub fn includes_ready(&self) -> bool {
+        self.settings.include_ready
+    }
+
+    /// The deadline source.
+    pub fn source(&self) -> &X {
+        &self.source
     }
 }

@@ -127,7 +127,7 @@ impl<B> DeadlineSource<http::Request<B>> for HttpHeaders {
         {
             match grpc_timeout::parse(value.as_bytes()) {
                 Some(budget) => asked = earliest(asked, now.checked_add(budget)),
-                None => crate::telemetry::invalid_header(&grpc_timeout::GRPC_TIMEOUT, value),
+                None => super::telemetry::invalid_header(&grpc_timeout::GRPC_TIMEOUT, value),
             }
         }
         if let Some(name) = &self.header
@@ -135,7 +135,7 @@ impl<B> DeadlineSource<http::Request<B>> for HttpHeaders {
         {
             match grpc_timeout::parse_millis(value.as_bytes()) {
                 Some(budget) => asked = earliest(asked, now.checked_add(budget)),
-                None => crate::telemetry::invalid_header(name, value),
+                None => super::telemetry::invalid_header(name, value),
             }
         }
         asked

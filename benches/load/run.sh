@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Served cost of Palisade's layers: one axum route (`GET /users/{id}`, a
+# ~200-byte JSON body) behind each stack of `benches/examples/served.rs`,
+# driven by wrk over loopback.
+#
+#   bash benches/load/run.sh                 # every stack, 5 rounds of 5 s
+#   ROUNDS=3 SECS=3 bash benches/load/run.sh bare full full_cache
+#   bash benches/load/run.sh bare full_cache full_cache@/tmp/served-before   # before/after
+#
+# Why wrk and not a Rust load generator: wrk is a separate, well-known C
+# program whose cost never lands in the server's process, so the server's
+# CPU time per request (utime+stime from /proc/PID/stat, over wrk's request
+# count) is the stack's own cost plus hyper/axum's; and its latency
+# histogram (`--latency`) is the one readers know. It is installed from
+# Debian's packages when missing.
+#
+# Method: every round starts each stack's server afresh (pinned to core 0,
+# wrk to core 1 when the machine has two), warms it for 1 s, then measures
+# SECS seconds of `wrk -t1 -c64`. Stacks are interleaved within each round,
+# so a noisy minute hits all of them. The table gives the median over
+# rounds: CPU µs per request, added CPU against `bare` from the same round,
+# requests/s, p99, and throughput as a share of bare's.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+ROUNDS="${ROUNDS:-5}"
+SECS="${SECS:-5}"
+CONNS="${CONNS:-64}"
+OUT="${OUT:-target/served-cost.md}"
+STACKS=("$@")
+[ ${#STACKS[@]} -eq 0 ] && STACKS=(bare http_errors latency deadline limit adaptive rate_limit breaker full full_cache tower peers peers_cache)
+
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "wrk not installed; installing it from Debian's packages"
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+    else
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+    fi
+fi
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(pwd)/target}"
+cargo build -q --release -p palisade-benches --example served
+SERVER="$CARGO_TARGET_DIR/release/examples/served"
+
+PIN_SERVER=""; PIN_WRK=""
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+    PIN_SERVER="taskset -c 0"; PIN_WRK="taskset -c 1"
+fi
+TICK=$(getconf CLK_TCK)
+RAW="$(mktemp)"
+trap 'rm -f "$RAW"' EXIT
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+measure() { # stack round
+    local stack="$1" round="$2" log pid port before after out bin="$SERVER" name="$1"
+    # `stack@/path/to/served` runs another build of the server (a before/after pair).
+    if [[ "$stack" == *@* ]]; then bin="${stack#*@}"; name="${stack%%@*}"; fi
+    log="$(mktemp)"
+    $PIN_SERVER "$bin" "$name" 127.0.0.1:0 >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do grep -q "listening on" "$log" && break; sleep 0.05; done
+    port="$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$log")"
+    if [ -z "$port" ]; then echo "server for $stack did not start:"; cat "$log"; kill "$pid" 2>/dev/null; exit 1; fi
+    $PIN_WRK wrk -t1 -c"$CONNS" -d1s -s benches/load/users.lua "http://127.0.0.1:$port" >/dev/null
+    before="$(cpu_ticks "$pid")"
+    out="$($PIN_WRK wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s benches/load/users.lua "http://127.0.0.1:$port")"
+    after="$(cpu_ticks "$pid")"
+    kill "$pid"; wait "$pid" 2>/dev/null || true; rm -f "$log"
+    python3 - "$stack" "$round" "$before" "$after" "$TICK" <<PY >>"$RAW"
+import re, sys
+stack, rnd, before, after, tick = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+out = """$out"""
+reqs = int(re.search(r"(\d+) requests in", out).group(1))
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+def us(v, unit):
+    return float(v) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
+m = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+p99 = us(*m.groups())
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+errs = re.search(r"Socket errors: (.*)", out)
+cpu_us = (after - before) / tick * 1e6 / reqs
+print(f"{stack}\t{rnd}\t{cpu_us:.3f}\t{rps:.0f}\t{p99:.0f}\t{non2xx.group(1) if non2xx else 0}\t{(errs.group(1) if errs else '').strip()}")
+PY
+}
+
+echo "stacks: ${STACKS[*]}; $ROUNDS rounds of ${SECS}s, wrk -t1 -c$CONNS; pinning: ${PIN_SERVER:-none}"
+for round in $(seq 1 "$ROUNDS"); do
+    for stack in "${STACKS[@]}"; do
+        measure "$stack" "$round"
+        tail -n 1 "$RAW" | awk -F'\t' '{printf "round %s  %-12s cpu %7.2f us/req  %8s req/s  p99 %6s us\n", $2, $1, $3, $4, $5}'
+    done
+done
+
+mkdir -p "$(dirname "$OUT")"
+python3 - "$RAW" "$ROUNDS" "$SECS" "$CONNS" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')" <<'PY' | tee "$OUT"
+import statistics as st, sys, collections, datetime, platform
+raw, rounds, secs, conns, rev = sys.argv[1:6]
+rows = [l.rstrip("\n").split("\t") for l in open(raw) if l.strip()]
+by = collections.defaultdict(dict)
+for stack, rnd, cpu, rps, p99, non2xx, errs in rows:
+    by[stack][int(rnd)] = (float(cpu), float(rps), float(p99), int(non2xx), errs)
+order = list(dict.fromkeys(r[0] for r in rows))
+have_bare = "bare" in by
+def med(xs): return st.median(xs) if xs else float("nan")
+print(f"Served cost, `wrk -t1 -c{conns}`, {rounds} interleaved rounds of {secs} s, medians; commit {rev}, "
+      f"{datetime.date.today()}, {platform.machine()} with {__import__('os').cpu_count()} cores.\n")
+print("| stack | CPU µs/request | added to bare | req/s | vs bare | p99 µs | p99 vs bare | non-2xx |")
+print("|---|---|---|---|---|---|---|---|")
+for s in order:
+    rs = by[s]
+    cpu = med([v[0] for v in rs.values()]); rps = med([v[1] for v in rs.values()]); p99 = med([v[2] for v in rs.values()])
+    bad = sum(v[3] for v in rs.values())
+    if have_bare:
+        added = med([rs[r][0] - by["bare"][r][0] for r in rs if r in by["bare"]])
+        rel = med([rs[r][1] / by["bare"][r][1] for r in rs if r in by["bare"]])
+        prel = med([rs[r][2] / by["bare"][r][2] for r in rs if r in by["bare"]])
+        print(f"| {s} | {cpu:.2f} | {added:+.2f} | {rps:,.0f} | {rel:.2f}× | {p99:.0f} | {prel:.2f}× | {bad} |")
+    else:
+        print(f"| {s} | {cpu:.2f} | – | {rps:,.0f} | – | {p99:.0f} | – | {bad} |")
+PY
+echo "table written to $OUT"
