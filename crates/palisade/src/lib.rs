@@ -239,7 +239,7 @@ pub mod prelude {
     pub use palisade_shed::Retry;
 
     #[cfg(feature = "shed")]
-    pub use palisade_shed::{AdaptiveLimit, AdaptiveThrottle, Criticality, Queue};
-    #[cfg(feature = "shed")]
     pub use palisade_shed::queue::CriticalityHeader;
+    #[cfg(feature = "shed")]
+    pub use palisade_shed::{AdaptiveLimit, AdaptiveThrottle, Criticality, Queue};
 }
