@@ -5,22 +5,21 @@
 use crate::{lane::Lane, permit::Guard};
 use palisade_core::{
     Outcome,
-    grpc::{ClassifiedBody, GrpcErrors, GrpcVerdict},
+    grpc::{ClassifiedBody, GrpcErrors, GrpcReport, GrpcVerdict},
 };
-use std::sync::OnceLock;
 
 /// What the body calls with the outcome of the stream.
-pub type GrpcReport = Box<dyn FnOnce(Outcome) + Send + Sync>;
+pub type Reporter = Box<dyn FnOnce(Outcome) + Send + Sync>;
 
 /// The response body of a
 /// [`builder_for_grpc`](crate::CircuitBreaker::builder_for_grpc) breaker's
 /// service: `B` in a [`ClassifiedBody`] that records the call when the body
 /// ends (or records nothing, when the status was in the response head).
-pub type GrpcBody<B> = ClassifiedBody<B, GrpcReport>;
+pub type GrpcBody<B> = ClassifiedBody<B, Reporter>;
 
 /// Records the call now if the head holds its status (a trailers-only
 /// response), or hands the guard to the body to record at its end.
-pub(crate) fn watch<B>(
+pub(crate) fn watch<B: http_body::Body>(
     response: http::Response<B>,
     guard: &mut Guard<Lane<GrpcErrors>>,
 ) -> http::Response<GrpcBody<B>> {
@@ -28,19 +27,14 @@ pub(crate) fn watch<B>(
     match errors.classify_response(&response) {
         GrpcVerdict::Ready(outcome) => {
             guard.finish(outcome);
-            // Nothing left to report: a classifier without codes (cloning
-            // its empty list does not allocate) and a reporter of zero size
-            // (not allocated either).
-            static UNUSED: OnceLock<GrpcErrors> = OnceLock::new();
-            let unused = UNUSED.get_or_init(|| GrpcErrors::with_failures([])).clone();
-            let report: GrpcReport = Box::new(|_| {});
-            response.map(|body| ClassifiedBody::new(body, unused, report))
+            // Nothing left to report: the body goes through untracked.
+            response.map(ClassifiedBody::untracked)
         }
         GrpcVerdict::AtEndOfStream => {
             let errors = errors.clone();
             let call = guard.take();
-            let report: GrpcReport = Box::new(move |outcome| call.finish_at_end(outcome));
-            response.map(|body| ClassifiedBody::new(body, errors, report))
+            let report: Reporter = Box::new(move |outcome| call.finish_at_end(outcome));
+            response.map(|body| ClassifiedBody::new(body, GrpcReport::new(errors, report)))
         }
     }
 }

@@ -134,6 +134,7 @@ impl<F, B, E> Future for ResponseFuture<F, GrpcErrors, AtEndOfStream>
 where
     F: Future<Output = Result<http::Response<B>, E>>,
     E: Into<BoxError>,
+    B: http_body::Body,
 {
     type Output = Result<http::Response<GrpcBody<B>>, BoxError>;
 

@@ -141,7 +141,7 @@ mod window;
 pub use backoff::Backoff;
 #[cfg(feature = "grpc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "grpc")))]
-pub use body::{GrpcBody, GrpcReport};
+pub use body::{GrpcBody, Reporter};
 pub use breaker::CircuitBreaker;
 pub use builder::CircuitBreakerBuilder;
 pub use keyed::{

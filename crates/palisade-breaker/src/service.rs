@@ -268,6 +268,7 @@ impl<S, B, Req> Service<Req> for CircuitBreakerService<S, GrpcErrors, AtEndOfStr
 where
     S: Service<Req, Response = http::Response<B>>,
     S::Error: Into<BoxError>,
+    B: http_body::Body,
 {
     type Response = http::Response<GrpcBody<B>>;
     type Error = BoxError;

@@ -87,6 +87,15 @@ impl<B: Body, T: OnBodyEnd> TrackedBody<B, T> {
 }
 
 impl<B, T> TrackedBody<B, T> {
+    /// Wraps `inner` with nothing to track: for a response whose outcome was
+    /// known from its head, so the body type stays the same either way.
+    pub fn untracked(inner: B) -> Self {
+        Self {
+            inner,
+            tracker: None,
+        }
+    }
+
     /// Whether the tracker still waits for the end of the body (it has not
     /// ended, failed or been unwrapped).
     pub fn is_tracking(&self) -> bool {

@@ -12,8 +12,8 @@ pub enum RejectKind {
     Overloaded,
     /// The request's deadline passed, before or while it ran.
     DeadlineExceeded,
-    /// The request waited in a queue longer than allowed. Reserved for
-    /// queue-time shedding: no Palisade layer returns it yet.
+    /// The request waited in a queue longer than allowed (queue-time
+    /// shedding: `palisade_shed::queue::Queue`, CoDel).
     QueueTimeout,
     /// A batcher's queue is full.
     BatchFull,

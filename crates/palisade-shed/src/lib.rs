@@ -110,6 +110,7 @@ pub mod adaptive;
 pub mod blocking;
 pub mod limit;
 pub mod propagate;
+pub mod queue;
 #[cfg(feature = "rate-limit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
 pub mod rate_limit;
@@ -126,6 +127,7 @@ pub use adaptive::{AdaptiveLimit, AdaptiveLimitLayer};
 pub use blocking::{BlockingPool, JobPanicked};
 pub use limit::{ConcurrencyLimit, ConcurrencyLimitLayer};
 pub use propagate::PropagateDeadlineLayer;
+pub use queue::{Criticality, Queue, QueueLayer};
 #[cfg(feature = "rate-limit")]
 pub use rate_limit::{RateLimit, RateLimitLayer};
 #[cfg(feature = "retry")]

@@ -239,5 +239,7 @@ pub mod prelude {
     pub use palisade_shed::Retry;
 
     #[cfg(feature = "shed")]
-    pub use palisade_shed::{AdaptiveLimit, AdaptiveThrottle};
+    pub use palisade_shed::queue::CriticalityHeader;
+    #[cfg(feature = "shed")]
+    pub use palisade_shed::{AdaptiveLimit, AdaptiveThrottle, Criticality, Queue};
 }

@@ -132,6 +132,7 @@ impl<S, K, F, B, Req> Service<Req>
 where
     S: Service<Req, Response = http::Response<B>>,
     S::Error: Into<BoxError>,
+    B: http_body::Body,
     F: Fn(&Req) -> K,
     K: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static,
 {

@@ -34,7 +34,7 @@ mod builder;
 mod future;
 mod layer;
 mod service;
-mod state;
+pub(crate) mod state;
 mod telemetry;
 
 pub use algorithm::{Aimd, Algorithm, Gradient2, Vegas};
@@ -77,7 +77,7 @@ use std::{fmt, sync::Arc, time::Duration};
 /// # Ok(()) }
 /// ```
 pub struct AdaptiveLimit<C = ErrorsAsFailures> {
-    shared: Arc<Lanes<Shared<C>>>,
+    pub(crate) shared: Arc<Lanes<Shared<C>>>,
 }
 
 impl<C> Clone for AdaptiveLimit<C> {

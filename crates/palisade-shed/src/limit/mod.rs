@@ -28,7 +28,7 @@ mod body;
 mod builder;
 mod future;
 mod layer;
-mod permit;
+pub(crate) mod permit;
 mod service;
 mod state;
 mod telemetry;
@@ -65,7 +65,7 @@ use std::{marker::PhantomData, sync::Arc, time::Duration};
 /// `ConcurrencyLimit` is a cheap handle (an `Arc` inside).
 #[derive(Debug)]
 pub struct ConcurrencyLimit<P = UntilResponse> {
-    shared: Arc<Lanes<Shared>>,
+    pub(crate) shared: Arc<Lanes<Shared>>,
     _release: PhantomData<fn() -> P>,
 }
 
