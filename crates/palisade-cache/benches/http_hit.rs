@@ -6,6 +6,25 @@
 //! For instruction counts (steady under load), run the bench binary under
 //! callgrind with `HTTP_HIT_ITERS=N`: it primes the cache, makes `N` hits and
 //! exits; the difference between two values of `N` is the cost of the hits.
+//! `HTTP_HIT_MODE` picks what each iteration does (every mode builds the same
+//! request and drops what it got, so the request's cost is in each):
+//!
+//! - `layer` (default): a fresh hit through the `HttpCache` layer;
+//! - `moka`: a raw `moka::future::Cache::get` of an entry stored under the
+//!   same key as the layer's (its `authority + path?query` bytes), the
+//!   baseline of the hit;
+//! - `moka_response`: the same `get` of a stored response (status, headers,
+//!   body) and the `Response` built from it (headers cloned, body shared):
+//!   what a hand-written moka cache in front of the handler does on a hit;
+//! - `request`: the request alone.
+//!
+//! - `latency` (not for callgrind): 1,000 URLs primed, then `N` hits cycling
+//!   over them inside a tokio runtime, yielding after each (as a server
+//!   does between requests, so that spawned tasks run); prints the wall
+//!   time of `call` + first poll per hit as p50 / p99 / p99.9 / max.
+//!
+//! `scripts/callgrind-http-hit.sh` (in this crate) runs the others and prints
+//! instructions per iteration and the ratio layer / moka.
 
 use std::{
     convert::Infallible,
@@ -67,8 +86,83 @@ fn main_bench(c: &mut Criterion) {
 
     if let Ok(n) = std::env::var("HTTP_HIT_ITERS") {
         let n: u64 = n.parse().expect("HTTP_HIT_ITERS: a number");
-        for _ in 0..n {
-            black_box(now(svc.call(black_box(request()))).unwrap());
+        match std::env::var("HTTP_HIT_MODE").as_deref() {
+            Ok("moka") => {
+                let moka: moka::future::Cache<Bytes, std::sync::Arc<Response<Bytes>>> =
+                    moka::future::Cache::builder().max_capacity(10_000).build();
+                let key = Bytes::from_static(b"example.com/articles/42?lang=en");
+                now(moka.insert(
+                    key.clone(),
+                    std::sync::Arc::new(Response::new(Bytes::new())),
+                ));
+                for _ in 0..n {
+                    let req = black_box(request());
+                    black_box(now(moka.get(black_box(&key))).unwrap());
+                    drop(req);
+                }
+            }
+            Ok("moka_response") => {
+                type Stored = (http::StatusCode, http::HeaderMap, Bytes);
+                let moka: moka::future::Cache<Bytes, std::sync::Arc<Stored>> =
+                    moka::future::Cache::builder().max_capacity(10_000).build();
+                let key = Bytes::from_static(b"example.com/articles/42?lang=en");
+                let resp = now(origin(request())).unwrap();
+                let stored = (
+                    resp.status(),
+                    resp.headers().clone(),
+                    Bytes::from_static(b"<p>article 42</p>"),
+                );
+                now(moka.insert(key.clone(), std::sync::Arc::new(stored)));
+                for _ in 0..n {
+                    let req = black_box(request());
+                    let hit = now(moka.get(black_box(&key))).unwrap();
+                    let mut resp = Response::new(Full::new(hit.2.clone()));
+                    *resp.status_mut() = hit.0;
+                    *resp.headers_mut() = hit.1.clone();
+                    black_box(resp);
+                    drop(req);
+                }
+            }
+            Ok("latency") => {
+                let url = |i: u64| format!("http://example.com/articles/{i}?lang=en");
+                let ids = 1_000;
+                for i in 0..ids {
+                    let req = Request::get(url(i)).body(()).unwrap();
+                    rt.block_on(svc.call(req)).unwrap();
+                }
+                let mut times = Vec::with_capacity(usize::try_from(n).unwrap());
+                rt.block_on(async {
+                    for i in 0..n {
+                        let req = Request::get(url(i % ids)).body(()).unwrap();
+                        let start = std::time::Instant::now();
+                        let resp = now(svc.call(req)).unwrap();
+                        times.push(start.elapsed());
+                        assert_eq!(resp.headers()["x-cache"], "HIT");
+                        drop(resp);
+                        tokio::task::yield_now().await;
+                    }
+                });
+                times.sort();
+                let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+                println!(
+                    "hits {}: p50 {:?} p99 {:?} p99.9 {:?} max {:?}",
+                    times.len(),
+                    at(0.5),
+                    at(0.99),
+                    at(0.999),
+                    times[times.len() - 1]
+                );
+            }
+            Ok("request") => {
+                for _ in 0..n {
+                    black_box(request());
+                }
+            }
+            _ => {
+                for _ in 0..n {
+                    black_box(now(svc.call(black_box(request()))).unwrap());
+                }
+            }
         }
         return;
     }

@@ -13,6 +13,20 @@ pub(crate) struct Lifetime {
 }
 
 impl Lifetime {
+    /// Fresh for `ttl`, then stale-while-revalidate and stale-if-error
+    /// windows (each counted from the end of the TTL).
+    pub(crate) const fn new(
+        ttl: Duration,
+        stale_while_revalidate: Duration,
+        stale_if_error: Duration,
+    ) -> Self {
+        Self {
+            ttl,
+            stale_while_revalidate,
+            stale_if_error,
+        }
+    }
+
     /// TTL plus the longer stale window: after that the entry is gone.
     pub(crate) fn total(&self) -> Duration {
         self.ttl

@@ -176,7 +176,7 @@ impl<V: Clone> Flight<V> {
 /// The calls in flight of one cache, by key.
 ///
 /// A flight that ended with a value stays in the map until that value is
-/// visible in L1 (see `Core::settle`): a request arriving in between, whose
+/// visible in L1 (see `CacheState::settle`): a request arriving in between, whose
 /// L1 lookup found nothing, joins it and gets the value at once instead of
 /// starting a second lookup.
 pub(crate) struct Flights<K, V> {

@@ -88,16 +88,50 @@
 //!   purges.
 //! - `http` (default): [`HttpCache`].
 //! - `redis`: a Redis second tier (see [`store`]).
+//!
+//! # Contributor notes
+//!
+//! The crate follows the one Palisade layout (see `CONTRIBUTING.md`): one
+//! folder per middleware, each with `mod.rs` (module docs, the handle users
+//! hold: [`Cache`] / [`HttpCache`]), `builder.rs` (`<X>Builder`, validated,
+//! `build()` returns `Result<_, ConfigError>`), `layer.rs` (`<X>Layer`),
+//! `service.rs` (`<X>Service` with `get_ref` / `get_mut` / `into_inner`),
+//! `future.rs` (the response future, `pin_project_lite`). Bounds sit on impls,
+//! never on structs.
+//!
+//! - `cache/`: the generic [`Cache`]; `policy.rs` turns its builder's settings
+//!   into a `Decision` per value, `l2.rs` is its L2 step on a miss.
+//! - `http/`: [`HttpCache`]; `policy.rs` holds the RFC 9111 rules, `key.rs`
+//!   the keys (built on the stack for a hit), `lead.rs` what the leading call
+//!   does with its response, `l2.rs` its L2 step, `background.rs` calls made
+//!   on the background service, `invalidate.rs` invalidation by unsafe
+//!   methods, `body.rs` [`CacheBody`].
+//! - Shared by both, bottom first (a lower module never imports a higher
+//!   one): `entry.rs` (an entry and its freshness, `Lifetime`), `policy.rs`
+//!   (the `Policy` seam and `Decision`), `store/` (the L2 seam, the stores,
+//!   and `store/codec/`, the Redis envelope), `l2.rs` (the builders' L2
+//!   encodings), `stats.rs` ([`Stats`]), `telemetry.rs` (the recorder behind
+//!   [`Stats`], metrics and tracing), `l1.rs` (moka, and the task that runs
+//!   moka's maintenance off the request path), `flight.rs` (coalescing),
+//!   `state.rs` (`CacheState`: what every service of one cache shares),
+//!   `leader.rs` (`LeadGuard`: the one call of a flight, refresh start, L2
+//!   freshness check), `waiter.rs` (a request waiting for that call),
+//!   `worker.rs` (the background service: `Background`, `Worker`).
+//! - Errors in `error.rs`; futures re-exported from [`future`].
+//! - Weighing (`CacheBuilder::weigh`) is a `Fn(&V) -> usize`, the form
+//!   `palisade-batch` uses: a size in memory, as `len()` gives it.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
-#[cfg(any(feature = "redis", fuzzing))]
-mod codec;
-mod core;
+mod debug;
 mod entry;
 mod flight;
 mod l1;
+mod l2;
+mod leader;
+mod policy;
+mod state;
 mod stats;
 mod telemetry;
 mod waiter;
@@ -130,10 +164,10 @@ pub mod fuzzing {
     /// if what decoded does not encode and decode to the same entry.
     pub fn decode_envelope(data: &[u8]) {
         let bytes = bytes::Bytes::copy_from_slice(data);
-        if let Ok(entry) = crate::codec::decode(&bytes) {
-            let again = crate::codec::encode(&entry).expect("a decoded entry encodes");
+        if let Ok(entry) = crate::store::codec::decode(&bytes) {
+            let again = crate::store::codec::encode(&entry).expect("a decoded entry encodes");
             assert_eq!(
-                crate::codec::decode(&bytes::Bytes::from(again)),
+                crate::store::codec::decode(&bytes::Bytes::from(again)),
                 Ok(entry),
                 "a decoded entry round-trips"
             );

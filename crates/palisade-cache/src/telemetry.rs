@@ -1,7 +1,97 @@
-//! All recording goes through here; without the `metrics` / `tracing`
-//! features these compile to nothing.
+//! All recording goes through here: the [`Recorder`] (the counters behind
+//! [`Stats`] and the metric handles) and the tracing events. Without the
+//! `metrics` / `tracing` features the emission compiles to nothing.
 
-use crate::stats::Event;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::stats::Stats;
+
+/// What one request turned out to be, for counters and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    Hit,
+    Miss,
+    Stale,
+    StaleIfError,
+    Coalesced,
+    Bypass,
+    Refresh,
+    RefreshFailure,
+    Eviction,
+}
+
+/// Atomic counters plus the metric handles of one cache.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    stale_hits: AtomicU64,
+    coalesced: AtomicU64,
+    bypassed: AtomicU64,
+    refreshes: AtomicU64,
+    refresh_failures: AtomicU64,
+    evictions: AtomicU64,
+    metrics: Metrics,
+}
+
+impl Recorder {
+    pub(crate) fn new(name: &str) -> Self {
+        Self {
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            stale_hits: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
+            bypassed: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
+            refresh_failures: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+            metrics: Metrics::new(name),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record(&self, event: Event) {
+        let counter = match event {
+            Event::Hit => &self.hits,
+            Event::Miss => &self.misses,
+            Event::Stale | Event::StaleIfError => &self.stale_hits,
+            Event::Coalesced => &self.coalesced,
+            Event::Bypass => &self.bypassed,
+            Event::Refresh => &self.refreshes,
+            Event::RefreshFailure => &self.refresh_failures,
+            Event::Eviction => &self.evictions,
+        };
+        counter.fetch_add(1, Relaxed);
+        self.metrics.record(event);
+    }
+
+    /// Records a hit; returns the number of hits before it.
+    #[inline]
+    pub(crate) fn record_hit(&self) -> u64 {
+        let before = self.hits.fetch_add(1, Relaxed);
+        self.metrics.record(Event::Hit);
+        before
+    }
+
+    pub(crate) fn set_size(&self, entries: u64, weighed: u64) {
+        self.metrics.set_size(entries, weighed);
+    }
+
+    pub(crate) fn snapshot(&self, entries: u64, weighed_size: u64) -> Stats {
+        Stats {
+            hits: self.hits.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+            stale_hits: self.stale_hits.load(Relaxed),
+            coalesced: self.coalesced.load(Relaxed),
+            bypassed: self.bypassed.load(Relaxed),
+            refreshes: self.refreshes.load(Relaxed),
+            refresh_failures: self.refresh_failures.load(Relaxed),
+            evictions: self.evictions.load(Relaxed),
+            entries,
+            weighed_size,
+        }
+    }
+}
 
 #[cfg(feature = "metrics")]
 #[derive(Debug)]

@@ -9,19 +9,19 @@ use std::{
 use palisade_core::BoxError;
 
 use crate::{
-    core::{Core, LeadGuard},
     entry::SharedEntry,
     flight::{Flight, WaitPoll},
-    stats::Event,
-    telemetry,
+    leader::LeadGuard,
+    state::CacheState,
+    telemetry::{self, Event},
 };
 
-type LeaveFn<K, V> = fn(&Core<K, V>, &K, &Arc<Flight<V>>, usize);
+type LeaveFn<K, V> = fn(&CacheState<K, V>, &K, &Arc<Flight<V>>, usize);
 
 /// Leaves the flight when dropped (so an abandoned flight with no one left
 /// is forgotten).
 pub(crate) struct Waiter<K, V> {
-    core: Arc<Core<K, V>>,
+    state: Arc<CacheState<K, V>>,
     key: K,
     flight: Arc<Flight<V>>,
     slot: usize,
@@ -53,19 +53,19 @@ where
     V: Clone + Send + Sync + 'static,
 {
     pub(crate) fn new(
-        core: Arc<Core<K, V>>,
+        state: Arc<CacheState<K, V>>,
         key: K,
         flight: Arc<Flight<V>>,
         slot: usize,
         stale: Option<SharedEntry<V>>,
     ) -> Self {
         Self {
-            core,
+            state,
             key,
             flight,
             slot,
             stale,
-            leave: Some(|core, key, flight, slot| core.flights.leave(key, flight, slot)),
+            leave: Some(|state, key, flight, slot| state.flights.leave(key, flight, slot)),
         }
     }
 
@@ -75,10 +75,10 @@ where
             WaitPoll::Ready(res) => Poll::Ready(Waited::Ready(res.map_err(Into::into))),
             WaitPoll::Pass => Poll::Ready(Waited::Pass),
             WaitPoll::TakeOver => {
-                telemetry::leader_taken_over(&self.core.name);
-                self.core.recorder.record(Event::Miss);
+                telemetry::leader_taken_over(&self.state.name);
+                self.state.recorder.record(Event::Miss);
                 Poll::Ready(Waited::TakeOver(LeadGuard::new(
-                    Arc::clone(&self.core),
+                    Arc::clone(&self.state),
                     self.key.clone(),
                     Arc::clone(&self.flight),
                     self.stale.clone(),
@@ -92,7 +92,7 @@ where
 impl<K, V> Drop for Waiter<K, V> {
     fn drop(&mut self) {
         if let Some(leave) = self.leave.take() {
-            leave(&self.core, &self.key, &self.flight, self.slot);
+            leave(&self.state, &self.key, &self.flight, self.slot);
         }
     }
 }

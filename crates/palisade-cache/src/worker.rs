@@ -2,17 +2,21 @@
 //! request future can make with its own service — a take-over after a
 //! cancelled leader, and the call after an L2 miss that was awaited.
 //!
-//! The inner service is cloned once, when `Layer::layer` wraps it; the clone
-//! waits here until the first such call, then moves into a tokio task that
-//! drives its readiness and spawns each response future. The task ends when
-//! every service made by that `layer()` call is dropped.
+//! The inner service is cloned once, when `Layer::layer` wraps it, into a
+//! [`Background`]; the clone waits there until the first such call, then
+//! moves into a [`Worker`]'s tokio task that drives its readiness and spawns
+//! each response future. The task ends when every service made by that
+//! `layer()` call is dropped. Both `CacheService` and `HttpCacheService` use
+//! it; response futures hold the worker as an `Arc<dyn Submit>`, so their
+//! type does not name the inner service.
 
 use std::{
+    any::Any,
     future::{Future, poll_fn},
     hash::Hash,
     panic::AssertUnwindSafe,
     pin::Pin,
-    sync::{Mutex, OnceLock, PoisonError},
+    sync::{Arc, Mutex, OnceLock, PoisonError},
     task::Poll,
 };
 
@@ -20,7 +24,7 @@ use palisade_core::BoxError;
 use tokio::sync::mpsc;
 use tower_service::Service;
 
-use crate::{core::LeadGuard, error::TakeOverFailed};
+use crate::{error::TakeOverFailed, leader::LeadGuard};
 
 /// A request, the flight it leads (if any), and what the driver needs.
 type Job<Req, K, V, X> = (Req, Option<LeadGuard<K, V>>, X);
@@ -103,6 +107,88 @@ where
         handle.spawn(run(svc, rx, self.drive));
         drop(spare);
         Some(self.tx.get_or_init(|| tx))
+    }
+}
+
+/// A worker as the response futures hold it: without the inner service's
+/// type.
+pub(crate) trait Submit<Req, K, V, X>: Send + Sync {
+    /// See [`Worker::submit`].
+    fn submit(&self, req: Req, guard: Option<LeadGuard<K, V>>, extra: X) -> Result<(), X>;
+}
+
+impl<S, Req, K, V, X> Submit<Req, K, V, X> for Worker<S, Req, K, V, X>
+where
+    X: Send + 'static,
+    S: Service<Req> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    Req: Send + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn submit(&self, req: Req, guard: Option<LeadGuard<K, V>>, extra: X) -> Result<(), X> {
+        Worker::submit(self, req, guard, extra)
+    }
+}
+
+/// A shared worker (see [`Submit`]).
+pub(crate) type WorkerRef<Req, K, V, X> = Arc<dyn Submit<Req, K, V, X>>;
+
+/// The inner service's one background clone, and the worker driving it,
+/// made on first use (typed by the request, known only in `call`).
+pub(crate) struct Background<S> {
+    spare: Mutex<Option<S>>,
+    worker: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+impl<S> std::fmt::Debug for Background<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Background")
+            .field("started", &self.worker.get().is_some())
+            .finish()
+    }
+}
+
+impl<S> Background<S> {
+    pub(crate) fn new(spare: S) -> Self {
+        Self {
+            spare: Mutex::new(Some(spare)),
+            worker: OnceLock::new(),
+        }
+    }
+
+    /// The worker for requests of type `Req`, made with `drive` on first
+    /// use. `None` if the spare service went to a worker for another request
+    /// type (one service called with two request types; never in practice).
+    pub(crate) fn worker<Req, K, V, X>(
+        &self,
+        drive: DriveOf<S, Req, K, V, X>,
+    ) -> Option<WorkerRef<Req, K, V, X>>
+    where
+        X: Send + 'static,
+        S: Service<Req> + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        Req: Send + 'static,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let worker = self.worker.get_or_init(|| {
+            let spare = self
+                .spare
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            match spare {
+                Some(svc) => {
+                    let worker: WorkerRef<Req, K, V, X> = Arc::new(Worker::new(svc, drive));
+                    Box::new(worker)
+                }
+                None => Box::new(()),
+            }
+        });
+        worker.downcast_ref::<WorkerRef<Req, K, V, X>>().cloned()
     }
 }
 

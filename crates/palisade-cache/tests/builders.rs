@@ -135,7 +135,7 @@ fn build(c: &CacheConfig) -> Result<Cache<u64, String>, ConfigError> {
         b = b.max_bytes(n);
     }
     if c.weigh {
-        b = b.weigh(|v: &String| v.len() as u64);
+        b = b.weigh(|v: &String| v.len());
     }
     if let Some(ttl) = c.ttl {
         b = b.ttl(ttl);
@@ -232,7 +232,7 @@ fn required_settings_and_zeros_have_clear_messages() {
     let err = Cache::<u64, String>::builder("x")
         .ttl(Duration::from_secs(1))
         .max_bytes(0)
-        .weigh(|v: &String| v.len() as u64)
+        .weigh(|v: &String| v.len())
         .build()
         .unwrap_err();
     assert_eq!(err.to_string(), "max_bytes must be at least 1, got 0");

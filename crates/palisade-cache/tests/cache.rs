@@ -259,7 +259,7 @@ async fn ttl_for_decides_what_is_stored() {
 async fn weighed_size_stays_within_max_bytes() {
     let cache: Cache<u64, Arc<[u8]>> = Cache::builder("bytes")
         .max_bytes(10_000)
-        .weigh(|v: &Arc<[u8]>| v.len() as u64)
+        .weigh(|v: &Arc<[u8]>| v.len())
         .ttl(Duration::from_secs(60))
         .build()
         .unwrap();

@@ -14,7 +14,7 @@ async fn requests_entries_and_bytes_are_recorded() {
     let cache: Cache<u64, String> = metrics::with_local_recorder(&recorder, || {
         Cache::builder("metered")
             .max_bytes(1_000)
-            .weigh(|v: &String| v.len() as u64)
+            .weigh(|v: &String| v.len())
             .ttl(Duration::from_secs(60))
             .build()
             .unwrap()

@@ -165,7 +165,7 @@ service_builder_ext! {
         /// Adds a response cache keyed by `key(&request)` (`None` bypasses the
         /// cache) ([`Cache::layer`](palisade_cache::Cache::layer)).
         #[cfg(feature = "cache")]
-        fn cache<K, V, Req, F>(self, cache: &palisade_cache::Cache<K, V>, key: F) -> palisade_cache::CacheLayer<K, V, F, Req>
+        fn cache<K, V, Req, F>(self, cache: &palisade_cache::Cache<K, V>, key: F) -> palisade_cache::CacheLayer<K, V, F>
             where [K: std::hash::Hash + Eq + Clone + Send + Sync + 'static, V: Clone + Send + Sync + 'static, F: Fn(&Req) -> Option<K> + Clone]
             { cache.layer(key) }
 

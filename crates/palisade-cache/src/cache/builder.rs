@@ -6,19 +6,19 @@ use bytes::Bytes;
 use palisade_core::ConfigError;
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::Cache;
+use super::{
+    Cache,
+    policy::{GenericPolicy, TagsFn, TtlFn, WeighFn},
+};
 use crate::{
-    core::{Core, Decision, L2Hook, Policy, lifetime},
     entry::Lifetime,
+    l2::L2Hook,
+    state::CacheState,
     store::{L2Payload, L2Store},
 };
 
 /// Entries held when neither `max_entries` nor `max_bytes` is given.
 pub const DEFAULT_MAX_ENTRIES: u64 = 10_000;
-
-type TtlFn<V> = Arc<dyn Fn(&V) -> Option<Duration> + Send + Sync>;
-type TagsFn<V> = Arc<dyn Fn(&V) -> Box<[Box<str>]> + Send + Sync>;
-type WeighFn<V> = Arc<dyn Fn(&V) -> u64 + Send + Sync>;
 
 /// Builds a [`Cache`]; from [`Cache::builder`].
 ///
@@ -96,10 +96,13 @@ where
         self
     }
 
-    /// How many bytes a value weighs, for [`max_bytes`](Self::max_bytes).
-    /// Weights above `u32::MAX` count as `u32::MAX`.
+    /// How many bytes a value weighs, for [`max_bytes`](Self::max_bytes):
+    /// a `Fn(&V) -> usize`, the same form as `palisade-batch`'s `weigh`
+    /// (so `|v| v.len()` needs no cast). Weights above `u32::MAX` count as
+    /// `u32::MAX`, and a weight of 0 as 1. It runs when a value is stored,
+    /// never on a hit.
     #[must_use]
-    pub fn weigh(mut self, f: impl Fn(&V) -> u64 + Send + Sync + 'static) -> Self {
+    pub fn weigh(mut self, f: impl Fn(&V) -> usize + Send + Sync + 'static) -> Self {
         self.weigh = Some(Arc::new(f));
         self
     }
@@ -212,7 +215,7 @@ where
             ));
         }
         let policy = GenericPolicy {
-            default: lifetime(
+            default: Lifetime::new(
                 self.ttl.unwrap_or(Duration::ZERO),
                 self.stale_while_revalidate,
                 self.stale_if_error,
@@ -222,41 +225,7 @@ where
             weigh: self.weigh,
         };
         Ok(Cache {
-            core: Core::new(self.name, capacity, Box::new(policy), self.l2),
-        })
-    }
-}
-
-struct GenericPolicy<V> {
-    default: Lifetime,
-    ttl_for: Option<TtlFn<V>>,
-    tags: Option<TagsFn<V>>,
-    weigh: Option<WeighFn<V>>,
-}
-
-impl<V: 'static> Policy<V> for GenericPolicy<V> {
-    fn decide(&self, value: &V) -> Option<Decision> {
-        let ttl = match &self.ttl_for {
-            Some(f) => f(value)?,
-            None => self.default.ttl,
-        };
-        if ttl.is_zero() {
-            return None;
-        }
-        let weight = self
-            .weigh
-            .as_ref()
-            .map_or(1, |w| u32::try_from(w(value)).unwrap_or(u32::MAX).max(1));
-        Some(Decision {
-            lifetime: Lifetime {
-                ttl,
-                ..self.default
-            },
-            tags: self
-                .tags
-                .as_ref()
-                .map_or_else(|| Box::new([]) as _, |f| f(value)),
-            weight,
+            state: CacheState::new(self.name, capacity, Box::new(policy), self.l2),
         })
     }
 }

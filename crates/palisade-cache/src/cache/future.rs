@@ -12,50 +12,70 @@ use std::{
 use palisade_core::BoxError;
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
-use tower_service::Service;
 
-use super::service::{L2Lookup, classify_l2};
+use super::l2::classify_l2;
 use crate::{
-    core::{LeadGuard, guarded},
     error::TakeOverFailed,
+    l2::EntryLookup,
+    leader::{LeadGuard, guarded},
     waiter::{Waited, Waiter},
-    worker::Worker,
+    worker::WorkerRef,
 };
+
+/// The background worker, if this service has one (see `Background`).
+type Worker<Req, K, V> = Option<WorkerRef<Req, K, V, ()>>;
+
+/// Makes `req`'s call on the background service for `guard`'s flight (the
+/// flight fails if there is no worker or runtime).
+fn submit<Req, K, V>(worker: &Worker<Req, K, V>, req: Req, guard: LeadGuard<K, V>)
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    match worker {
+        Some(worker) => {
+            let _ = worker.submit(req, Some(guard), ());
+        }
+        None => {
+            let _ = guard.complete(Err(Box::new(TakeOverFailed)));
+        }
+    }
+}
 
 pin_project! {
     /// The response future of [`CacheService`](super::CacheService).
-    pub struct ResponseFuture<S: Service<Req>, Req, K, V> {
+    pub struct ResponseFuture<Fut, Req, K, V> {
         #[pin]
-        state: State<S, Req, K, V>,
+        state: State<Fut, Req, K, V>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S: Service<Req>, Req, K, V> {
+    enum State<Fut, Req, K, V> {
         // Answered from the cache, or already resolved.
         Ready { result: Option<Result<V, BoxError>> },
         // Around the cache.
-        Bypass { #[pin] fut: S::Future },
+        Bypass { #[pin] fut: Fut },
         // This request makes the call for its key.
-        Lead { #[pin] fut: S::Future, guard: Option<LeadGuard<K, V>> },
+        Lead { #[pin] fut: Fut, guard: Option<LeadGuard<K, V>> },
         // This request leads, and waits for the L2 first.
         L2 {
-            lookup: L2Lookup<V>,
+            lookup: EntryLookup<V>,
             req: Option<Req>,
             guard: Option<LeadGuard<K, V>>,
-            worker: Arc<Worker<S, Req, K, V>>,
+            worker: Worker<Req, K, V>,
         },
         // Another request makes the call.
         Wait {
             waiter: Waiter<K, V>,
             req: Option<Req>,
-            worker: Arc<Worker<S, Req, K, V>>,
+            worker: Worker<Req, K, V>,
         },
     }
 }
 
-impl<S: Service<Req>, Req, K, V> fmt::Debug for ResponseFuture<S, Req, K, V> {
+impl<Fut, Req, K, V> fmt::Debug for ResponseFuture<Fut, Req, K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             State::Ready { .. } => "ready",
@@ -64,13 +84,11 @@ impl<S: Service<Req>, Req, K, V> fmt::Debug for ResponseFuture<S, Req, K, V> {
             State::L2 { .. } => "l2",
             State::Wait { .. } => "wait",
         };
-        f.debug_struct("ResponseFuture")
-            .field("state", &state)
-            .finish()
+        crate::debug::state_machine(f, "ResponseFuture", state)
     }
 }
 
-impl<S: Service<Req>, Req, K, V> ResponseFuture<S, Req, K, V> {
+impl<Fut, Req, K, V> ResponseFuture<Fut, Req, K, V> {
     pub(super) fn ready(result: Result<V, BoxError>) -> Self {
         Self {
             state: State::Ready {
@@ -79,13 +97,13 @@ impl<S: Service<Req>, Req, K, V> ResponseFuture<S, Req, K, V> {
         }
     }
 
-    pub(super) fn bypass(fut: S::Future) -> Self {
+    pub(super) fn bypass(fut: Fut) -> Self {
         Self {
             state: State::Bypass { fut },
         }
     }
 
-    pub(super) fn lead(fut: S::Future, guard: LeadGuard<K, V>) -> Self {
+    pub(super) fn lead(fut: Fut, guard: LeadGuard<K, V>) -> Self {
         Self {
             state: State::Lead {
                 fut,
@@ -95,10 +113,10 @@ impl<S: Service<Req>, Req, K, V> ResponseFuture<S, Req, K, V> {
     }
 
     pub(super) fn l2(
-        lookup: L2Lookup<V>,
+        lookup: EntryLookup<V>,
         req: Req,
         guard: LeadGuard<K, V>,
-        worker: Arc<Worker<S, Req, K, V>>,
+        worker: Worker<Req, K, V>,
     ) -> Self {
         Self {
             state: State::L2 {
@@ -110,7 +128,7 @@ impl<S: Service<Req>, Req, K, V> ResponseFuture<S, Req, K, V> {
         }
     }
 
-    pub(super) fn wait(waiter: Waiter<K, V>, req: Req, worker: Arc<Worker<S, Req, K, V>>) -> Self {
+    pub(super) fn wait(waiter: Waiter<K, V>, req: Req, worker: Worker<Req, K, V>) -> Self {
         Self {
             state: State::Wait {
                 waiter,
@@ -121,12 +139,10 @@ impl<S: Service<Req>, Req, K, V> ResponseFuture<S, Req, K, V> {
     }
 }
 
-impl<S, Req, K, V> Future for ResponseFuture<S, Req, K, V>
+impl<Fut, E, Req, K, V> Future for ResponseFuture<Fut, Req, K, V>
 where
-    S: Service<Req, Response = V> + Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-    Req: Send + 'static,
+    Fut: Future<Output = Result<V, E>>,
+    E: Into<BoxError>,
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
@@ -169,17 +185,17 @@ where
                     // request waits for it like any other.
                     let slot = guard.flight.add_waiter();
                     let waiter = Waiter::new(
-                        Arc::clone(&guard.core),
+                        Arc::clone(&guard.state),
                         guard.key.clone(),
                         Arc::clone(&guard.flight),
                         slot,
                         guard.stale.clone(),
                     );
-                    let _ = worker.submit(req, Some(guard), ());
+                    submit(worker, req, guard);
                     State::Wait {
                         waiter,
                         req: None,
-                        worker: Arc::clone(worker),
+                        worker: worker.clone(),
                     }
                 }
                 StateProj::Wait {
@@ -190,9 +206,7 @@ where
                     Waited::Ready(result) => return Poll::Ready(result),
                     Waited::TakeOver(guard) => {
                         match req.take() {
-                            Some(req) => {
-                                let _ = worker.submit(req, Some(guard), ());
-                            }
+                            Some(req) => submit(worker, req, guard),
                             None => {
                                 let _ = guard.complete(Err(Box::new(TakeOverFailed)));
                             }

@@ -2,7 +2,9 @@
 
 mod builder;
 mod future;
+mod l2;
 mod layer;
+mod policy;
 mod service;
 
 pub use builder::{CacheBuilder, DEFAULT_MAX_ENTRIES};
@@ -12,7 +14,7 @@ pub use service::CacheService;
 
 use std::{fmt, hash::Hash, sync::Arc};
 
-use crate::{core::Core, stats::Stats};
+use crate::{state::CacheState, stats::Stats};
 
 /// A response cache for any tower service: the handle to its shared state.
 ///
@@ -47,20 +49,20 @@ use crate::{core::Core, stats::Stats};
 /// # }
 /// ```
 pub struct Cache<K, V> {
-    pub(crate) core: Arc<Core<K, V>>,
+    pub(crate) state: Arc<CacheState<K, V>>,
 }
 
 impl<K, V> Clone for Cache<K, V> {
     fn clone(&self) -> Self {
         Self {
-            core: Arc::clone(&self.core),
+            state: Arc::clone(&self.state),
         }
     }
 }
 
 impl<K, V> fmt::Debug for Cache<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cache").field("core", &self.core).finish()
+        f.debug_struct("Cache").field("state", &self.state).finish()
     }
 }
 
@@ -81,45 +83,46 @@ where
     ///
     /// All services made from this layer (and from other layers of this
     /// cache) share the cache.
-    pub fn layer<Req, F>(&self, key: F) -> CacheLayer<K, V, F, Req>
+    pub fn layer<Req, F>(&self, key: F) -> CacheLayer<K, V, F>
     where
         F: Fn(&Req) -> Option<K> + Clone,
     {
-        CacheLayer::new(Arc::clone(&self.core), key)
+        CacheLayer::new(Arc::clone(&self.state), key)
     }
 
     /// Drops the entry for `key` here and, with an L2, in the shared tier and
     /// every replica's L1.
     pub async fn invalidate(&self, key: &K) {
-        self.core.invalidate(key).await;
+        self.state.invalidate(key).await;
     }
 
     /// Drops every entry tagged `tag` (see [`CacheBuilder::tags`]) here and,
     /// with an L2, in the shared tier and every replica's L1. Entries stored
     /// after the call are not affected.
     pub async fn invalidate_tag(&self, tag: &str) {
-        self.core.invalidate_tag(tag).await;
+        self.state.invalidate_tag(tag).await;
     }
 
     /// The cache's counters and current size.
     #[must_use]
     pub fn stats(&self) -> Stats {
-        self.core.stats()
+        self.state.stats()
     }
 
     /// Applies moka's pending work now (evictions, invalidations), so that
     /// [`stats`](Self::stats) reports exact sizes. The cache does this on its
     /// own from time to time.
     pub async fn run_pending_tasks(&self) {
-        self.core.l1.run_pending_tasks().await;
-        let core = &self.core;
-        core.recorder
-            .set_size(core.l1.entry_count(), core.l1.weighed_size());
+        self.state.l1.run_pending_tasks().await;
+        let state = &self.state;
+        state
+            .recorder
+            .set_size(state.l1.entry_count(), state.l1.weighed_size());
     }
 
     /// The name given to the builder.
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.core.name
+        &self.state.name
     }
 }

@@ -30,13 +30,18 @@ pin_project! {
     enum Kind<B> {
         Full { data: Option<Bytes> },
         Inner { #[pin] body: B },
-        Prefixed {
-            prefix: VecDeque<Bytes>,
-            trailers: Option<HeaderMap>,
-            rest: Pin<Box<B>>,
-            rest_done: bool,
-        },
+        // Boxed (rare: a body above `max_body_bytes`), so that the common
+        // kinds stay small to move.
+        Prefixed { prefixed: Box<Prefixed<B>> },
     }
+}
+
+/// The part of a body already read, then the rest of its stream.
+struct Prefixed<B> {
+    prefix: VecDeque<Bytes>,
+    trailers: Option<HeaderMap>,
+    rest: Pin<Box<B>>,
+    rest_done: bool,
 }
 
 impl<B> fmt::Debug for CacheBody<B> {
@@ -79,10 +84,12 @@ impl<B> CacheBody<B> {
     ) -> Self {
         Self {
             kind: Kind::Prefixed {
-                prefix: prefix.into(),
-                trailers,
-                rest,
-                rest_done,
+                prefixed: Box::new(Prefixed {
+                    prefix: prefix.into(),
+                    trailers,
+                    rest,
+                    rest_done,
+                }),
             },
         }
     }
@@ -103,12 +110,13 @@ where
         match self.project().kind.project() {
             KindProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             KindProj::Inner { body } => body.poll_frame(cx).map_err(Into::into),
-            KindProj::Prefixed {
-                prefix,
-                trailers,
-                rest,
-                rest_done,
-            } => {
+            KindProj::Prefixed { prefixed } => {
+                let Prefixed {
+                    prefix,
+                    trailers,
+                    rest,
+                    rest_done,
+                } = &mut **prefixed;
                 if let Some(chunk) = prefix.pop_front() {
                     return Poll::Ready(Some(Ok(Frame::data(chunk))));
                 }
@@ -127,12 +135,15 @@ where
         match &self.kind {
             Kind::Full { data } => data.is_none(),
             Kind::Inner { body } => body.is_end_stream(),
-            Kind::Prefixed {
-                prefix,
-                trailers,
-                rest,
-                rest_done,
-            } => prefix.is_empty() && trailers.is_none() && (*rest_done || rest.is_end_stream()),
+            Kind::Prefixed { prefixed } => {
+                let Prefixed {
+                    prefix,
+                    trailers,
+                    rest,
+                    rest_done,
+                } = &**prefixed;
+                prefix.is_empty() && trailers.is_none() && (*rest_done || rest.is_end_stream())
+            }
         }
     }
 
@@ -142,12 +153,13 @@ where
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
             Kind::Inner { body } => body.size_hint(),
-            Kind::Prefixed {
-                prefix,
-                rest,
-                rest_done,
-                ..
-            } => {
+            Kind::Prefixed { prefixed } => {
+                let Prefixed {
+                    prefix,
+                    rest,
+                    rest_done,
+                    ..
+                } = &**prefixed;
                 let read: u64 = prefix.iter().map(|c| c.len() as u64).sum();
                 if *rest_done {
                     return SizeHint::with_exact(read);

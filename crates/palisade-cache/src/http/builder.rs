@@ -11,8 +11,10 @@ use super::{
     policy::{self, DELTA_SECONDS_MAX, Defaults},
 };
 use crate::{
-    core::{Core, Decision, L2Hook, Policy},
     entry::Lifetime,
+    l2::L2Hook,
+    policy::{Decision, Policy},
+    state::CacheState,
     store::{L2Payload, L2Store},
 };
 
@@ -232,11 +234,11 @@ impl HttpCacheBuilder {
             encode_value,
             decode_value,
         });
-        let core = Core::new(self.name, capacity, Box::new(HttpPolicy { by_bytes }), l2);
+        let state = CacheState::new(self.name, capacity, Box::new(HttpPolicy { by_bytes }), l2);
         let mut defaults = self.defaults;
         defaults.by_bytes = by_bytes;
         Ok(HttpCache {
-            core,
+            state,
             defaults: Arc::new(defaults),
         })
     }

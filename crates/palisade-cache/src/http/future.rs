@@ -13,22 +13,24 @@ use http::{Request, Response, response::Parts};
 use http_body::Body;
 use palisade_core::BoxError;
 use pin_project_lite::pin_project;
-use tokio::sync::oneshot;
 use tower_service::Service;
 
 use super::{
-    CacheBody, HttpCore, HttpValue,
+    CacheBody, HttpState, HttpValue,
+    background::{ReplyRx, submit},
+    invalidate::{Target, invalidate},
     key::variant_suffix,
+    l2::{HttpL2Lookup, fill_from_l2},
     lead::{
         Buffered, Ctx, Guard, Step, answer, error_response, on_buffered, on_head, poll_buffer,
         shared_failure_response,
     },
-    policy::{Decided, X_CACHE, key_names, x_cache},
-    service::{Background, HttpL2Lookup, Target, fill_from_l2, invalidate},
+    policy::{Decided, X_CACHE_NAME, key_names, x_cache},
 };
 use crate::{
-    core::guarded,
+    leader::guarded,
     waiter::{Waited, Waiter},
+    worker::Background,
 };
 
 type Out<B, E> = Result<Response<CacheBody<B>>, E>;
@@ -48,33 +50,44 @@ pin_project! {
         Bypass { #[pin] fut: S::Future },
         Invalidate {
             #[pin] fut: S::Future,
-            core: Arc<HttpCore>,
+            state: Arc<HttpState>,
             target: Option<Target>,
         },
         Lead { #[pin] fut: S::Future, guard: Option<Guard>, ctx: Option<Ctx> },
-        Buffer {
-            body: Option<Pin<Box<ResB>>>,
-            parts: Option<Parts>,
-            buf: Buffered,
-            decided: Decided,
-            guard: Option<Guard>,
-            ctx: Option<Ctx>,
-        },
-        L2 {
-            lookup: HttpL2Lookup,
-            req: Option<Request<ReqB>>,
-            guard: Option<Guard>,
-            ctx: Option<Ctx>,
-            background: Arc<Background<S>>,
-        },
-        Wait {
-            waiter: Waiter<Bytes, HttpValue>,
-            req: Option<Request<ReqB>>,
-            ctx: Option<Ctx>,
-            background: Arc<Background<S>>,
-        },
-        Own { rx: oneshot::Receiver<Out<ResB, S::Error>> },
+        // The rare states are boxed, so that the future of a hit (and of
+        // every request) stays small to move.
+        Buffer { st: Box<BufferState<ResB>> },
+        L2 { st: Box<L2State<S, ReqB>> },
+        Wait { st: Box<WaitState<S, ReqB>> },
+        Own { rx: ReplyRx<ResB, S::Error> },
     }
+}
+
+/// Reading a body to store it.
+struct BufferState<ResB> {
+    body: Option<Pin<Box<ResB>>>,
+    parts: Option<Parts>,
+    buf: Buffered,
+    decided: Decided,
+    guard: Option<Guard>,
+    ctx: Option<Ctx>,
+}
+
+/// Leading, waiting for the L2 first.
+struct L2State<S, ReqB> {
+    lookup: HttpL2Lookup,
+    req: Option<Request<ReqB>>,
+    guard: Option<Guard>,
+    ctx: Option<Ctx>,
+    background: Arc<Background<S>>,
+}
+
+/// Waiting for another request's call.
+struct WaitState<S, ReqB> {
+    waiter: Waiter<Bytes, HttpValue>,
+    req: Option<Request<ReqB>>,
+    ctx: Option<Ctx>,
+    background: Arc<Background<S>>,
 }
 
 impl<S: Service<Request<ReqB>>, ReqB, ResB> fmt::Debug for HttpResponseFuture<S, ReqB, ResB> {
@@ -89,9 +102,7 @@ impl<S: Service<Request<ReqB>>, ReqB, ResB> fmt::Debug for HttpResponseFuture<S,
             State::Wait { .. } => "wait",
             State::Own { .. } => "own",
         };
-        f.debug_struct("HttpResponseFuture")
-            .field("state", &state)
-            .finish()
+        crate::debug::state_machine(f, "HttpResponseFuture", state)
     }
 }
 
@@ -102,9 +113,13 @@ impl<S: Service<Request<ReqB>>, ReqB, ResB> HttpResponseFuture<S, ReqB, ResB> {
         }
     }
 
-    pub(super) fn invalidate(fut: S::Future, core: Arc<HttpCore>, target: Option<Target>) -> Self {
+    pub(super) fn invalidate(
+        fut: S::Future,
+        state: Arc<HttpState>,
+        target: Option<Target>,
+    ) -> Self {
         Self {
-            state: State::Invalidate { fut, core, target },
+            state: State::Invalidate { fut, state, target },
         }
     }
 
@@ -133,11 +148,13 @@ impl<S: Service<Request<ReqB>>, ReqB, ResB> HttpResponseFuture<S, ReqB, ResB> {
     ) -> Self {
         Self {
             state: State::L2 {
-                lookup,
-                req: Some(req),
-                guard: Some(guard),
-                ctx: Some(ctx),
-                background,
+                st: Box::new(L2State {
+                    lookup,
+                    req: Some(req),
+                    guard: Some(guard),
+                    ctx: Some(ctx),
+                    background,
+                }),
             },
         }
     }
@@ -150,10 +167,12 @@ impl<S: Service<Request<ReqB>>, ReqB, ResB> HttpResponseFuture<S, ReqB, ResB> {
     ) -> Self {
         Self {
             state: State::Wait {
-                waiter,
-                req: Some(req),
-                ctx: Some(ctx),
-                background,
+                st: Box::new(WaitState {
+                    waiter,
+                    req: Some(req),
+                    ctx: Some(ctx),
+                    background,
+                }),
             },
         }
     }
@@ -186,18 +205,18 @@ where
                 }
                 StateProj::Bypass { fut } => {
                     let mut resp = ready!(fut.poll(cx))?;
-                    resp.headers_mut().insert(X_CACHE, x_cache::BYPASS);
+                    resp.headers_mut().insert(X_CACHE_NAME, x_cache::BYPASS);
                     return Poll::Ready(Ok(resp.map(CacheBody::inner)));
                 }
-                StateProj::Invalidate { fut, core, target } => {
+                StateProj::Invalidate { fut, state, target } => {
                     let mut resp = ready!(fut.poll(cx))?;
                     let status = resp.status();
                     if (status.is_success() || status.is_redirection())
                         && let Some(target) = target.take()
                     {
-                        invalidate(core, target.keys(resp.headers()));
+                        invalidate(state, target.keys(resp.headers()));
                     }
-                    resp.headers_mut().insert(X_CACHE, x_cache::BYPASS);
+                    resp.headers_mut().insert(X_CACHE_NAME, x_cache::BYPASS);
                     return Poll::Ready(Ok(resp.map(CacheBody::inner)));
                 }
                 StateProj::Lead { fut, guard, ctx } => {
@@ -215,23 +234,26 @@ where
                             },
                             guard,
                         ) => State::Buffer {
-                            body: Some(Box::pin(body)),
-                            parts: Some(parts),
-                            buf: Buffered::default(),
-                            decided,
-                            guard,
-                            ctx: Some(ctx),
+                            st: Box::new(BufferState {
+                                body: Some(Box::pin(body)),
+                                parts: Some(parts),
+                                buf: Buffered::default(),
+                                decided,
+                                guard,
+                                ctx: Some(ctx),
+                            }),
                         },
                     }
                 }
-                StateProj::Buffer {
-                    body,
-                    parts,
-                    buf,
-                    decided,
-                    guard,
-                    ctx,
-                } => {
+                StateProj::Buffer { st } => {
+                    let BufferState {
+                        body,
+                        parts,
+                        buf,
+                        decided,
+                        guard,
+                        ctx,
+                    } = &mut **st;
                     let (Some(b), Some(c)) = (body.as_mut(), ctx.as_ref()) else {
                         return Poll::Ready(gone());
                     };
@@ -253,31 +275,33 @@ where
                         *decided,
                     )));
                 }
-                StateProj::L2 {
-                    lookup,
-                    req,
-                    guard,
-                    ctx,
-                    background,
-                } => {
+                StateProj::L2 { st } => {
+                    let L2State {
+                        lookup,
+                        req,
+                        guard,
+                        ctx,
+                        background,
+                    } = &mut **st;
                     let found = ready!(lookup.as_mut().poll(cx));
                     let (Some(g), Some(r), Some(c)) = (guard.take(), req.take(), ctx.take()) else {
                         return Poll::Ready(gone());
                     };
                     match fill_from_l2(&c, g, found) {
                         Ok(resp) => return Poll::Ready(Ok(resp)),
-                        Err(g) => match background.submit::<ReqB, ResB>(r, Some(g), c) {
+                        Err(g) => match submit::<S, ReqB, ResB>(background, r, Some(g), c) {
                             Some(rx) => State::Own { rx },
                             None => return Poll::Ready(gone()),
                         },
                     }
                 }
-                StateProj::Wait {
-                    waiter,
-                    req,
-                    ctx,
-                    background,
-                } => {
+                StateProj::Wait { st } => {
+                    let WaitState {
+                        waiter,
+                        req,
+                        ctx,
+                        background,
+                    } = &mut **st;
                     let waited = ready!(waiter.poll(cx));
                     let Some(c) = ctx.as_ref() else {
                         return Poll::Ready(gone());
@@ -309,7 +333,7 @@ where
                     let (Some(r), Some(c)) = (req.take(), ctx.take()) else {
                         return Poll::Ready(gone());
                     };
-                    match background.submit(r, guard, c) {
+                    match submit(background, r, guard, c) {
                         Some(rx) => State::Own { rx },
                         None => return Poll::Ready(gone()),
                     }

@@ -17,16 +17,19 @@ use palisade_core::BoxError;
 use tokio::time::Instant;
 
 use super::{
-    CacheBody, HttpCore, HttpValue, Stored,
+    CacheBody, HttpState, HttpValue, Stored,
     key::variant_suffix,
-    policy::{self, Answer, Decided, Defaults, Scan, Times, X_CACHE, x_cache},
+    policy::{self, Answer, Decided, Defaults, Scan, Times, X_CACHE_NAME, x_cache},
 };
-use crate::{core::LeadGuard, entry::SharedEntry, flight::Phase, l1::PendingInsert, stats::Event};
+use crate::{
+    entry::SharedEntry, flight::Phase, l1::PendingInsert, leader::LeadGuard, policy::Decision,
+    telemetry::Event,
+};
 
 /// What a leading (or own) call needs besides its response.
 #[derive(Debug, Clone)]
 pub(crate) struct Ctx {
-    pub(crate) core: Arc<HttpCore>,
+    pub(crate) state: Arc<HttpState>,
     pub(crate) defaults: Arc<Defaults>,
     /// The key without variant (authority + path + query).
     pub(crate) base: Bytes,
@@ -62,6 +65,22 @@ pub(crate) fn respond<B>(
     x: HeaderValue,
     age: Option<Duration>,
 ) -> Response<CacheBody<B>> {
+    if !head
+        && let Some(age) = age
+        && x == x_cache::HIT
+    {
+        // A hit on GET: the precomputed hit headers (same headers, same
+        // order as below).
+        let mut resp = Response::new(CacheBody::full(stored.body.clone()));
+        *resp.status_mut() = stored.status;
+        let headers = resp.headers_mut();
+        *headers = stored.hit_headers.clone();
+        headers.insert(
+            header::AGE,
+            policy::age_value(age.saturating_add(stored.initial_age)),
+        );
+        return resp;
+    }
     let body = if head {
         CacheBody::empty()
     } else {
@@ -75,7 +94,7 @@ pub(crate) fn respond<B>(
         resp.headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(stored.body.len()));
     }
-    resp.headers_mut().insert(X_CACHE, x);
+    resp.headers_mut().insert(X_CACHE_NAME, x);
     if let Some(age) = age {
         resp.headers_mut().insert(
             header::AGE,
@@ -161,7 +180,7 @@ fn status_response<B>(status: StatusCode) -> Response<CacheBody<B>> {
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-    resp.headers_mut().insert(X_CACHE, x_cache::MISS);
+    resp.headers_mut().insert(X_CACHE_NAME, x_cache::MISS);
     resp
 }
 
@@ -222,7 +241,7 @@ pub(crate) fn stale_response<B>(
 }
 
 fn mark<B>(mut resp: Response<B>, x: HeaderValue) -> Response<B> {
-    resp.headers_mut().insert(X_CACHE, x);
+    resp.headers_mut().insert(X_CACHE_NAME, x);
     resp
 }
 
@@ -286,13 +305,13 @@ where
         response: SystemTime::now(),
     };
     if guard.as_ref().is_some_and(|g| g.background) && resp.status().is_server_error() {
-        ctx.core.recorder.record(Event::RefreshFailure);
+        ctx.state.recorder.record(Event::RefreshFailure);
     }
     if resp.status().is_server_error()
         && let Some(stale) = usable_stale(ctx, guard.as_ref())
         && let Some(out) = stale_response(&stale, ctx)
     {
-        ctx.core.recorder.record(Event::StaleIfError);
+        ctx.state.recorder.record(Event::StaleIfError);
         if let Some(guard) = guard {
             guard.finish_phase(Phase::Done(Ok(stale.value.clone())));
         }
@@ -511,10 +530,10 @@ fn store(ctx: &Ctx, stored: Stored, decided: Decided) -> (Arc<Stored>, Vec<Pendi
         decision.weight = 1;
     }
     let stored = Arc::new(stored);
-    let core = &ctx.core;
+    let state = &ctx.state;
     let mut pending = Vec::new();
     if names.is_empty() {
-        pending.extend(core.store_decided(
+        pending.extend(state.store_decided(
             &ctx.base,
             HttpValue::Response(Arc::clone(&stored)),
             decision,
@@ -522,12 +541,12 @@ fn store(ctx: &Ctx, stored: Stored, decided: Decided) -> (Arc<Stored>, Vec<Pendi
             true,
         ));
     } else {
-        let marker = crate::core::Decision {
+        let marker = Decision {
             lifetime: decided.lifetime,
             tags: Box::new([]),
             weight: 1,
         };
-        pending.extend(core.store_decided(
+        pending.extend(state.store_decided(
             &ctx.base,
             HttpValue::Vary(names.into()),
             marker,
@@ -537,7 +556,7 @@ fn store(ctx: &Ctx, stored: Stored, decided: Decided) -> (Arc<Stored>, Vec<Pendi
         let mut key = BytesMut::with_capacity(ctx.base.len() + stored.variant.len());
         key.extend_from_slice(&ctx.base);
         key.extend_from_slice(stored.variant.as_bytes());
-        pending.extend(core.store_decided(
+        pending.extend(state.store_decided(
             &key.freeze(),
             HttpValue::Response(Arc::clone(&stored)),
             decision,

@@ -1,9 +1,13 @@
 //! [`HttpCache`]: a shared cache for HTTP services, with HTTP semantics.
 
+mod background;
 mod body;
 mod builder;
 mod future;
+mod invalidate;
 mod key;
+mod l2;
+mod layer;
 mod lead;
 mod policy;
 mod service;
@@ -11,15 +15,16 @@ mod service;
 pub use body::CacheBody;
 pub use builder::HttpCacheBuilder;
 pub use future::HttpResponseFuture;
+pub use layer::HttpCacheLayer;
 pub use policy::X_CACHE;
-pub use service::{HttpCacheLayer, HttpCacheService};
+pub use service::HttpCacheService;
 
 use std::{fmt, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode, header};
 
-use crate::{core::Core, stats::Stats};
+use crate::{state::CacheState, stats::Stats};
 
 /// A stored response: status, headers and the whole body (shared).
 #[derive(Debug)]
@@ -34,6 +39,10 @@ pub(crate) struct Stored {
     pub(crate) initial_age: Duration,
     /// It may answer a request with `Authorization` (RFC 9111 §3.5).
     pub(crate) authorized_ok: bool,
+    /// The headers of a fresh hit, made once: `headers` plus `x-cache: HIT`
+    /// and an `Age` slot, so a hit clones one map and overwrites `Age` in
+    /// place (no header name parsed, no entry added, no growth).
+    pub(crate) hit_headers: HeaderMap,
 }
 
 impl Stored {
@@ -50,6 +59,11 @@ impl Stored {
             headers.insert(header::AGE, policy::age_value(initial_age));
         }
         let authorized_ok = policy::authorized_ok(&headers);
+        let mut hit_headers = headers.clone();
+        hit_headers.insert(policy::X_CACHE_NAME, policy::x_cache::HIT);
+        if !hit_headers.contains_key(header::AGE) {
+            hit_headers.insert(header::AGE, policy::age_value(Duration::ZERO));
+        }
         Self {
             status,
             headers,
@@ -57,6 +71,7 @@ impl Stored {
             variant,
             initial_age,
             authorized_ok,
+            hit_headers,
         }
     }
 }
@@ -69,7 +84,7 @@ pub(crate) enum HttpValue {
     Vary(Arc<[HeaderName]>),
 }
 
-pub(crate) type HttpCore = Core<Bytes, HttpValue>;
+pub(crate) type HttpState = CacheState<Bytes, HttpValue>;
 
 /// A response cache for HTTP services, with HTTP semantics: the handle to
 /// its shared state.
@@ -110,14 +125,14 @@ pub(crate) type HttpCore = Core<Bytes, HttpValue>;
 /// ```
 #[derive(Clone)]
 pub struct HttpCache {
-    core: Arc<HttpCore>,
+    state: Arc<HttpState>,
     defaults: Arc<policy::Defaults>,
 }
 
 impl fmt::Debug for HttpCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpCache")
-            .field("core", &self.core)
+            .field("state", &self.state)
             .field("defaults", &self.defaults)
             .finish()
     }
@@ -135,38 +150,38 @@ impl HttpCache {
     /// made from it (and from other layers of this cache) shares the cache.
     #[must_use]
     pub fn layer(&self) -> HttpCacheLayer {
-        HttpCacheLayer::new(Arc::clone(&self.core), Arc::clone(&self.defaults))
+        HttpCacheLayer::new(Arc::clone(&self.state), Arc::clone(&self.defaults))
     }
 
     /// Drops every response tagged `tag` (by `Cache-Tag` / `Surrogate-Key`)
     /// here and, with an L2, in the shared tier and every replica's L1.
     pub async fn invalidate_tag(&self, tag: &str) {
-        self.core.invalidate_tag(tag).await;
+        self.state.invalidate_tag(tag).await;
     }
 
     /// Drops everything this replica's L1 holds.
     pub fn clear(&self) {
-        self.core.l1.invalidate_all();
+        self.state.l1.invalidate_all();
     }
 
     /// The cache's counters and current size (bytes of bodies and headers).
     #[must_use]
     pub fn stats(&self) -> Stats {
-        self.core.stats()
+        self.state.stats()
     }
 
     /// Applies moka's pending work now (evictions, invalidations), so that
     /// [`stats`](Self::stats) reports exact sizes.
     pub async fn run_pending_tasks(&self) {
-        self.core.l1.run_pending_tasks().await;
-        self.core
+        self.state.l1.run_pending_tasks().await;
+        self.state
             .recorder
-            .set_size(self.core.l1.entry_count(), self.core.l1.weighed_size());
+            .set_size(self.state.l1.entry_count(), self.state.l1.weighed_size());
     }
 
     /// The name given to the builder.
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.core.name
+        &self.state.name
     }
 }

@@ -60,6 +60,8 @@
 //! assert_eq!(l2.entry_count(), 0);
 //! ```
 
+#[cfg(any(feature = "redis", fuzzing))]
+pub(crate) mod codec;
 mod memory;
 
 pub use memory::MemoryStore;

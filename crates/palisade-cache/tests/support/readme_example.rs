@@ -16,7 +16,7 @@ struct GetUser {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let cache = Cache::builder("users")
-        .max_entries(100_000) // or .max_bytes(64 << 20).weigh(|u: &User| u.name.len() as u64)
+        .max_entries(100_000) // or .max_bytes(64 << 20).weigh(|u: &User| u.name.len())
         .ttl(Duration::from_secs(60)) // required (or .ttl_for(|u: &User| ...))
         .stale_while_revalidate(Duration::from_secs(30))
         .stale_if_error(Duration::from_secs(300))

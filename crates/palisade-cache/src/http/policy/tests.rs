@@ -461,3 +461,21 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn age_values_are_the_decimal_seconds() {
+    let boundaries = [9, 10, 99, 100, 999, 1000, 9_999, 10_000, 86_400, 1 << 40];
+    for secs in (0..10_100).chain(boundaries) {
+        let v = age_value(Duration::from_secs(secs));
+        let want = secs.min(DELTA_SECONDS_MAX).to_string();
+        assert_eq!(v.to_str().unwrap(), want, "{secs} s");
+    }
+    assert_eq!(
+        age_value(Duration::from_millis(1_999)).to_str().unwrap(),
+        "1"
+    );
+    assert_eq!(
+        age_value(Duration::MAX).to_str().unwrap(),
+        DELTA_SECONDS_MAX.to_string()
+    );
+}

@@ -21,7 +21,7 @@ use palisade_breaker::CircuitBreaker;
 use palisade_redis::{RedisConnection, RedisFailure, RedisRequest};
 use tokio::task::AbortHandle;
 
-use crate::codec;
+use crate::store::codec;
 use crate::store::{L2Entry, L2Future, L2Store, Purge, PurgeSink};
 use keys::{Keys, encode_purge};
 use stats::{Counters, Lookup};

@@ -1,64 +1,27 @@
-//! The state shared by every service of one cache: L1, flights, policy,
-//! counters and the optional L2. Used by both `Cache` and `HttpCache`.
+//! [`CacheState`]: what every service of one cache shares — L1, flights,
+//! policy, counters and the optional L2. Used by both `Cache` and
+//! `HttpCache`; it sits at the bottom of the crate and imports none of the
+//! modules that use it.
 
 use std::{
-    any::Any,
     hash::Hash,
-    panic::AssertUnwindSafe,
     sync::{Arc, Weak},
-    time::{Duration, SystemTime},
+    time::SystemTime,
 };
 
-use bytes::Bytes;
 use palisade_core::BoxError;
 use tokio::time::Instant;
 
 use crate::{
     entry::{Entry, Freshness, Lifetime, SharedEntry},
-    error::CallPanicked,
     flight::{Flight, Flights, Phase},
-    l1::{L1, PendingInsert},
-    stats::{Event, Recorder, Stats},
-    store::{L2Entry, L2Payload, L2Store, Purge, PurgeSink, PurgeTarget},
-    telemetry,
+    l1::{L1, MAINTAIN_EVERY, PendingInsert},
+    l2::{L2Hook, L2Op},
+    policy::{Decision, Policy},
+    stats::Stats,
+    store::{L2Entry, Purge, PurgeSink, PurgeTarget},
+    telemetry::{self, Event, Recorder},
 };
-
-/// How values become L2 payloads and keys become L2 keys (chosen where the
-/// bounds are known: `.l2()` on a builder).
-pub(crate) struct L2Hook<K, V> {
-    pub(crate) store: Arc<dyn L2Store>,
-    pub(crate) encode_key: fn(&K) -> Option<Bytes>,
-    pub(crate) decode_key: fn(&[u8]) -> Option<K>,
-    pub(crate) encode_value: fn(&V) -> Option<L2Payload>,
-    pub(crate) decode_value: fn(L2Payload) -> Option<V>,
-}
-
-impl<K, V> std::fmt::Debug for L2Hook<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("L2Hook")
-            .field("store", &self.store)
-            .finish()
-    }
-}
-
-/// An L2 operation the cache is about to make.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum L2Op {
-    Get,
-    Put,
-}
-
-/// What is stored and for how long, decided per value.
-pub(crate) struct Decision {
-    pub(crate) lifetime: Lifetime,
-    pub(crate) tags: Box<[Box<str>]>,
-    pub(crate) weight: u32,
-}
-
-/// Per-cache rules turning a value into a [`Decision`] (or not storing it).
-pub(crate) trait Policy<V>: Send + Sync + 'static {
-    fn decide(&self, value: &V) -> Option<Decision>;
-}
 
 /// The result of looking a key up in L1.
 pub(crate) enum Lookup<V> {
@@ -72,7 +35,9 @@ pub(crate) enum Lookup<V> {
     Busy(Option<SharedEntry<V>>),
 }
 
-pub(crate) struct Core<K, V> {
+/// The state shared by every service of one cache (built once, by the
+/// builder; services hold it in an `Arc`).
+pub(crate) struct CacheState<K, V> {
     pub(crate) name: Arc<str>,
     pub(crate) l1: L1<K, V>,
     pub(crate) flights: Flights<K, V>,
@@ -81,9 +46,25 @@ pub(crate) struct Core<K, V> {
     pub(crate) l2: Option<L2Hook<K, V>>,
 }
 
-impl<K, V> std::fmt::Debug for Core<K, V> {
+impl<K, V> CacheState<K, V> {
+    /// Records a request answered from the cache; every
+    /// [`MAINTAIN_EVERY`] hits, has moka's read log applied off the request
+    /// path (see `l1.rs`).
+    #[inline]
+    pub(crate) fn record_hit(&self)
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        V: Send + Sync + 'static,
+    {
+        if self.recorder.record_hit() % MAINTAIN_EVERY == MAINTAIN_EVERY - 1 {
+            self.l1.maintain_soon();
+        }
+    }
+}
+
+impl<K, V> std::fmt::Debug for CacheState<K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Core")
+        f.debug_struct("CacheState")
             .field("name", &self.name)
             .field("l1", &self.l1)
             .field("flights", &self.flights)
@@ -92,7 +73,7 @@ impl<K, V> std::fmt::Debug for Core<K, V> {
     }
 }
 
-impl<K, V> Core<K, V>
+impl<K, V> CacheState<K, V>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
@@ -104,7 +85,7 @@ where
         l2: Option<L2Hook<K, V>>,
     ) -> Arc<Self> {
         let recorder = Arc::new(Recorder::new(&name));
-        let core = Arc::new(Self {
+        let state = Arc::new(Self {
             l1: L1::new(capacity, Arc::clone(&recorder)),
             name,
             flights: Flights::new(),
@@ -112,11 +93,11 @@ where
             recorder,
             l2,
         });
-        if let Some(l2) = &core.l2 {
-            let weak: Weak<dyn PurgeTarget> = Arc::downgrade(&core) as Weak<dyn PurgeTarget>;
+        if let Some(l2) = &state.l2 {
+            let weak: Weak<dyn PurgeTarget> = Arc::downgrade(&state) as Weak<dyn PurgeTarget>;
             l2.store.subscribe(PurgeSink::new(weak));
         }
-        core
+        state
     }
 
     #[inline]
@@ -310,7 +291,7 @@ where
     }
 }
 
-impl<K, V> PurgeTarget for Core<K, V>
+impl<K, V> PurgeTarget for CacheState<K, V>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
@@ -327,170 +308,5 @@ where
             Purge::All => self.l1.invalidate_all(),
         }
         telemetry::purged(&self.name, purge);
-    }
-}
-
-type EndFn<K, V> = fn(&mut LeadGuard<K, V>);
-
-/// The lead of one flight. Dropping it before [`complete`](Self::complete)
-/// marks the flight abandoned so a waiter takes over (the leading request
-/// went away) — unless it is dropped while its thread unwinds from a panic:
-/// then the call panicked, and the waiters get [`CallPanicked`] instead of
-/// making it again.
-pub(crate) struct LeadGuard<K, V> {
-    pub(crate) core: Arc<Core<K, V>>,
-    pub(crate) key: K,
-    pub(crate) flight: Arc<Flight<V>>,
-    pub(crate) stale: Option<SharedEntry<V>>,
-    pub(crate) background: bool,
-    /// Set where the bounds are known, so `Drop` needs none.
-    abandon: Option<EndFn<K, V>>,
-}
-
-impl<K, V> std::fmt::Debug for LeadGuard<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LeadGuard")
-            .field("background", &self.background)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<K, V> LeadGuard<K, V>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    pub(crate) fn new(
-        core: Arc<Core<K, V>>,
-        key: K,
-        flight: Arc<Flight<V>>,
-        stale: Option<SharedEntry<V>>,
-        background: bool,
-    ) -> Self {
-        Self {
-            core,
-            key,
-            flight,
-            stale,
-            background,
-            abandon: Some(|guard| {
-                if std::thread::panicking() {
-                    // Dropped while a panic unwinds: the call panicked (in
-                    // `call`, or its future dropped by a task that panicked).
-                    guard.fail_panicked(None);
-                } else {
-                    guard.core.flights.abandon(&guard.key, &guard.flight);
-                }
-            }),
-        }
-    }
-
-    /// Ends the lead because the call panicked: the waiters get
-    /// [`CallPanicked`] (or the stale-if-error fallback) at once.
-    pub(crate) fn panicked(mut self, payload: Option<&(dyn Any + Send)>) {
-        self.abandon = None;
-        self.fail_panicked(payload);
-    }
-
-    fn fail_panicked(&mut self, payload: Option<&(dyn Any + Send)>) {
-        let err: BoxError = Box::new(CallPanicked::new(payload));
-        let _ = self.core.complete(
-            &self.key,
-            &self.flight,
-            self.stale.as_ref(),
-            Err(err),
-            self.background,
-        );
-    }
-
-    pub(crate) fn complete(mut self, result: Result<V, BoxError>) -> Result<V, BoxError> {
-        self.abandon = None;
-        self.core.complete(
-            &self.key,
-            &self.flight,
-            self.stale.as_ref(),
-            result,
-            self.background,
-        )
-    }
-
-    /// Ends the lead with an entry found in the L2: it goes to L1 (not back
-    /// to the L2) and to the waiters.
-    pub(crate) fn fill(mut self, entry: SharedEntry<V>) -> V {
-        self.abandon = None;
-        let value = entry.value.clone();
-        let pending = self.core.l1.insert_now(self.key.clone(), entry);
-        self.flight.finish(Phase::Done(Ok(value.clone())));
-        self.core
-            .settle(&self.key, &self.flight, pending.into_iter().collect());
-        value
-    }
-
-    /// Ends the lead with an entry found in L1 after all (a flight for the
-    /// key ended in between): nothing to store.
-    pub(crate) fn found_in_l1(mut self, entry: &SharedEntry<V>) -> V {
-        self.abandon = None;
-        let value = entry.value.clone();
-        self.flight.finish(Phase::Done(Ok(value.clone())));
-        self.core.flights.remove(&self.key, &self.flight);
-        value
-    }
-
-    #[cfg(feature = "http")]
-    /// Ends the lead with `phase` (HTTP: `Pass` when the response cannot be
-    /// shared, or `Done` with a stale fallback), without storing anything.
-    pub(crate) fn finish_phase(mut self, phase: Phase<V>) {
-        self.abandon = None;
-        self.core.flights.remove(&self.key, &self.flight);
-        self.flight.finish(phase);
-    }
-
-    #[cfg(feature = "http")]
-    /// Ends the lead with `value`, stored in L1 by the caller (`pending`:
-    /// the inserts that did not complete at once).
-    pub(crate) fn finish_stored(mut self, value: V, pending: Vec<PendingInsert>) {
-        self.abandon = None;
-        self.flight.finish(Phase::Done(Ok(value)));
-        self.core.settle(&self.key, &self.flight, pending);
-    }
-}
-
-impl<K, V> Drop for LeadGuard<K, V> {
-    fn drop(&mut self) {
-        if let Some(end) = self.abandon.take() {
-            end(self);
-        }
-    }
-}
-
-/// Runs `poll` (a step of the leader's call: polling its future or body).
-/// If it panics, the flight's waiters get [`CallPanicked`] at once and the
-/// panic goes on to the leading request, as it would without the cache.
-/// (The waiters could not learn it otherwise: a future caught by
-/// `catch_unwind` further out is dropped after the unwinding ended, which
-/// would look like a cancelled leader and start the call again.)
-#[inline]
-pub(crate) fn guarded<K, V, T>(guard: &mut Option<LeadGuard<K, V>>, poll: impl FnOnce() -> T) -> T
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    match std::panic::catch_unwind(AssertUnwindSafe(poll)) {
-        Ok(out) => out,
-        Err(payload) => {
-            if let Some(guard) = guard.take() {
-                guard.panicked(Some(&*payload));
-            }
-            std::panic::resume_unwind(payload)
-        }
-    }
-}
-
-/// A default lifetime used when a policy has no per-value TTL.
-pub(crate) fn lifetime(ttl: Duration, swr: Duration, sie: Duration) -> Lifetime {
-    Lifetime {
-        ttl,
-        stale_while_revalidate: swr,
-        stale_if_error: sie,
     }
 }
