@@ -6,6 +6,7 @@
 #   bash benches/load/run.sh                 # every stack, 5 rounds of 5 s
 #   ROUNDS=3 SECS=3 bash benches/load/run.sh bare full full_cache
 #   bash benches/load/run.sh bare full_cache full_cache@/tmp/served-before   # before/after
+#   UPDATE_DOCS=1 bash benches/load/run.sh   # also rewrite docs/BENCHMARKS.md's served table
 #
 # Why wrk and not a Rust load generator: wrk is a separate, well-known C
 # program whose cost never lands in the server's process, so the server's
@@ -121,3 +122,17 @@ for s in order:
         print(f"| {s} | {cpu:.2f} | – | {rps:,.0f} | – | {p99:.0f} | – | {bad} |")
 PY
 echo "table written to $OUT"
+
+# UPDATE_DOCS=1: put the table into docs/BENCHMARKS.md's served section.
+if [ -n "${UPDATE_DOCS:-}" ]; then
+    python3 - "$OUT" <<'PY'
+import pathlib, re, sys
+table = pathlib.Path(sys.argv[1]).read_text().strip()
+table = re.sub(r"@\S+", " @before", table)
+doc = pathlib.Path("docs/BENCHMARKS.md")
+start, end = "<!-- served table: benches/load/run.sh -->", "<!-- end served table -->"
+text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: f"{start}\n{table}\n{end}", doc.read_text(), flags=re.S)
+doc.write_text(text)
+print("docs/BENCHMARKS.md updated")
+PY
+fi
