@@ -1,13 +1,22 @@
-//! Cost of `ErrorResponseLayer` (palisade-core) on a successful HTTP call,
-//! against the bare service in the same run.
+//! Cost of `ErrorResponseLayer` on a successful HTTP call, against the bare
+//! service in the same run (`cargo bench -p palisade-core --features http`).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
-use palisade_benches::now;
 use palisade_core::http::ErrorResponseLayer;
 use tower::{Layer, Service, service_fn};
+
+/// Drives a future that is ready on its first poll, without a runtime.
+fn now<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => panic!("the benchmarked future was not ready at once"),
+    }
+}
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("core_error_mapping");
