@@ -30,6 +30,8 @@ def load_estimates(root):
 
 
 def fmt(ns):
+    if ns < 0:
+        return "−" + fmt(-ns)
     if ns >= 1e6:
         return f"{ns / 1e6:.2f} ms"
     if ns >= 1e3:
@@ -69,7 +71,7 @@ def main():
             ratio = f"{p / b:.2f}× baseline"
         peer_cell = f"{r['peer_name']} {fmt(peer)}" if peer is not None else "–"
         out.append(
-            f"| {what} | {fmt(b)} | {fmt(p)} (+{fmt(p - b)}) | {peer_cell} | {ratio} | {r.get('target', '')} | {machine} | {day} |"
+            f"| {what} | {fmt(b)} | {fmt(p)} ({'+' if p >= b else ''}{fmt(p - b)}) | {peer_cell} | {ratio} | {r.get('target', '')} | {machine} | {day} |"
         )
     text = "\n".join(out) + "\n"
     if args.out:
