@@ -46,7 +46,9 @@ fn peers(c: &mut Criterion) {
         .max_in_flight(256)
         .build()
         .expect("limit");
-    g.bench_function("palisade_fixed", |b| run(b, &rt, &fixed.layer().layer(Echo)));
+    g.bench_function("palisade_fixed", |b| {
+        run(b, &rt, &fixed.layer().layer(Echo))
+    });
     let adaptive = AdaptiveLimit::builder("bench")
         .algorithm(Vegas::default().initial_limit(256))
         .build()
