@@ -47,7 +47,7 @@ fn peers(c: &mut Criterion) {
         .build()
         .expect("limit");
     g.bench_function("palisade_fixed", |b| {
-        run(b, &rt, &fixed.layer().layer(Echo))
+        run(b, &rt, &fixed.layer().layer(Echo));
     });
     let adaptive = AdaptiveLimit::builder("bench")
         .algorithm(Vegas::default().initial_limit(256))
