@@ -1,19 +1,12 @@
-//! The queue's metrics and tracing events. Every function compiles to
-//! nothing when its feature (`metrics`, `tracing`) is off; metric handles
-//! are created once, when the queue is built.
+//! The queue's metrics and tracing events, on the crate's shared metric
+//! handles ([`Counter`], [`Gauge`]). Every call compiles to nothing when its
+//! feature (`metrics`, `tracing`) is off; metric handles are created once,
+//! when the queue is built.
 
-#![cfg_attr(
-    not(all(feature = "metrics", feature = "tracing")),
-    allow(unused_variables)
-)]
-
+use crate::telemetry::{Counter, Gauge, Unit};
 use palisade_core::RejectKind;
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-#[cfg(feature = "metrics")]
-const REJECTED: &str = "palisade_shed_rejected_total";
-#[cfg(feature = "metrics")]
-const QUEUE_LEN: &str = "palisade_shed_queue_length";
 #[cfg(feature = "metrics")]
 const QUEUE_WAIT: &str = "palisade_shed_queue_wait_seconds";
 
@@ -21,46 +14,36 @@ const QUEUE_WAIT: &str = "palisade_shed_queue_wait_seconds";
 #[derive(Debug)]
 pub(crate) struct QueueTelemetry {
     #[cfg(feature = "tracing")]
-    name: std::sync::Arc<str>,
-    #[cfg(feature = "metrics")]
-    queue_timeout: metrics::Counter,
-    #[cfg(feature = "metrics")]
-    deadline_exceeded: metrics::Counter,
-    #[cfg(feature = "metrics")]
-    overloaded: metrics::Counter,
-    #[cfg(feature = "metrics")]
-    len: metrics::Gauge,
+    name: Arc<str>,
+    queue_timeout: Counter,
+    deadline_exceeded: Counter,
+    overloaded: Counter,
+    len: Gauge,
     #[cfg(feature = "metrics")]
     wait: metrics::Histogram,
 }
 
 impl QueueTelemetry {
-    pub(crate) fn new(name: &std::sync::Arc<str>) -> Self {
+    pub(crate) fn new(name: &Arc<str>) -> Self {
         #[cfg(feature = "metrics")]
-        {
-            metrics::describe_counter!(
-                REJECTED,
-                metrics::Unit::Count,
-                "Requests refused without reaching the inner service, by reason."
-            );
-            metrics::describe_gauge!(QUEUE_LEN, "Requests waiting in a queue.");
-            metrics::describe_histogram!(
-                QUEUE_WAIT,
-                metrics::Unit::Seconds,
-                "Time requests admitted from a queue waited in it."
-            );
-        }
+        metrics::describe_histogram!(
+            QUEUE_WAIT,
+            metrics::Unit::Seconds,
+            "Time requests admitted from a queue waited in it."
+        );
         Self {
             #[cfg(feature = "tracing")]
-            name: std::sync::Arc::clone(name),
-            #[cfg(feature = "metrics")]
-            queue_timeout: rejected(name, RejectKind::QueueTimeout),
-            #[cfg(feature = "metrics")]
-            deadline_exceeded: rejected(name, RejectKind::DeadlineExceeded),
-            #[cfg(feature = "metrics")]
-            overloaded: rejected(name, RejectKind::Overloaded),
-            #[cfg(feature = "metrics")]
-            len: metrics::gauge!(QUEUE_LEN, "name" => name.to_string()),
+            name: Arc::clone(name),
+            queue_timeout: Counter::rejected(name, RejectKind::QueueTimeout),
+            deadline_exceeded: Counter::rejected(name, RejectKind::DeadlineExceeded),
+            overloaded: Counter::rejected(name, RejectKind::Overloaded),
+            len: Gauge::new(
+                "palisade_shed_queue_length",
+                Unit::Count,
+                "Requests waiting in a queue.",
+                name,
+                &[],
+            ),
             #[cfg(feature = "metrics")]
             wait: metrics::histogram!(QUEUE_WAIT, "name" => name.to_string()),
         }
@@ -68,7 +51,6 @@ impl QueueTelemetry {
 
     /// A request was refused by the queue, or shed from it.
     pub(crate) fn shed(&self, kind: RejectKind) {
-        #[cfg(feature = "metrics")]
         match kind {
             RejectKind::QueueTimeout => self.queue_timeout.increment(1),
             RejectKind::DeadlineExceeded => self.deadline_exceeded.increment(1),
@@ -80,7 +62,6 @@ impl QueueTelemetry {
 
     /// The queue now holds `len` requests.
     pub(crate) fn queue_len(&self, len: usize) {
-        #[cfg(feature = "metrics")]
         self.len.set(len as f64);
     }
 
@@ -88,10 +69,7 @@ impl QueueTelemetry {
     pub(crate) fn admitted_from_queue(&self, waited: Duration) {
         #[cfg(feature = "metrics")]
         self.wait.record(waited.as_secs_f64());
+        #[cfg(not(feature = "metrics"))]
+        let _ = waited;
     }
-}
-
-#[cfg(feature = "metrics")]
-fn rejected(name: &str, kind: RejectKind) -> metrics::Counter {
-    metrics::counter!(REJECTED, "name" => name.to_owned(), "reason" => kind.label())
 }
