@@ -20,7 +20,9 @@
 # SECS seconds of `wrk -t1 -c64`. Stacks are interleaved within each round,
 # so a noisy minute hits all of them. The table gives the median over
 # rounds: CPU µs per request, added CPU against `bare` from the same round,
-# requests/s, p99, and throughput as a share of bare's.
+# requests/s, p99, and throughput as a share of bare's. For stacks with a
+# latency tracker, the in-server p99 is the tracker's own (printed by the
+# server on SIGTERM, over its last one to two seconds of load).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -68,10 +70,17 @@ measure() { # stack round
     before="$(cpu_ticks "$pid")"
     out="$($PIN_WRK wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s benches/load/users.lua "http://127.0.0.1:$port")"
     after="$(cpu_ticks "$pid")"
-    kill "$pid"; wait "$pid" 2>/dev/null || true; rm -f "$log"
-    python3 - "$stack" "$round" "$before" "$after" "$TICK" <<PY >>"$RAW"
+    # SIGTERM: a stack with a latency tracker prints its in-server p99 and exits.
+    kill "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    local sp99
+    sp99="$(sed -n 's/^in-server p99 \([0-9]*\) us$/\1/p' "$log")"
+    rm -f "$log"
+    python3 - "$stack" "$round" "$before" "$after" "$TICK" "${sp99:--}" <<PY >>"$RAW"
 import re, sys
-stack, rnd, before, after, tick = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+stack, rnd, before, after, tick, sp99 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 out = """$out"""
 reqs = int(re.search(r"(\d+) requests in", out).group(1))
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -82,7 +91,7 @@ p99 = us(*m.groups())
 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 errs = re.search(r"Socket errors: (.*)", out)
 cpu_us = (after - before) / tick * 1e6 / reqs
-print(f"{stack}\t{rnd}\t{cpu_us:.3f}\t{rps:.0f}\t{p99:.0f}\t{non2xx.group(1) if non2xx else 0}\t{(errs.group(1) if errs else '').strip()}")
+print(f"{stack}\t{rnd}\t{cpu_us:.3f}\t{rps:.0f}\t{p99:.0f}\t{non2xx.group(1) if non2xx else 0}\t{(errs.group(1) if errs else '').strip()}\t{sp99}")
 PY
 }
 
@@ -90,7 +99,7 @@ echo "stacks: ${STACKS[*]}; $ROUNDS rounds of ${SECS}s, wrk -t1 -c$CONNS; pinnin
 for round in $(seq 1 "$ROUNDS"); do
     for stack in "${STACKS[@]}"; do
         measure "$stack" "$round"
-        tail -n 1 "$RAW" | awk -F'\t' '{printf "round %s  %-12s cpu %7.2f us/req  %8s req/s  p99 %6s us\n", $2, $1, $3, $4, $5}'
+        tail -n 1 "$RAW" | awk -F'\t' '{printf "round %s  %-12s cpu %7.2f us/req  %8s req/s  p99 %6s us  in-server p99 %s us\n", $2, $1, $3, $4, $5, $8}'
     done
 done
 
@@ -100,26 +109,28 @@ import statistics as st, sys, collections, datetime, platform
 raw, rounds, secs, conns, rev = sys.argv[1:6]
 rows = [l.rstrip("\n").split("\t") for l in open(raw) if l.strip()]
 by = collections.defaultdict(dict)
-for stack, rnd, cpu, rps, p99, non2xx, errs in rows:
-    by[stack][int(rnd)] = (float(cpu), float(rps), float(p99), int(non2xx), errs)
+for stack, rnd, cpu, rps, p99, non2xx, errs, sp99 in rows:
+    by[stack][int(rnd)] = (float(cpu), float(rps), float(p99), int(non2xx), errs, None if sp99 == "-" else float(sp99))
 order = list(dict.fromkeys(r[0] for r in rows))
 have_bare = "bare" in by
 def med(xs): return st.median(xs) if xs else float("nan")
 print(f"Served cost, `wrk -t1 -c{conns}`, {rounds} interleaved rounds of {secs} s, medians; commit {rev}, "
       f"{datetime.date.today()}, {platform.machine()} with {__import__('os').cpu_count()} cores.\n")
-print("| stack | CPU µs/request | added to bare | req/s | vs bare | p99 µs | p99 vs bare | non-2xx |")
-print("|---|---|---|---|---|---|---|---|")
+print("| stack | CPU µs/request | added to bare | req/s | vs bare | p99 µs | p99 vs bare | in-server p99 µs | non-2xx |")
+print("|---|---|---|---|---|---|---|---|---|")
 for s in order:
     rs = by[s]
     cpu = med([v[0] for v in rs.values()]); rps = med([v[1] for v in rs.values()]); p99 = med([v[2] for v in rs.values()])
     bad = sum(v[3] for v in rs.values())
+    sp = [v[5] for v in rs.values() if v[5] is not None]
+    sp99 = f"{med(sp):.0f}" if sp else "–"
     if have_bare:
         added = med([rs[r][0] - by["bare"][r][0] for r in rs if r in by["bare"]])
         rel = med([rs[r][1] / by["bare"][r][1] for r in rs if r in by["bare"]])
         prel = med([rs[r][2] / by["bare"][r][2] for r in rs if r in by["bare"]])
-        print(f"| {s} | {cpu:.2f} | {added:+.2f} | {rps:,.0f} | {rel:.2f}× | {p99:.0f} | {prel:.2f}× | {bad} |")
+        print(f"| {s} | {cpu:.2f} | {added:+.2f} | {rps:,.0f} | {rel:.2f}× | {p99:.0f} | {prel:.2f}× | {sp99} | {bad} |")
     else:
-        print(f"| {s} | {cpu:.2f} | – | {rps:,.0f} | – | {p99:.0f} | – | {bad} |")
+        print(f"| {s} | {cpu:.2f} | – | {rps:,.0f} | – | {p99:.0f} | – | {sp99} | {bad} |")
 PY
 echo "table written to $OUT"
 

@@ -9,6 +9,7 @@ mod key;
 mod l2;
 mod layer;
 mod lead;
+mod pack;
 mod policy;
 mod service;
 
@@ -59,6 +60,7 @@ impl Stored {
             headers.insert(header::AGE, policy::age_value(initial_age));
         }
         let authorized_ok = policy::authorized_ok(&headers);
+        let (headers, body) = pack::pack(headers, body);
         let mut hit_headers = headers.clone();
         hit_headers.insert(policy::X_CACHE_NAME, policy::x_cache::HIT);
         if !hit_headers.contains_key(header::AGE) {

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Instructions per served request: the server of `benches/examples/served.rs`
+# runs under callgrind (instruction counts are the same on a busy machine as
+# on an idle one), wrk drives it over loopback, and the count collected while
+# wrk ran is divided by wrk's request count. The per-function breakdown of
+# each stack is kept for `callgrind_annotate`.
+#
+#   bash benches/load/callgrind.sh bare full full_cache
+#   SECS=20 CONNS=4 bash benches/load/callgrind.sh full_cache@/tmp/served-before full_cache
+#
+# Output: a table of instructions per request and added to `bare` (when
+# `bare` is among the stacks), and `target/callgrind/<stack>.out` files:
+# `callgrind_annotate --inclusive=yes target/callgrind/full_cache.out`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+SECS="${SECS:-15}"
+CONNS="${CONNS:-4}"
+STACKS=("$@")
+[ ${#STACKS[@]} -eq 0 ] && STACKS=(bare full full_cache)
+
+for pkg in wrk valgrind; do
+    if ! command -v "$pkg" >/dev/null 2>&1; then
+        echo "$pkg not installed; installing it from Debian's packages"
+        sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+        $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg"
+    fi
+done
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(pwd)/target}"
+cargo build -q --release -p palisade-benches --example served
+SERVER="$CARGO_TARGET_DIR/release/examples/served"
+OUTDIR="${OUTDIR:-target/callgrind}"
+mkdir -p "$OUTDIR"
+RAW="$(mktemp)"
+trap 'rm -f "$RAW"' EXIT
+
+for stack in "${STACKS[@]}"; do
+    bin="$SERVER"; name="$stack"
+    if [[ "$stack" == *@* ]]; then bin="${stack#*@}"; name="${stack%%@*}"; fi
+    label="${stack//\//_}"
+    log="$(mktemp)"
+    out="$OUTDIR/$label.out"
+    rm -f "$out"*
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$name" 127.0.0.1:0 >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 600); do grep -q "listening on" "$log" && break; sleep 0.1; done
+    port="$(sed -n 's/.*listening on .*:\([0-9]*\)$/\1/p' "$log")"
+    [ -n "$port" ] || { echo "server for $stack did not start:"; cat "$log"; kill "$pid"; exit 1; }
+    # Warm up (every id is fetched at least once: the cache holds them all).
+    wrk -t1 -c"$CONNS" -d3s -s benches/load/users.lua "http://127.0.0.1:$port" >/dev/null
+    callgrind_control -z "$pid" >/dev/null
+    res="$(wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout 10s -s benches/load/users.lua "http://127.0.0.1:$port")"
+    callgrind_control -d "$pid" >/dev/null
+    kill "$pid"; wait "$pid" 2>/dev/null || true; rm -f "$log"
+    reqs="$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<<"$res")"
+    # `-d` wrote the counts since `-z` to "$out.1" (the exit dump, if any,
+    # goes to "$out" and is replaced).
+    ir="$(grep -m1 '^summary:' "$out.1" | awk '{print $2}')"
+    mv "$out.1" "$out"
+    printf '%s\t%s\t%s\n' "$stack" "$reqs" "$ir" >>"$RAW"
+    awk -F'\t' -v s="$stack" '$1 == s {printf "%-28s %9d requests  %10.0f instructions/request\n", $1, $2, $3 / $2}' "$RAW"
+done
+
+python3 - "$RAW" <<'PY'
+import sys
+rows = [l.split("\t") for l in open(sys.argv[1]) if l.strip()]
+per = {s: int(ir) / int(n) for s, n, ir in rows}
+print("\n| stack | instructions/request | added to bare |")
+print("|---|---|---|")
+for s, v in per.items():
+    added = f"{v - per['bare']:+,.0f}" if "bare" in per else "–"
+    print(f"| {s} | {v:,.0f} | {added} |")
+PY
