@@ -66,9 +66,10 @@ python3 - "$RAW" <<'PY'
 import sys
 rows = [l.split("\t") for l in open(sys.argv[1]) if l.strip()]
 per = {s: int(ir) / int(n) for s, n, ir in rows}
+bare = next((v for s, v in per.items() if s.split("@")[0] == "bare"), None)
 print("\n| stack | instructions/request | added to bare |")
 print("|---|---|---|")
 for s, v in per.items():
-    added = f"{v - per['bare']:+,.0f}" if "bare" in per else "–"
+    added = f"{v - bare:+,.0f}" if bare is not None else "–"
     print(f"| {s} | {v:,.0f} | {added} |")
 PY

@@ -7,6 +7,7 @@
 #   ROUNDS=3 SECS=3 bash benches/load/run.sh bare full full_cache
 #   bash benches/load/run.sh bare full_cache full_cache@/tmp/served-before   # before/after
 #   UPDATE_DOCS=1 bash benches/load/run.sh   # also rewrite docs/BENCHMARKS.md's served table
+#   IDS=10 bash benches/load/run.sh full full_cache   # 10 ids instead of 1000 (hot cache entries)
 #
 # Why wrk and not a Rust load generator: wrk is a separate, well-known C
 # program whose cost never lands in the server's process, so the server's
@@ -30,6 +31,7 @@ ROUNDS="${ROUNDS:-5}"
 SECS="${SECS:-5}"
 CONNS="${CONNS:-64}"
 OUT="${OUT:-target/served-cost.md}"
+export IDS="${IDS:-1000}"
 STACKS=("$@")
 [ ${#STACKS[@]} -eq 0 ] && STACKS=(bare http_errors latency deadline limit adaptive rate_limit breaker full full_cache tower peers peers_cache)
 
@@ -114,7 +116,7 @@ for stack, rnd, cpu, rps, p99, non2xx, errs, sp99 in rows:
 order = list(dict.fromkeys(r[0] for r in rows))
 have_bare = "bare" in by
 def med(xs): return st.median(xs) if xs else float("nan")
-print(f"Served cost, `wrk -t1 -c{conns}`, {rounds} interleaved rounds of {secs} s, medians; commit {rev}, "
+print(f"Served cost, `wrk -t1 -c{conns}` over ids 1..{__import__('os').environ.get('IDS', '1000')}, {rounds} interleaved rounds of {secs} s, medians; commit {rev}, "
       f"{datetime.date.today()}, {platform.machine()} with {__import__('os').cpu_count()} cores.\n")
 print("| stack | CPU µs/request | added to bare | req/s | vs bare | p99 µs | p99 vs bare | in-server p99 µs | non-2xx |")
 print("|---|---|---|---|---|---|---|---|---|")

@@ -75,10 +75,10 @@ pub(crate) fn respond<B>(
         *resp.status_mut() = stored.status;
         let headers = resp.headers_mut();
         *headers = stored.hit_headers.clone();
-        headers.insert(
-            header::AGE,
-            policy::age_value(age.saturating_add(stored.initial_age)),
-        );
+        // The slot is always there (`Stored::new`): overwrite it in place.
+        if let Some(slot) = headers.get_mut(header::AGE) {
+            *slot = policy::age_value(age.saturating_add(stored.initial_age));
+        }
         return resp;
     }
     let body = if head {

@@ -205,18 +205,21 @@ pub(crate) fn scan(method: &Method, headers: &HeaderMap, d: &Defaults) -> Scan {
     }
     let (mut cookie, mut preconditions) = (false, false);
     let mut cc: Option<CacheControl> = None;
+    // Standard names compare as small integers (no string compare).
     for (name, value) in headers {
-        let n = name.as_str();
-        match n.len() {
-            13 if n == "cache-control" => cc.get_or_insert_with(Default::default).add(value),
-            13 if n == "authorization" => out.authorized = true,
-            13 if n == "if-none-match" => out.conditional = true,
-            6 if n == "cookie" => cookie = true,
-            5 if n == "range" => out.conditional = true,
-            17 if n == "if-modified-since" => out.conditional = true,
-            8 if n == "if-match" => preconditions = true,
-            19 if n == "if-unmodified-since" => preconditions = true,
-            _ => {}
+        if *name == header::CACHE_CONTROL {
+            cc.get_or_insert_with(Default::default).add(value);
+        } else if *name == header::AUTHORIZATION {
+            out.authorized = true;
+        } else if *name == header::IF_NONE_MATCH
+            || *name == header::IF_MODIFIED_SINCE
+            || *name == header::RANGE
+        {
+            out.conditional = true;
+        } else if *name == header::COOKIE {
+            cookie = true;
+        } else if *name == header::IF_MATCH || *name == header::IF_UNMODIFIED_SINCE {
+            preconditions = true;
         }
     }
     if out.authorized && d.keyed_on(&header::AUTHORIZATION) {
@@ -566,6 +569,13 @@ const STATIC_AGES: u64 = 10_000;
 /// is a slice of a static: no formatting, no allocation.
 static AGE_DIGITS: [u8; 10 + 90 * 2 + 900 * 3 + 9000 * 4] = age_digits();
 
+/// [`AGE_DIGITS`] as text, checked once at compile time (all ASCII digits),
+/// so that a hit slices it without validating UTF-8.
+static AGE_TEXT: &str = match std::str::from_utf8(&AGE_DIGITS) {
+    Ok(text) => text,
+    Err(_) => panic!("AGE_DIGITS holds ASCII digits only"),
+};
+
 /// Digits of `n < STATIC_AGES`.
 const fn digit_count(n: u64) -> usize {
     if n < 10 {
@@ -611,11 +621,7 @@ pub(crate) fn age_value(age: Duration) -> HeaderValue {
             3 => 190 + (n - 100) * 3,
             _ => 2890 + (n - 1000) * 4,
         };
-        let digits: &'static [u8] = &AGE_DIGITS;
-        if let Some(Ok(text)) = digits
-            .get(start..start + digit_count(secs))
-            .map(std::str::from_utf8)
-        {
+        if let Some(text) = AGE_TEXT.get(start..start + digit_count(secs)) {
             return HeaderValue::from_static(text);
         }
     }
