@@ -21,13 +21,14 @@
 //! | `rate_limit` | `http_errors`, an unkeyed `RateLimit` that never refuses |
 //! | `breaker` | `http_errors`, `CircuitBreaker::builder_for_http` |
 //! | `full` | `http_errors`, latency, deadline, limit, breaker |
-//! | `full_cache` | `full` with `HttpCache` above the breaker (every request a hit) |
+//! | `full_cache` | `full` with `HttpCache` where `docs/layer-order.md` puts it, between the deadline and the limit (every request a hit) |
+//! | `full_cache_under_limit` | `full` with `HttpCache` between the limit and the breaker (the order before issue 18) |
 //! | `tower` | `HandleErrorLayer`, tower `Timeout`, `LoadShed`, `ConcurrencyLimit` |
 //! | `peers` | axum-prometheus, `HandleErrorLayer`, tower `Timeout`, `ConcurrencyLimit`, tower-resilience breaker |
 //! | `peers_cache` | `peers` with axum-response-cache under axum-prometheus (it needs an infallible inner service) |
 //!
-//! On SIGTERM a stack with latency tracking (`latency`, `full`,
-//! `full_cache`) prints the tracker's own p99 of the route over its recent
+//! On SIGTERM a stack with latency tracking (`latency`, `full` and the
+//! `full_cache` stacks) prints the tracker's own p99 of the route over its recent
 //! view (windows of 1 s: the last one to two seconds of the load) as
 //! `in-server p99 <µs> us`, then exits.
 
@@ -136,6 +137,18 @@ fn app(stack: &str) -> Result<(Router, Option<LatencyTracker>), BoxError> {
                     .http_errors()
                     .track_latency(&tracker()?)
                     .deadline(&timeout()?)
+                    .http_cache(&cache)
+                    .limit_in_flight(&limit()?)
+                    .circuit_breaker(&breaker()?),
+            )
+        }
+        "full_cache_under_limit" => {
+            let cache = HttpCache::builder("served").max_bytes(64 << 20).build()?;
+            route().layer(
+                ServiceBuilder::new()
+                    .http_errors()
+                    .track_latency(&tracker()?)
+                    .deadline(&timeout()?)
                     .limit_in_flight(&limit()?)
                     .http_cache(&cache)
                     .circuit_breaker(&breaker()?),
@@ -174,7 +187,11 @@ fn app(stack: &str) -> Result<(Router, Option<LatencyTracker>), BoxError> {
         }
         other => return Err(format!("unknown stack `{other}`").into()),
     };
-    let tracked = matches!(stack, "latency" | "full" | "full_cache").then_some(tracked);
+    let tracked = matches!(
+        stack,
+        "latency" | "full" | "full_cache" | "full_cache_under_limit"
+    )
+    .then_some(tracked);
     Ok((app, tracked))
 }
 

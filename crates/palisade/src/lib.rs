@@ -56,10 +56,11 @@
 //! 1. **latency** — sees what the client sees, rejections included;
 //! 2. **timeout / deadline** — bounds everything below it and passes the
 //!    remaining budget on;
-//! 3. **load shedding / adaptive limit** — before the breaker, so that our own
+//! 3. **cache** — hits never need the dependency, so neither a full limit nor
+//!    an open breaker below it refuses them, stale-if-error covers a refusal,
+//!    and an adaptive limit below measures the dependency alone;
+//! 4. **load shedding / adaptive limit** — before the breaker, so that our own
 //!    overload never counts as the dependency failing;
-//! 4. **cache** — hits never need the dependency, so an open breaker below it
-//!    does not refuse them, and stale-if-error covers a refusing breaker;
 //! 5. **circuit breaker** — sees only the calls that really reach the
 //!    dependency and stops them while it is failing;
 //! 6. **batch** — turns single requests into bulk calls;

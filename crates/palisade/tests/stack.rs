@@ -1,5 +1,5 @@
 //! The whole stack composed through `ServiceBuilderExt`, in the documented
-//! order, inside a real axum `Router` with two routes: every layer's state is
+//! order (`docs/layer-order.md`), inside a real axum `Router` with two routes: every layer's state is
 //! shared by both routes, and every refusal reaches the client as the right
 //! status.
 
@@ -71,8 +71,8 @@ fn stack(handler_delay: Duration) -> Stack {
                 .http_errors()
                 .track_latency(&tracker)
                 .deadline(&timeout)
-                .limit_in_flight(&limit)
                 .http_cache(&cache)
+                .limit_in_flight(&limit)
                 .circuit_breaker(&breaker),
         );
     Stack {
@@ -153,12 +153,13 @@ async fn deadline_answers_504_and_limit_sheds_with_503() {
     let (status, _) = get_status(&s.app, "/a").await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
 
-    // Eight concurrent requests against a limit of four: four are shed at
-    // once (503), four run into the deadline (504); none is lost.
+    // Eight concurrent requests for eight URLs (eight misses, nothing to
+    // coalesce) against a limit of four: four are shed at once (503), four
+    // run into the deadline (504); none is lost.
     let mut all = tokio::task::JoinSet::new();
-    for _ in 0..8 {
+    for i in 0..8 {
         let app = s.app.clone();
-        all.spawn(async move { get_status(&app, "/a").await.0 });
+        all.spawn(async move { get_status(&app, &format!("/a?n={i}")).await.0 });
     }
     let mut statuses = Vec::new();
     while let Some(status) = all.join_next().await {
@@ -174,4 +175,46 @@ async fn deadline_answers_504_and_limit_sheds_with_503() {
         .filter(|s| **s == StatusCode::GATEWAY_TIMEOUT)
         .count();
     assert_eq!((shed, late), (4, 4), "{statuses:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cached_answer_is_served_while_the_limit_is_full() {
+    let s = stack(Duration::from_millis(50));
+    // Stored: 50 ms, within the 100 ms deadline.
+    assert_eq!(get_status(&s.app, "/a?cached").await.0, StatusCode::OK);
+
+    // Four slow misses take the limit's four slots...
+    let mut slow = tokio::task::JoinSet::new();
+    for i in 0..4 {
+        let app = s.app.clone();
+        slow.spawn(async move { get_status(&app, &format!("/a?slow={i}")).await.0 });
+    }
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let calls = s.hits.load(Ordering::SeqCst);
+    assert_eq!(calls, 5, "the four slow requests are in their handler");
+
+    // ...a fifth miss is shed, but the cached URL is answered: the cache sits
+    // above the limit, so a hit takes no slot.
+    assert_eq!(
+        get_status(&s.app, "/a?other").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let res = s
+        .app
+        .clone()
+        .oneshot(
+            Request::get("/a?cached")
+                .header("host", "stack.test")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap_or_else(|e: Infallible| match e {});
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-cache"], "HIT");
+    assert_eq!(s.hits.load(Ordering::SeqCst), calls, "no handler ran");
+
+    while let Some(status) = slow.join_next().await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
 }

@@ -1,6 +1,6 @@
 //! The full Palisade stack on axum, in the order of `docs/layer-order.md`:
 //!
-//! error mapping → latency → deadline → concurrency limit → HTTP cache →
+//! error mapping → latency → deadline → HTTP cache → concurrency limit →
 //! (handler) → circuit breaker → keyed batching → a flaky bulk upstream.
 //!
 //! A built-in load generator drives it for a few seconds (`--duration 8s`,
@@ -133,8 +133,8 @@ async fn main() -> Result<(), BoxError> {
                 .http_errors()
                 .track_latency(&tracker)
                 .deadline(&timeout)
-                .limit_in_flight(&limit)
-                .http_cache(&cache),
+                .http_cache(&cache)
+                .limit_in_flight(&limit),
         )
         .route_service("/latency", tracker.report())
         .route(

@@ -104,10 +104,24 @@ pub(crate) fn router(
     health: &Health,
     prometheus: PrometheusHandle,
 ) -> Router {
+    // The public pages answer from the HTTP cache above the adaptive limit
+    // (`docs/layer-order.md`): a hit takes no slot, and the limit measures
+    // only calls that do real work. Same tracker, deadline, rate and limit.
+    let pages = Router::new()
+        .route("/users/popular", get(popular))
+        .route("/", get(index))
+        .with_state(state.clone())
+        .layer(
+            ServiceBuilder::new()
+                .http_errors()
+                .track_latency(&layers.tracker)
+                .deadline(&layers.timeout)
+                .limit_rate(&layers.rate)
+                .http_cache(&layers.pages)
+                .adaptive_limit(&layers.limit),
+        );
     let api = Router::new()
         .route("/users/{id}", get(get_user))
-        .route("/users/popular", get(popular).layer(layers.pages.layer()))
-        .route("/", get(index).layer(layers.pages.layer()))
         .with_state(state.clone())
         .layer(
             ServiceBuilder::new()
@@ -116,7 +130,8 @@ pub(crate) fn router(
                 .deadline(&layers.timeout)
                 .limit_rate(&layers.rate)
                 .adaptive_limit(&layers.limit),
-        );
+        )
+        .merge(pages);
     let admin = Router::new()
         .route("/admin/recommendations/{mode}", post(set_recommendations))
         .route("/admin/db/slow/{ms}", post(set_db_slow))
