@@ -13,6 +13,7 @@
 //! | stack | layers, outermost first |
 //! |---|---|
 //! | `bare` | none |
+//! | `identity` | tower's `Identity` layer: what axum's `Router::layer` itself costs (it boxes the layered service, its future and the response body) |
 //! | `http_errors` | Palisade's rejection → HTTP mapping |
 //! | `latency` | latency tracking (route template from `MatchedPath`) |
 //! | `deadline` | `http_errors`, a 1 s `Timeout` |
@@ -94,6 +95,7 @@ fn app(stack: &str) -> Result<(Router, Option<LatencyTracker>), BoxError> {
     let breaker = || CircuitBreaker::builder_for_http("served").build();
     let app = match stack {
         "bare" => route(),
+        "identity" => route().layer(tower::layer::util::Identity::new()),
         "http_errors" => route().layer(ServiceBuilder::new().http_errors()),
         "latency" => route().layer(ServiceBuilder::new().track_latency(&tracker()?)),
         "deadline" => route().layer(ServiceBuilder::new().http_errors().deadline(&timeout()?)),

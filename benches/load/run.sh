@@ -33,7 +33,7 @@ CONNS="${CONNS:-64}"
 OUT="${OUT:-target/served-cost.md}"
 export IDS="${IDS:-1000}"
 STACKS=("$@")
-[ ${#STACKS[@]} -eq 0 ] && STACKS=(bare http_errors latency deadline limit adaptive rate_limit breaker full full_cache full_cache_under_limit tower peers peers_cache)
+[ ${#STACKS[@]} -eq 0 ] && STACKS=(bare identity http_errors latency deadline limit adaptive rate_limit breaker full full_cache full_cache_under_limit tower peers peers_cache)
 
 if ! command -v wrk >/dev/null 2>&1; then
     echo "wrk not installed; installing it from Debian's packages"
