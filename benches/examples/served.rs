@@ -22,7 +22,7 @@
 //! | `rate_limit` | `http_errors`, an unkeyed `RateLimit` that never refuses |
 //! | `breaker` | `http_errors`, `CircuitBreaker::builder_for_http` |
 //! | `full` | `http_errors`, latency, deadline, limit, breaker |
-//! | `full_cache` | `full` with `HttpCache` where `docs/layer-order.md` puts it, between the deadline and the limit (every request a hit) |
+//! | `full_cache` | `full` with `HttpCache` where `docs/layer-order.md` puts it, right below latency (every request a hit) |
 //! | `full_cache_under_limit` | `full` with `HttpCache` between the limit and the breaker (the order before issue 18) |
 //! | `tower` | `HandleErrorLayer`, tower `Timeout`, `LoadShed`, `ConcurrencyLimit` |
 //! | `peers` | axum-prometheus, `HandleErrorLayer`, tower `Timeout`, `ConcurrencyLimit`, tower-resilience breaker |
@@ -138,8 +138,8 @@ fn app(stack: &str) -> Result<(Router, Option<LatencyTracker>), BoxError> {
                 ServiceBuilder::new()
                     .http_errors()
                     .track_latency(&tracker()?)
-                    .deadline(&timeout()?)
                     .http_cache(&cache)
+                    .deadline(&timeout()?)
                     .limit_in_flight(&limit()?)
                     .circuit_breaker(&breaker()?),
             )

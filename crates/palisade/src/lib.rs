@@ -54,11 +54,12 @@
 //! Outermost first:
 //!
 //! 1. **latency** — sees what the client sees, rejections included;
-//! 2. **timeout / deadline** — bounds everything below it and passes the
+//! 2. **cache** — a hit needs nothing below it, so neither a deadline, a full
+//!    limit nor an open breaker touches it; stale-if-error turns their
+//!    refusals of a miss into the stale answer, and an adaptive limit below
+//!    measures the dependency alone;
+//! 3. **timeout / deadline** — bounds everything below it and passes the
 //!    remaining budget on;
-//! 3. **cache** — hits never need the dependency, so neither a full limit nor
-//!    an open breaker below it refuses them, stale-if-error covers a refusal,
-//!    and an adaptive limit below measures the dependency alone;
 //! 4. **load shedding / adaptive limit** — before the breaker, so that our own
 //!    overload never counts as the dependency failing;
 //! 5. **circuit breaker** — sees only the calls that really reach the

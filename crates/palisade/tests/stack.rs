@@ -7,7 +7,7 @@ use std::{
     convert::Infallible,
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -23,6 +23,8 @@ struct Stack {
     breaker: CircuitBreaker<HttpServerErrors>,
     cache: HttpCache,
     hits: Arc<AtomicUsize>,
+    /// The `/a` handler's delay, in milliseconds.
+    delay: Arc<AtomicU64>,
 }
 
 fn stack(handler_delay: Duration) -> Stack {
@@ -40,6 +42,7 @@ fn stack(handler_delay: Duration) -> Stack {
         .unwrap();
     let cache = HttpCache::builder("stack")
         .default_ttl(Duration::from_secs(60))
+        .stale_if_error(Duration::from_secs(300))
         .build()
         .unwrap();
     let breaker = CircuitBreaker::builder("stack")
@@ -50,13 +53,21 @@ fn stack(handler_delay: Duration) -> Stack {
         .unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
     let (a, b) = (hits.clone(), hits.clone());
+    let delay = Arc::new(AtomicU64::new(
+        u64::try_from(handler_delay.as_millis()).unwrap(),
+    ));
+    let ms = delay.clone();
     let app = Router::new()
         .route(
             "/a",
-            get(move || async move {
-                a.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(handler_delay).await;
-                "a"
+            get(move || {
+                let (a, ms) = (a.clone(), ms.clone());
+                async move {
+                    a.fetch_add(1, Ordering::SeqCst);
+                    let wait = Duration::from_millis(ms.load(Ordering::SeqCst));
+                    tokio::time::sleep(wait).await;
+                    "a"
+                }
             }),
         )
         .route(
@@ -70,8 +81,8 @@ fn stack(handler_delay: Duration) -> Stack {
             ServiceBuilder::new()
                 .http_errors()
                 .track_latency(&tracker)
-                .deadline(&timeout)
                 .http_cache(&cache)
+                .deadline(&timeout)
                 .limit_in_flight(&limit)
                 .circuit_breaker(&breaker),
         );
@@ -81,6 +92,7 @@ fn stack(handler_delay: Duration) -> Stack {
         breaker,
         cache,
         hits,
+        delay,
     }
 }
 
@@ -217,4 +229,32 @@ async fn a_cached_answer_is_served_while_the_limit_is_full() {
     while let Some(status) = slow.join_next().await {
         assert_eq!(status.unwrap(), StatusCode::OK);
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_miss_the_deadline_cuts_is_answered_stale() {
+    let s = stack(Duration::ZERO);
+    assert_eq!(get_status(&s.app, "/a?page").await.0, StatusCode::OK);
+
+    // Past its 60 s freshness, within stale-if-error; the handler now takes
+    // 500 ms, past the 100 ms deadline below the cache.
+    tokio::time::advance(Duration::from_secs(61)).await;
+    s.delay.store(500, Ordering::SeqCst);
+    let res = s
+        .app
+        .clone()
+        .oneshot(
+            Request::get("/a?page")
+                .header("host", "stack.test")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap_or_else(|e: Infallible| match e {});
+    assert_eq!(res.status(), StatusCode::OK, "the stale answer, not a 504");
+    assert_eq!(res.headers()["x-cache"], "STALE");
+
+    // A URL the cache never stored has no stale answer: the 504 stands.
+    let (status, _) = get_status(&s.app, "/a?new").await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
 }

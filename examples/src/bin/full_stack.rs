@@ -1,6 +1,6 @@
 //! The full Palisade stack on axum, in the order of `docs/layer-order.md`:
 //!
-//! error mapping → latency → deadline → HTTP cache → concurrency limit →
+//! error mapping → latency → HTTP cache → deadline → concurrency limit →
 //! (handler) → circuit breaker → keyed batching → a flaky bulk upstream.
 //!
 //! A built-in load generator drives it for a few seconds (`--duration 8s`,
@@ -132,8 +132,8 @@ async fn main() -> Result<(), BoxError> {
             ServiceBuilder::new()
                 .http_errors()
                 .track_latency(&tracker)
-                .deadline(&timeout)
                 .http_cache(&cache)
+                .deadline(&timeout)
                 .limit_in_flight(&limit),
         )
         .route_service("/latency", tracker.report())

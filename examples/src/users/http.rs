@@ -104,9 +104,10 @@ pub(crate) fn router(
     health: &Health,
     prometheus: PrometheusHandle,
 ) -> Router {
-    // The public pages answer from the HTTP cache above the adaptive limit
-    // (`docs/layer-order.md`): a hit takes no slot, and the limit measures
-    // only calls that do real work. Same tracker, deadline, rate and limit.
+    // The public pages answer from the HTTP cache above the deadline and the
+    // adaptive limit (`docs/layer-order.md`): a hit takes no slot, a miss the
+    // deadline cuts is answered stale, and the limit measures only calls that
+    // do real work. Same tracker, rate, deadline and limit.
     let pages = Router::new()
         .route("/users/popular", get(popular))
         .route("/", get(index))
@@ -115,9 +116,9 @@ pub(crate) fn router(
             ServiceBuilder::new()
                 .http_errors()
                 .track_latency(&layers.tracker)
-                .deadline(&layers.timeout)
                 .limit_rate(&layers.rate)
                 .http_cache(&layers.pages)
+                .deadline(&layers.timeout)
                 .adaptive_limit(&layers.limit),
         );
     let api = Router::new()
