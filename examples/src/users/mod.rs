@@ -7,8 +7,8 @@
 //! asks the recommendations service (started in the same process, on its own
 //! port) through a client with retry, breaker, deadline propagation and a
 //! fallback. The inbound stack follows `docs/layer-order.md`: latency →
-//! deadline → per-client rate limit → adaptive concurrency limit →
-//! `HttpCache` on the public pages. `/health`, `/status` (the live status
+//! deadline → per-client rate limit → adaptive concurrency limit; on the
+//! public pages, latency → rate limit → `HttpCache` → deadline → limit. `/health`, `/status` (the live status
 //! page), `/latency` and `/metrics` sit outside the limits, and so do the
 //! admin switches (`POST /admin/recommendations/{up|fail|hang}`,
 //! `POST /admin/db/slow/{ms}`).
