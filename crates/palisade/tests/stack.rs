@@ -96,9 +96,9 @@ fn stack(handler_delay: Duration) -> Stack {
     }
 }
 
-async fn get_status(app: &Router, path: &str) -> (StatusCode, Option<String>) {
-    let res = app
-        .clone()
+/// `GET path` through the app; the response with its body unread.
+async fn send(app: &Router, path: &str) -> http::Response<Body> {
+    app.clone()
         .oneshot(
             Request::get(path)
                 .header("host", "stack.test")
@@ -106,7 +106,11 @@ async fn get_status(app: &Router, path: &str) -> (StatusCode, Option<String>) {
                 .unwrap(),
         )
         .await
-        .unwrap_or_else(|e: Infallible| match e {});
+        .unwrap_or_else(|e: Infallible| match e {})
+}
+
+async fn get_status(app: &Router, path: &str) -> (StatusCode, Option<String>) {
+    let res = send(app, path).await;
     let retry = res
         .headers()
         .get("retry-after")
@@ -211,17 +215,7 @@ async fn a_cached_answer_is_served_while_the_limit_is_full() {
         get_status(&s.app, "/a?other").await.0,
         StatusCode::SERVICE_UNAVAILABLE
     );
-    let res = s
-        .app
-        .clone()
-        .oneshot(
-            Request::get("/a?cached")
-                .header("host", "stack.test")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap_or_else(|e: Infallible| match e {});
+    let res = send(&s.app, "/a?cached").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["x-cache"], "HIT");
     assert_eq!(s.hits.load(Ordering::SeqCst), calls, "no handler ran");
@@ -240,17 +234,7 @@ async fn a_miss_the_deadline_cuts_is_answered_stale() {
     // 500 ms, past the 100 ms deadline below the cache.
     tokio::time::advance(Duration::from_secs(61)).await;
     s.delay.store(500, Ordering::SeqCst);
-    let res = s
-        .app
-        .clone()
-        .oneshot(
-            Request::get("/a?page")
-                .header("host", "stack.test")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap_or_else(|e: Infallible| match e {});
+    let res = send(&s.app, "/a?page").await;
     assert_eq!(res.status(), StatusCode::OK, "the stale answer, not a 504");
     assert_eq!(res.headers()["x-cache"], "STALE");
 
